@@ -1,0 +1,137 @@
+//! The command line. Its forms and exit codes are a contract that scripts outside the project
+//! rely on; change them only by adding.
+//!
+//! - `autodebit keys generate --out DIR` writes a new RSA-2048 pair and prints the file names.
+//! - `autodebit sign --private-key FILE --client-id ID --request-time TIME --path PATH
+//!   [--key-version N] --body-file FILE` prints the `Signature` header value.
+//! - `autodebit verify --public-key FILE --client-id ID --time TIME --path PATH --body-file FILE
+//!   --signature VALUE` exits 0 when valid, 1 when not, 2 on bad input, with the reason on stderr.
+//!
+//! Exit code 2 means bad input everywhere (clap's usage errors use it too).
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a command line prints its results on stdout"
+)]
+
+mod keys;
+mod signature;
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code for a signature that does not verify.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code for bad input: unreadable file, not a key, malformed header, bad arguments.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Alipay Auto Debit for merchants: keys, signatures, and (soon) the server.
+#[derive(Debug, Parser)]
+#[command(name = "autodebit", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage RSA keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign a request body and print the `Signature` header value.
+    Sign(signature::SignArgs),
+    /// Verify a signature; exit 0 when valid, 1 when not, 2 on bad input.
+    Verify(signature::VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write a new RSA-2048 key pair: PKCS#8 private and SPKI public, as PEM and as bare base64.
+    Generate(keys::GenerateArgs),
+}
+
+/// A failure, with the exit code it maps to. The message goes to stderr.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    pub(crate) fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            code: EXIT_INVALID,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs the command line with the process arguments and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
+        Command::Sign(args) => signature::sign(&args),
+        Command::Verify(args) => signature::verify(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("autodebit: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// A file argument that may be `-` for standard input.
+#[derive(Clone, Debug)]
+pub(crate) struct InputFile(PathBuf);
+
+impl From<&str> for InputFile {
+    fn from(value: &str) -> Self {
+        Self(PathBuf::from(value))
+    }
+}
+
+impl InputFile {
+    /// The exact bytes of the file or of standard input: no newline or encoding changes.
+    pub(crate) fn read_bytes(&self, what: &str) -> Result<Vec<u8>, Failure> {
+        if self.0.as_os_str() == "-" {
+            let mut out = Vec::new();
+            std::io::stdin().read_to_end(&mut out).map_err(|e| {
+                Failure::bad_input(format!("cannot read {what} from standard input: {e}"))
+            })?;
+            return Ok(out);
+        }
+        read_file(&self.0, what)
+    }
+}
+
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|e| Failure::bad_input(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// Common arguments naming the signed message.
+#[derive(Debug, Args)]
+pub(crate) struct MessageArgs {
+    /// The client id, exactly as in the `client-id` header.
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// The request path as sent (e.g. `/ams/api/v1/payments/pay`, or the `/ams/sandbox/api/...` path).
+    #[arg(long, value_name = "PATH")]
+    path: String,
+    /// The file holding the exact body bytes; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    body_file: InputFile,
+}

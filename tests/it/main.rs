@@ -1,0 +1,6 @@
+//! End-to-end tests of the whole system, one binary with a module per feature.
+//!
+//! Alipay is always played by `ams-sandbox` on loopback or by the official SDK run locally; the
+//! real gateway is never called.
+
+mod interop;
