@@ -171,6 +171,31 @@ pub struct CodeDetail {
     pub display_type: Option<DisplayType>,
 }
 
+impl CodeDetail {
+    /// A code value with its type and how to display it (Scan to Bind: a QR code of the
+    /// authorization URL).
+    #[must_use]
+    pub fn new(
+        code_value: impl Into<String>,
+        code_value_type: CodeValueType,
+        display_type: DisplayType,
+    ) -> Self {
+        CodeDetail {
+            code_value_type: Some(code_value_type),
+            code_value: code_value.into(),
+            display_type: Some(display_type),
+        }
+    }
+}
+
+impl AuthCodeForm {
+    /// A form with these code details.
+    #[must_use]
+    pub fn new(code_details: Vec<CodeDetail>) -> Self {
+        AuthCodeForm { code_details }
+    }
+}
+
 /// `authCodeForm`: returned when the method supports QR authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

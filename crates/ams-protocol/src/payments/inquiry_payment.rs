@@ -58,7 +58,7 @@ optional_setters!(InquiryPaymentRequest {
 });
 
 /// One entry of `transactions` (refund/capture/... records of a payment).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Transaction {

@@ -1,0 +1,140 @@
+//! The async client for Alipay's global AMS open API (Auto Debit and the other AMS products).
+//!
+//! The official SDKs are blocking, hard-code their timeouts, ignore proxies, switch TLS checks off,
+//! accept unsigned responses and hand back raw JSON. This client does the opposite:
+//!
+//! * **Built once, shared.** [`AmsClient`] is a cheap `Clone` over one connection pool. Gateways are
+//!   named regions or any origin ([`Gateway`]); timeouts (connect, per call, per [`Api`](ams_protocol::Api)), proxy and
+//!   user agent are configurable; TLS is always verified, and plain `http://` is refused except on a
+//!   loopback host (a local sandbox).
+//! * **One generic call.** [`AmsClient::execute`] takes any [`ams_protocol::AmsRequest`], serialises
+//!   it once, signs each attempt with a fresh `request-time`, and **verifies Alipay's signature over
+//!   the exact response bytes before parsing**, failing closed: unsigned, partially signed,
+//!   mis-signed or foreign-client answers are errors, never results. Alipay's keys are held by key
+//!   version ([`AlipayPublicKeys`]) so a rotation needs no downtime.
+//! * **Outcomes as data.** A verified answer is an [`Outcome`]: `Success` (S), `Failed` (F) or
+//!   `Unknown` (U, or a status this crate does not know). Failures say whether the request may
+//!   have reached Alipay: [`Error::NotSent`], [`Error::MaybeSent`], [`Error::BadResponse`].
+//!   **For money, `MaybeSent` and `BadResponse` are unknown outcomes, never failures** — resolve
+//!   them by inquiry, as for `U`.
+//! * **Retry as a policy value.** [`RetryPolicy`] is a closed enum with a pure
+//!   [`decide`](RetryPolicy::decide) function. By default `cancel` and `refund` resend the identical
+//!   body for 60 s every 5–10 s until S or F; `pay` is never retried unless asked for
+//!   ([`AmsClient::execute_with_policy`]). Waiting goes through the injected [`Clock`], so tests
+//!   control time ([`testing::ManualClock`]).
+//! * **Notifications.** [`NotificationVerifier`] checks an incoming notification (path, headers,
+//!   raw body) the same fail-closed way, plus a skew window on `request-time`, and parses it into
+//!   an [`ams_protocol::Notification`]; answer with [`ACK_SUCCESS_BODY`].
+//! * **Secrets stay secret.** The private key shows only its public fingerprint, the agent token
+//!   and the tokens inside requests are redacted in `Debug`, and nothing logs bodies. Each call runs
+//!   in a `tracing` span `ams_call` with the API name, the request id ([`RequestId`]), the number of
+//!   attempts, the duration and the outcome; each attempt in a child span `ams_attempt`.
+//!
+//! # Example
+//!
+//! Charge an Auto Debit token and act on the outcome:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use ams_client::{AmsClient, Error, Gateway, Outcome};
+//! use ams_protocol::{
+//!     AccessToken, Amount, Api, Currency, CustomerBelongsTo, Env, Order, PayRequest, TerminalType,
+//! };
+//! use ams_signing::{KeyVersion, PrivateKey, PublicKey};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = AmsClient::builder()
+//!     .gateway(Gateway::AsiaAccelerated) // or Gateway::url("http://127.0.0.1:8080")? for a local sandbox
+//!     .client_id("SANDBOX_5X00000000000000") // SANDBOX_ → /ams/sandbox/api/...
+//!     .merchant_key(
+//!         PrivateKey::from_text(&std::fs::read_to_string("merchant_private_key.pem")?)?,
+//!         KeyVersion::DEFAULT,
+//!     )
+//!     .alipay_public_key(PublicKey::from_text(&std::fs::read_to_string("alipay_public_key.pem")?)?)
+//!     .connect_timeout(Duration::from_secs(3))
+//!     .api_timeout(Api::Pay, Duration::from_secs(10))
+//!     .build()?;
+//!
+//! let token = AccessToken::new("281010033AB2F588D14B43238637264FCA5A0001"); // from applyToken
+//! let amount = Amount::new(Currency::USD, 1000); // USD 10.00
+//! let request = PayRequest::agreement_payment(
+//!     "PAY_20240101_0001",
+//!     Order::new("ORDER_20240101_0001", "Monthly subscription", amount),
+//!     amount,
+//!     CustomerBelongsTo::AlipayCn,
+//!     &token,
+//!     Env::new(TerminalType::Web),
+//! );
+//!
+//! match client.execute(&request).await {
+//!     Ok(Outcome::Success(paid)) => println!("paid: {:?}", paid.payment_id),
+//!     Ok(Outcome::Failed(refused)) => println!("refused: {}", refused.result.code()),
+//!     // U, an unknown status, a timeout, a reset, an unverifiable answer: the money may have
+//!     // moved. Inquire (inquiryPayment), then cancel if it stays unknown.
+//!     Ok(Outcome::Unknown(_)) | Err(Error::MaybeSent(_) | Error::BadResponse(_)) => {
+//!         println!("outcome unknown: inquire");
+//!     }
+//!     // Certainly not sent (DNS, connection refused, signing): nothing happened at Alipay.
+//!     Err(error) => println!("not sent: {error}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Notifications, in a web handler that has the path, headers and raw body:
+//!
+//! ```no_run
+//! # fn handle(client: &ams_client::AmsClient, headers: &http::HeaderMap, body: &[u8]) {
+//! use ams_client::{ACK_SUCCESS_BODY, NotificationError};
+//! use ams_protocol::Notification;
+//!
+//! match client.notification_verifier().verify("/payNotify", headers, body) {
+//!     Ok(verified) => {
+//!         if let Notification::Payment(payment) = verified.notification() {
+//!             // store it, apply it, then answer 200 with ACK_SUCCESS_BODY
+//!             let _ = (payment, ACK_SUCCESS_BODY);
+//!         }
+//!     }
+//!     Err(NotificationError::OutsideSkewWindow(_stale)) => { /* authentic but stale: re-inquire */ }
+//!     Err(_refused) => { /* answer 4xx: Alipay resends */ }
+//! }
+//! # }
+//! ```
+
+mod builder;
+mod classify;
+mod client;
+mod clock;
+mod error;
+mod gateway;
+mod keys;
+mod notification;
+mod outcome;
+mod request_id;
+mod retry;
+pub mod testing;
+mod verify;
+
+pub use builder::{
+    ClientBuilder, ClientId, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_USER_AGENT, Unset,
+};
+pub use client::{AmsClient, CallResult, REQUEST_CONTENT_TYPE};
+pub use clock::{Clock, Sleep, SystemClock};
+pub use error::{
+    BadResponse, BadResponseKind, BuildError, Error, KEPT_BODY_BYTES, MaybeSent, MaybeSentKind,
+    NotSent, NotSentKind, ResponseBody, TransportError, VerificationError,
+};
+pub use gateway::{CustomGateway, Gateway};
+pub use keys::{AgentToken, AlipayPublicKeys};
+pub use notification::{
+    ACK_CONTENT_TYPE, ACK_SUCCESS_BODY, NotificationError, NotificationVerifier, StaleNotification,
+    VerifiedNotification,
+};
+pub use outcome::Outcome;
+pub use request_id::RequestId;
+pub use retry::{AttemptClass, RetryDecision, RetryPolicy};
+
+// Re-exported so callers need not depend on ams-signing for the types in this API.
+pub use ams_signing::{KeyVersion, PrivateKey, PublicKey, VerifyError};

@@ -1,0 +1,10 @@
+//! Integration tests of the AMS client against stub gateways on 127.0.0.1 (see `support`).
+
+mod config;
+mod notifications;
+mod outcomes;
+mod retry;
+mod support;
+mod transport;
+mod verification;
+mod wire;

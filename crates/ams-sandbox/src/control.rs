@@ -1,0 +1,331 @@
+//! The control API under `/sandbox/`: set up users and merchants, move the clock, inject faults, and
+//! read the ledger and the notification log. JSON in, JSON out; errors are
+//! `{"error": "..."}` with a 4xx status. `GET /sandbox` lists every endpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ams_protocol::AmsDateTime;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::model::{
+    ClockUpdate, ClockView, Completion, FaultRule, MerchantSettings, NotificationFaultRule,
+    UserSpec, UserUpdate,
+};
+use crate::shared::Shared;
+use crate::util::ams_time;
+
+/// The endpoints, as `GET /sandbox` lists them.
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("GET /sandbox", "this list"),
+    ("GET /sandbox/users", "every user"),
+    (
+        "POST /sandbox/users",
+        "create a user: UserSpec {login_id, wallet, balances, status, risk_reject, per_payment_limit, max_payments, payment_mode}",
+    ),
+    ("GET /sandbox/users/{login}", "one user"),
+    (
+        "PATCH /sandbox/users/{login}",
+        "change a user: UserUpdate (balances, status, risk_reject, per_payment_limit, max_payments, payment_mode)",
+    ),
+    (
+        "POST /sandbox/users/{login}/unbind",
+        "the user unbinds in the wallet: {client_id?}; sends TOKEN_CANCELED",
+    ),
+    (
+        "GET /sandbox/merchants/{client_id}",
+        "a merchant's settings",
+    ),
+    (
+        "PUT /sandbox/merchants/{client_id}",
+        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url}",
+    ),
+    ("GET /sandbox/clock", "read the clock"),
+    (
+        "POST /sandbox/clock",
+        "move the clock: {set?: AMS datetime, advance_ms?, frozen?}",
+    ),
+    ("GET /sandbox/faults", "the fault rules with their counters"),
+    (
+        "POST /sandbox/faults",
+        "add a gateway fault: {api, request_id?, skip?, times?, process?, action: {kind: unknown|delay|drop|http500|unsigned|bad_signature, ...}}",
+    ),
+    (
+        "POST /sandbox/notification-faults",
+        "add a notification fault: {notification?, request_id?, times?, action: {kind: skip|duplicate|delay|reorder, ...}}",
+    ),
+    ("DELETE /sandbox/faults", "remove every fault rule"),
+    (
+        "GET /sandbox/ledger?payment_request_id=&user=",
+        "debits and credits, with counts",
+    ),
+    (
+        "GET /sandbox/notifications",
+        "every notification with its delivery attempts",
+    ),
+    (
+        "POST /sandbox/payments/{payment_request_id}/complete",
+        "end a PROCESSING payment: {outcome: success|fail, client_id?}",
+    ),
+];
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
+    payload
+        .map(|Json(v)| v)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e.body_text())))
+}
+
+fn ok<T: Serialize>(value: T) -> Response {
+    Json(value).into_response()
+}
+
+pub(crate) async fn index() -> Response {
+    let endpoints: Vec<_> = ENDPOINTS
+        .iter()
+        .map(|(route, what)| json!({ "route": route, "what": what }))
+        .collect();
+    ok(json!({ "sandbox": "ams-sandbox", "endpoints": endpoints }))
+}
+
+pub(crate) async fn list_users(State(shared): State<Arc<Shared>>) -> Response {
+    ok(shared.lock().users())
+}
+
+pub(crate) async fn create_user(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<UserSpec>, JsonRejection>,
+) -> Response {
+    let spec = match body(payload) {
+        Ok(spec) => spec,
+        Err(response) => return *response,
+    };
+    match shared.lock().create_user(spec) {
+        Ok(user) => (StatusCode::CREATED, Json(user)).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+pub(crate) async fn get_user(
+    State(shared): State<Arc<Shared>>,
+    Path(login): Path<String>,
+) -> Response {
+    match shared.lock().user_view(&login) {
+        Some(user) => ok(user),
+        None => error(StatusCode::NOT_FOUND, format!("no user {login:?}")),
+    }
+}
+
+pub(crate) async fn update_user(
+    State(shared): State<Arc<Shared>>,
+    Path(login): Path<String>,
+    payload: Result<Json<UserUpdate>, JsonRejection>,
+) -> Response {
+    let update = match body(payload) {
+        Ok(update) => update,
+        Err(response) => return *response,
+    };
+    match shared.lock().update_user(&login, update) {
+        Ok(user) => ok(user),
+        Err(message) => error(StatusCode::NOT_FOUND, message),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UnbindBody {
+    client_id: Option<String>,
+}
+
+pub(crate) async fn unbind(
+    State(shared): State<Arc<Shared>>,
+    Path(login): Path<String>,
+    payload: Option<Json<UnbindBody>>,
+) -> Response {
+    let client = payload.and_then(|Json(b)| b.client_id);
+    let now = shared.clock.now_ms();
+    let result = shared.lock().unbind(&login, client.as_deref(), now);
+    shared.outbox_signal.notify_one();
+    match result {
+        Ok(count) => ok(json!({ "tokens_cancelled": count })),
+        Err(message) => error(StatusCode::NOT_FOUND, message),
+    }
+}
+
+pub(crate) async fn get_merchant(
+    State(shared): State<Arc<Shared>>,
+    Path(client_id): Path<String>,
+) -> Response {
+    match shared.lock().merchant_settings(&client_id) {
+        Some(settings) => ok(settings),
+        None => error(StatusCode::NOT_FOUND, format!("no merchant {client_id:?}")),
+    }
+}
+
+pub(crate) async fn put_merchant(
+    State(shared): State<Arc<Shared>>,
+    Path(client_id): Path<String>,
+    payload: Result<Json<MerchantSettings>, JsonRejection>,
+) -> Response {
+    let settings = match body(payload) {
+        Ok(settings) => settings,
+        Err(response) => return *response,
+    };
+    let mut world = shared.lock();
+    if world.merchant_keys(&client_id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no merchant {client_id:?}: register its public key when starting the sandbox"),
+        );
+    }
+    world.set_merchant(&client_id, settings.clone());
+    ok(settings)
+}
+
+pub(crate) fn clock_view(shared: &Shared) -> ClockView {
+    let now = shared.clock.now_ms();
+    ClockView {
+        unix_ms: now,
+        now: ams_time(now).into_inner(),
+        frozen: shared.clock.is_frozen(),
+    }
+}
+
+pub(crate) async fn get_clock(State(shared): State<Arc<Shared>>) -> Response {
+    ok(clock_view(&shared))
+}
+
+/// Applies a clock change; the error says what was wrong with it.
+pub(crate) fn apply_clock(shared: &Shared, update: &ClockUpdate) -> Result<ClockView, String> {
+    let set = match &update.set {
+        Some(text) => Some(
+            AmsDateTime::new(text.clone())
+                .unix_millis()
+                .map_err(|e| format!("set: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(ms) = set {
+        shared.clock.set_ms(ms);
+    }
+    if let Some(ms) = update.advance_ms {
+        shared.clock.advance_ms(ms);
+    }
+    if let Some(frozen) = update.frozen {
+        shared.clock.freeze(frozen);
+    }
+    shared.outbox_signal.notify_one();
+    Ok(clock_view(shared))
+}
+
+pub(crate) async fn post_clock(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<ClockUpdate>, JsonRejection>,
+) -> Response {
+    let update = match body(payload) {
+        Ok(update) => update,
+        Err(response) => return *response,
+    };
+    match apply_clock(&shared, &update) {
+        Ok(view) => ok(view),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+pub(crate) async fn list_faults(State(shared): State<Arc<Shared>>) -> Response {
+    let rules: Vec<_> = shared
+        .lock()
+        .faults()
+        .into_iter()
+        .map(|(rule, seen, fired)| json!({ "rule": rule, "seen": seen, "fired": fired }))
+        .collect();
+    ok(rules)
+}
+
+pub(crate) async fn add_fault(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<FaultRule>, JsonRejection>,
+) -> Response {
+    match body(payload) {
+        Ok(rule) => (
+            StatusCode::CREATED,
+            Json(json!({ "id": shared.lock().add_fault(rule) })),
+        )
+            .into_response(),
+        Err(response) => *response,
+    }
+}
+
+pub(crate) async fn add_notification_fault(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<NotificationFaultRule>, JsonRejection>,
+) -> Response {
+    match body(payload) {
+        Ok(rule) => (
+            StatusCode::CREATED,
+            Json(json!({ "id": shared.lock().add_notification_fault(rule) })),
+        )
+            .into_response(),
+        Err(response) => *response,
+    }
+}
+
+pub(crate) async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    shared.lock().clear_faults();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub(crate) async fn ledger(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let view = shared.lock().ledger(
+        query.get("payment_request_id").map(String::as_str),
+        query.get("user").map(String::as_str),
+    );
+    ok(view)
+}
+
+pub(crate) async fn notifications(State(shared): State<Arc<Shared>>) -> Response {
+    ok(shared.lock().notifications())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CompleteBody {
+    outcome: Completion,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+pub(crate) async fn complete_payment(
+    State(shared): State<Arc<Shared>>,
+    Path(payment_request_id): Path<String>,
+    payload: Result<Json<CompleteBody>, JsonRejection>,
+) -> Response {
+    let request = match body(payload) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let now = shared.clock.now_ms();
+    let result = shared.lock().complete_payment(
+        request.client_id.as_deref(),
+        &payment_request_id,
+        request.outcome,
+        now,
+    );
+    shared.outbox_signal.notify_one();
+    match result {
+        Ok(()) => ok(json!({ "completed": payment_request_id })),
+        Err(message) => error(StatusCode::CONFLICT, message),
+    }
+}

@@ -1,0 +1,509 @@
+//! A stateful, signing stand-in for Alipay's AMS gateway and the user's wallet.
+//!
+//! The real gateway is out of reach, so every end-to-end test, every demo and a newcomer's first run
+//! talk to this instead. It behaves as Alipay does according to the protocol digest (the eight Auto
+//! Debit APIs under `/ams/api/v1` and `/ams/sandbox/api/v1`, signed answers, `PARAM_ILLEGAL` naming
+//! the field, idempotency on `paymentRequestId` and `refundRequestId`, the cancel window, signed
+//! notifications retried on Alipay's schedule), and lets a test produce every hard case on demand:
+//! `U` answers, delays, dropped connections after commit, HTTP 500, unsigned or mis-signed answers,
+//! skipped, duplicated, delayed or reordered notifications, and a clock that moves when told.
+//!
+//! # Running it in a test
+//! ```
+//! use ams_protocol::{Amount, Currency, CustomerBelongsTo};
+//! use ams_sandbox::{Sandbox, UserSpec};
+//! use ams_signing::PublicKey;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let merchant_public = PublicKey::from_text(include_str!("../../../testdata/ams-vectors/merchant_public_spki.pem"))?;
+//! let sandbox = Sandbox::builder()
+//!     .merchant("SANDBOX_5X00000000000000", merchant_public)
+//!     .start_local()
+//!     .await?;
+//! sandbox.create_user(UserSpec::new("alice@example.com", CustomerBelongsTo::AlipayCn, vec![Amount::new(Currency::USD, 10_000)]))?;
+//! // Point a client at sandbox.base_url(); verify answers with sandbox.alipay_public_key().
+//! assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
+//! assert_eq!(sandbox.ledger(None, Some("alice@example.com")).debits, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Control API
+//! Everything the handle does is also JSON over HTTP under `/sandbox/` (see [`control::ENDPOINTS`]),
+//! for tests in other languages and for people exploring by hand.
+
+mod clock;
+mod consent;
+pub mod control;
+mod gateway;
+mod model;
+mod notify;
+mod server;
+mod shared;
+mod util;
+mod validate;
+mod world;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ams_signing::{Backend, GeneratedKeyPair, KeyVersion, PrivateKey, PublicKey, Signer};
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::{Notify, watch};
+
+pub use clock::SandboxClock;
+pub use model::{
+    AccountStatus, ClockUpdate, ClockView, Completion, DeliveryAttempt, DeliveryState, EntryKind,
+    EntryReason, FaultAction, FaultRule, LedgerEntry, LedgerView, MerchantSettings,
+    NotificationFaultAction, NotificationFaultRule, NotificationKind, NotificationRecord,
+    PaymentMode, UserSpec, UserUpdate, UserView,
+};
+pub use notify::ALIPAY_RETRY_INTERVALS_MS;
+pub use world::Lifetimes;
+
+use shared::Shared;
+use world::World;
+
+/// A failed control operation or start, with what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxError(String);
+
+impl std::fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SandboxError {}
+
+impl From<String> for SandboxError {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+/// Entry point: `Sandbox::builder()`.
+#[derive(Debug)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// A builder with Alipay's defaults (lifetimes, notification schedule) and no merchant yet.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+}
+
+struct MerchantEntry {
+    client_id: String,
+    version: u32,
+    key: PublicKey,
+}
+
+/// Configures a sandbox before it starts.
+pub struct SandboxBuilder {
+    merchants: Vec<MerchantEntry>,
+    settings: Vec<(String, MerchantSettings)>,
+    alipay_key: Option<PrivateKey>,
+    alipay_key_version: KeyVersion,
+    lifetimes: Lifetimes,
+    schedule_factor: f64,
+    notify_timeout: Duration,
+    users: Vec<UserSpec>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            merchants: Vec::new(),
+            settings: Vec::new(),
+            alipay_key: None,
+            alipay_key_version: KeyVersion::DEFAULT,
+            lifetimes: Lifetimes::default(),
+            schedule_factor: 1.0,
+            notify_timeout: Duration::from_secs(10),
+            users: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SandboxBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxBuilder")
+            .field(
+                "merchants",
+                &self
+                    .merchants
+                    .iter()
+                    .map(|m| &m.client_id)
+                    .collect::<Vec<_>>(),
+            )
+            .field("lifetimes", &self.lifetimes)
+            .field("schedule_factor", &self.schedule_factor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxBuilder {
+    /// Registers a merchant (client id) with its public key as key version 1.
+    #[must_use]
+    pub fn merchant(self, client_id: impl Into<String>, public_key: PublicKey) -> Self {
+        self.merchant_key(client_id, KeyVersion::DEFAULT, public_key)
+    }
+
+    /// Registers a merchant public key under a key version (call again for more versions).
+    #[must_use]
+    pub fn merchant_key(
+        mut self,
+        client_id: impl Into<String>,
+        version: KeyVersion,
+        public_key: PublicKey,
+    ) -> Self {
+        self.merchants.push(MerchantEntry {
+            client_id: client_id.into(),
+            version: version.get(),
+            key: public_key,
+        });
+        self
+    }
+
+    /// The merchant's dashboard settings: display name and notification URLs.
+    #[must_use]
+    pub fn merchant_settings(
+        mut self,
+        client_id: impl Into<String>,
+        settings: MerchantSettings,
+    ) -> Self {
+        self.settings.push((client_id.into(), settings));
+        self
+    }
+
+    /// The key the sandbox signs as Alipay with (generated if not set).
+    #[must_use]
+    pub fn alipay_key(mut self, key: PrivateKey) -> Self {
+        self.alipay_key = Some(key);
+        self
+    }
+
+    /// Token, code and window lifetimes.
+    #[must_use]
+    pub fn lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// Scales Alipay's notification retry schedule (0.001 runs the whole day-long schedule in about
+    /// 90 seconds; 0 retries at once).
+    #[must_use]
+    pub fn notify_schedule_factor(mut self, factor: f64) -> Self {
+        self.schedule_factor = factor.max(0.0);
+        self
+    }
+
+    /// How long a merchant has to answer one notification attempt (default 10 s).
+    #[must_use]
+    pub fn notify_timeout(mut self, timeout: Duration) -> Self {
+        self.notify_timeout = timeout;
+        self
+    }
+
+    /// A user to create at start.
+    #[must_use]
+    pub fn user(mut self, spec: UserSpec) -> Self {
+        self.users.push(spec);
+        self
+    }
+
+    /// Starts on an ephemeral port of 127.0.0.1.
+    ///
+    /// # Errors
+    /// When the port cannot be bound, a key cannot be generated, or a user is invalid.
+    pub async fn start_local(self) -> Result<SandboxHandle, SandboxError> {
+        self.start(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts listening on `addr`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound, a key cannot be generated, or a user is invalid.
+    pub async fn start(self, addr: SocketAddr) -> Result<SandboxHandle, SandboxError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| SandboxError(format!("cannot listen on {addr}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| SandboxError(format!("cannot read the bound address: {e}")))?;
+        let alipay_key = match self.alipay_key {
+            Some(key) => key,
+            None => GeneratedKeyPair::generate(Backend::default(), 2048)
+                .and_then(|pair| PrivateKey::from_text(&pair.private_pkcs8_pem()))
+                .map_err(|e| SandboxError(format!("cannot generate Alipay's key: {e}")))?,
+        };
+        let alipay_public = PublicKey::from_der_with(
+            Backend::default(),
+            alipay_key.public_key().spki_der().to_vec(),
+        )
+        .map_err(|e| SandboxError(e.to_string()))?;
+        let mut world = World::new(
+            self.lifetimes,
+            notify::scaled_intervals(self.schedule_factor),
+        );
+        for entry in self.merchants {
+            world.add_merchant_key(&entry.client_id, entry.version, Arc::new(entry.key));
+        }
+        for (client_id, settings) in self.settings {
+            world.set_merchant(&client_id, settings);
+        }
+        for spec in self.users {
+            world.create_user(spec)?;
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ams-sandbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SandboxError(format!("cannot build the notification client: {e}")))?;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            clock: Arc::new(SandboxClock::new()),
+            alipay: Signer::new(alipay_key, self.alipay_key_version),
+            outbox_signal: Notify::new(),
+            base_url: format!("http://{local}"),
+            http,
+            notify_timeout: self.notify_timeout,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(server::serve(
+            listener,
+            router(shared.clone()),
+            shutdown_rx.clone(),
+        ));
+        tokio::spawn(notify::run(shared.clone(), shutdown_rx));
+        tracing::info!(base_url = %shared.base_url, "ams-sandbox listening");
+        Ok(SandboxHandle {
+            shared,
+            alipay_public,
+            addr: local,
+            shutdown,
+        })
+    }
+}
+
+/// The routes: the AMS gateway, the wallet's consent page, and the control API.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/ams/{*path}", axum::routing::any(gateway::handle))
+        .route(
+            "/sandbox/wallet/consent/{id}",
+            get(consent::show).post(consent::decide),
+        )
+        .route("/sandbox", get(control::index))
+        .route(
+            "/sandbox/users",
+            get(control::list_users).post(control::create_user),
+        )
+        .route(
+            "/sandbox/users/{login}",
+            get(control::get_user).patch(control::update_user),
+        )
+        .route("/sandbox/users/{login}/unbind", post(control::unbind))
+        .route(
+            "/sandbox/merchants/{client_id}",
+            get(control::get_merchant).put(control::put_merchant),
+        )
+        .route(
+            "/sandbox/clock",
+            get(control::get_clock).post(control::post_clock),
+        )
+        .route(
+            "/sandbox/faults",
+            get(control::list_faults)
+                .post(control::add_fault)
+                .delete(control::clear_faults),
+        )
+        .route(
+            "/sandbox/notification-faults",
+            post(control::add_notification_fault),
+        )
+        .route("/sandbox/ledger", get(control::ledger))
+        .route("/sandbox/notifications", get(control::notifications))
+        .route(
+            "/sandbox/payments/{payment_request_id}/complete",
+            post(control::complete_payment),
+        )
+        .with_state(shared)
+}
+
+/// A running sandbox. Dropping it stops the server and the notifier.
+pub struct SandboxHandle {
+    shared: Arc<Shared>,
+    alipay_public: PublicKey,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for SandboxHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxHandle")
+            .field("base_url", &self.shared.base_url)
+            .field("alipay_public_key", &self.alipay_public.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl SandboxHandle {
+    /// The base URL, e.g. `http://127.0.0.1:41234`: the gateway URL for a client.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Alipay's public key: what a client verifies answers and notifications with.
+    pub fn alipay_public_key(&self) -> &PublicKey {
+        &self.alipay_public
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SandboxClock {
+        &self.shared.clock
+    }
+
+    /// Moves the clock, as `POST /sandbox/clock` does.
+    ///
+    /// # Errors
+    /// When `set` is not an AMS datetime.
+    pub fn update_clock(&self, update: &ClockUpdate) -> Result<ClockView, SandboxError> {
+        Ok(control::apply_clock(&self.shared, update)?)
+    }
+
+    /// Advances the clock by `ms` milliseconds.
+    pub fn advance_clock_ms(&self, ms: i64) {
+        self.shared.clock.advance_ms(ms);
+        self.shared.outbox_signal.notify_one();
+    }
+
+    /// Creates a user.
+    ///
+    /// # Errors
+    /// When the login exists or the spec is invalid.
+    pub fn create_user(&self, spec: UserSpec) -> Result<UserView, SandboxError> {
+        Ok(self.shared.lock().create_user(spec)?)
+    }
+
+    /// Changes a user.
+    ///
+    /// # Errors
+    /// When there is no such user.
+    pub fn update_user(&self, login: &str, update: UserUpdate) -> Result<UserView, SandboxError> {
+        Ok(self.shared.lock().update_user(login, update)?)
+    }
+
+    /// A user as they stand now.
+    pub fn user(&self, login: &str) -> Option<UserView> {
+        self.shared.lock().user_view(login)
+    }
+
+    /// Sets a merchant's dashboard settings (name, notification URLs).
+    ///
+    /// # Errors
+    /// When the client id is not registered.
+    pub fn set_merchant_settings(
+        &self,
+        client_id: &str,
+        settings: MerchantSettings,
+    ) -> Result<(), SandboxError> {
+        let mut world = self.shared.lock();
+        if world.merchant_keys(client_id).is_none() {
+            return Err(SandboxError(format!("no merchant {client_id:?}")));
+        }
+        world.set_merchant(client_id, settings);
+        Ok(())
+    }
+
+    /// The user unbinds the merchant (or every merchant) in the wallet; `TOKEN_CANCELED` follows.
+    /// Returns how many tokens stopped working.
+    ///
+    /// # Errors
+    /// When there is no such user.
+    pub fn unbind(&self, login: &str, client_id: Option<&str>) -> Result<usize, SandboxError> {
+        let now = self.shared.clock.now_ms();
+        let count = self.shared.lock().unbind(login, client_id, now)?;
+        self.shared.outbox_signal.notify_one();
+        Ok(count)
+    }
+
+    /// Adds a gateway fault rule.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.shared.lock().add_fault(rule);
+    }
+
+    /// Adds a notification fault rule.
+    pub fn add_notification_fault(&self, rule: NotificationFaultRule) {
+        self.shared.lock().add_notification_fault(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.lock().clear_faults();
+    }
+
+    /// Ends a payment held in `PROCESSING`.
+    ///
+    /// # Errors
+    /// When there is no such payment or it is not processing.
+    pub fn complete_payment(
+        &self,
+        payment_request_id: &str,
+        outcome: Completion,
+    ) -> Result<(), SandboxError> {
+        let now = self.shared.clock.now_ms();
+        let result = self
+            .shared
+            .lock()
+            .complete_payment(None, payment_request_id, outcome, now);
+        self.shared.outbox_signal.notify_one();
+        Ok(result?)
+    }
+
+    /// The ledger, optionally for one `paymentRequestId` and/or one user.
+    pub fn ledger(&self, payment_request_id: Option<&str>, user: Option<&str>) -> LedgerView {
+        self.shared.lock().ledger(payment_request_id, user)
+    }
+
+    /// Every notification with its delivery attempts.
+    pub fn notifications(&self) -> Vec<NotificationRecord> {
+        self.shared.lock().notifications()
+    }
+
+    /// Waits (in real time, up to `timeout`) until `done` holds for the notification log.
+    /// Returns the log as it stood when `done` first held, or as it stands at the timeout.
+    pub async fn wait_for_notifications(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[NotificationRecord]) -> bool,
+    ) -> Vec<NotificationRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let log = self.notifications();
+            if done(&log) || tokio::time::Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops the server and the notifier.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}

@@ -1,0 +1,475 @@
+//! The sandbox's own JSON: users, fault rules, the ledger and the notification log, as the control
+//! API (`/sandbox/...`) and the in-process handle speak them. These are not AMS wire types.
+
+use ams_protocol::{Amount, Api, CustomerBelongsTo};
+use serde::{Deserialize, Serialize};
+
+/// The state of a wallet account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Can pay.
+    #[default]
+    Normal,
+    /// Pays fail with `USER_STATUS_ABNORMAL`.
+    Abnormal,
+    /// The account is gone: pays fail with `USER_NOT_EXIST`.
+    Closed,
+}
+
+/// How a `pay` on this user's token completes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMode {
+    /// The debit happens at once: `S` (or a final `F`).
+    #[default]
+    Instant,
+    /// `pay` answers `U`/`PAYMENT_IN_PROCESS` and the payment stays `PROCESSING` until completed
+    /// through the control API, or fails when its expiry time passes.
+    Processing,
+}
+
+/// A wallet user: who they are, what they hold, and how their payments go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    /// The login id in the wallet (unique in the sandbox).
+    pub login_id: String,
+    /// The wallet (`customerBelongsTo`).
+    pub wallet: CustomerBelongsTo,
+    /// Balances, one per currency. A currency without a balance is not supported for this user
+    /// (`CURRENCY_NOT_SUPPORT`).
+    #[serde(default)]
+    pub balances: Vec<Amount>,
+    /// Account status.
+    #[serde(default)]
+    pub status: AccountStatus,
+    /// Every pay is refused by risk control (`RISK_REJECT`).
+    #[serde(default)]
+    pub risk_reject: bool,
+    /// The largest single payment allowed (`USER_AMOUNT_EXCEED_LIMIT` above it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_payment_limit: Option<Amount>,
+    /// How many successful payments are allowed in all (`PAYMENT_COUNT_EXCEED_LIMIT` after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payments: Option<u32>,
+    /// How payments complete.
+    #[serde(default)]
+    pub payment_mode: PaymentMode,
+}
+
+impl UserSpec {
+    /// A normal user of `wallet` with the given balances.
+    pub fn new(
+        login_id: impl Into<String>,
+        wallet: CustomerBelongsTo,
+        balances: Vec<Amount>,
+    ) -> Self {
+        Self {
+            login_id: login_id.into(),
+            wallet,
+            balances,
+            status: AccountStatus::Normal,
+            risk_reject: false,
+            per_payment_limit: None,
+            max_payments: None,
+            payment_mode: PaymentMode::Instant,
+        }
+    }
+}
+
+/// A change to a user; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// Replaces the balance of each currency named.
+    #[serde(default)]
+    pub balances: Vec<Amount>,
+    /// New status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<AccountStatus>,
+    /// New risk flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_reject: Option<bool>,
+    /// New per-payment limit (`null` keeps it; to remove it, set a very large amount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_payment_limit: Option<Amount>,
+    /// New count limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_payments: Option<u32>,
+    /// New payment mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_mode: Option<PaymentMode>,
+}
+
+/// A user as the sandbox holds them now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// The user's settings and balances.
+    #[serde(flatten)]
+    pub spec: UserSpec,
+    /// Successful payments so far.
+    pub payments_made: u32,
+}
+
+/// What a fault rule does to a matching API call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// Answer `U` with this result code (`PAYMENT_IN_PROCESS` or `UNKNOWN_EXCEPTION`).
+    Unknown {
+        /// The result code.
+        code: String,
+    },
+    /// Answer after this many milliseconds of real time.
+    Delay {
+        /// The delay.
+        ms: u64,
+    },
+    /// Close the connection without answering.
+    Drop,
+    /// Answer HTTP 500 with an empty body.
+    Http500,
+    /// Answer without `signature` header.
+    Unsigned,
+    /// Answer with a signature made by another key.
+    BadSignature,
+}
+
+/// A fault rule for the gateway: matched by API and, optionally, the call's request id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// The API, by its docs name (`pay`, `inquiryPayment`, ...).
+    #[serde(with = "api_name")]
+    pub api: Api,
+    /// Only calls with this request id: `paymentRequestId` (pay, inquiryPayment, cancel),
+    /// `refundRequestId` (refund, inquiryRefund), `authState` (consult), the auth code or refresh
+    /// token (applyToken), the access token (revoke).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Let this many matching calls through before the rule fires.
+    #[serde(default)]
+    pub skip: u32,
+    /// How many times it fires (default 1); `null` for every matching call.
+    #[serde(default = "one", skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Whether the call still takes effect (commits) before the fault (default true). With
+    /// `false` the request changes nothing.
+    #[serde(default = "yes")]
+    pub process: bool,
+    /// What happens.
+    pub action: FaultAction,
+}
+
+fn one() -> Option<u32> {
+    Some(1)
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl FaultRule {
+    /// A rule that fires once on the next call of `api`, after processing it.
+    pub fn new(api: Api, action: FaultAction) -> Self {
+        Self {
+            api,
+            request_id: None,
+            skip: 0,
+            times: Some(1),
+            process: true,
+            action,
+        }
+    }
+
+    /// Only calls with this request id.
+    #[must_use]
+    pub fn for_request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Let `n` matching calls through first.
+    #[must_use]
+    pub fn skip(mut self, n: u32) -> Self {
+        self.skip = n;
+        self
+    }
+
+    /// Fire `n` times (`None`: always).
+    #[must_use]
+    pub fn times(mut self, n: Option<u32>) -> Self {
+        self.times = n;
+        self
+    }
+
+    /// Whether the call takes effect before the fault.
+    #[must_use]
+    pub fn process(mut self, process: bool) -> Self {
+        self.process = process;
+        self
+    }
+}
+
+/// Which notifications a notification fault matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// notifyPayment.
+    Payment,
+    /// notifyRefund.
+    Refund,
+    /// notifyAuthorization.
+    Authorization,
+}
+
+/// What a notification fault does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NotificationFaultAction {
+    /// Never send it.
+    Skip,
+    /// Send it twice on its first attempt.
+    Duplicate,
+    /// Hold its first attempt this many milliseconds of sandbox time.
+    Delay {
+        /// The delay.
+        ms: u64,
+    },
+    /// Hold it until the next notification to the same merchant has been sent, then send it.
+    Reorder,
+}
+
+/// A fault rule for outgoing notifications.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationFaultRule {
+    /// Only this kind (default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationKind>,
+    /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`, or the
+    /// `authState` / access token of an authorization notification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// How many times it fires (default 1); `null` for every match.
+    #[serde(default = "one", skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// What happens.
+    pub action: NotificationFaultAction,
+}
+
+impl NotificationFaultRule {
+    /// A rule that fires once on the next notification of `kind`.
+    pub fn new(kind: Option<NotificationKind>, action: NotificationFaultAction) -> Self {
+        Self {
+            notification: kind,
+            request_id: None,
+            times: Some(1),
+            action,
+        }
+    }
+
+    /// Only notifications about this request id.
+    #[must_use]
+    pub fn for_request(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Fire `n` times (`None`: always).
+    #[must_use]
+    pub fn times(mut self, n: Option<u32>) -> Self {
+        self.times = n;
+        self
+    }
+}
+
+/// Money moving in or out of a wallet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// The user paid.
+    Debit,
+    /// The user got money back (cancel or refund).
+    Credit,
+}
+
+/// Why money moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryReason {
+    /// A successful pay.
+    Payment,
+    /// A cancel of a paid payment.
+    Cancel,
+    /// A refund.
+    Refund,
+}
+
+/// One line of the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Position in the ledger, from 1.
+    pub seq: u64,
+    /// When, in Unix milliseconds of the sandbox clock.
+    pub at_ms: i64,
+    /// The user's login id.
+    pub user: String,
+    /// Debit or credit.
+    pub kind: EntryKind,
+    /// Why.
+    pub reason: EntryReason,
+    /// How much.
+    pub amount: Amount,
+    /// The merchant.
+    pub client_id: String,
+    /// The payment's `paymentRequestId`.
+    pub payment_request_id: String,
+    /// The payment's `paymentId`.
+    pub payment_id: String,
+    /// The refund's `refundRequestId`, for refunds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_request_id: Option<String>,
+}
+
+/// A selection of the ledger, with counts that answer "how many times was the user debited".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// The entries, in order.
+    pub entries: Vec<LedgerEntry>,
+    /// How many debits.
+    pub debits: u32,
+    /// How many credits.
+    pub credits: u32,
+}
+
+/// One delivery attempt of a notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttempt {
+    /// When, in Unix milliseconds of the sandbox clock.
+    pub at_ms: i64,
+    /// The merchant's HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Why the attempt failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether the exact acknowledgement came back.
+    pub acknowledged: bool,
+}
+
+/// Where a notification stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Held by a reorder fault until the next notification is sent.
+    Held,
+    /// Acknowledged.
+    Delivered,
+    /// Dropped by a skip fault.
+    Skipped,
+    /// Every attempt of the schedule failed.
+    GaveUp,
+}
+
+/// A notification and its delivery history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// The kind.
+    pub notification: NotificationKind,
+    /// The merchant's client id.
+    pub client_id: String,
+    /// Where it goes.
+    pub url: String,
+    /// The request id it is about.
+    pub request_id: String,
+    /// The exact body.
+    pub body: String,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Every attempt so far.
+    pub attempts: Vec<DeliveryAttempt>,
+    /// The next attempt, in Unix milliseconds of the sandbox clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// The clock, as the control API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockView {
+    /// Now, in Unix milliseconds.
+    pub unix_ms: i64,
+    /// Now, as an AMS datetime.
+    pub now: String,
+    /// Whether it is frozen.
+    pub frozen: bool,
+}
+
+/// A change to the clock. Fields apply in order: `set`, `advance_ms`, `frozen`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockUpdate {
+    /// Set the clock to this AMS datetime (e.g. `2024-01-01T23:59:00+08:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+    /// Move it by this many milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_ms: Option<i64>,
+    /// Freeze or thaw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<bool>,
+}
+
+/// How a payment held in `PROCESSING` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Completion {
+    /// The user confirmed: debit and succeed.
+    Success,
+    /// The user declined: fail.
+    Fail,
+}
+
+/// Settings of a merchant (client id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// The name shown on the consent page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Dashboard setting: where notifyPayment goes when the request names no URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_notify_url: Option<String>,
+    /// Dashboard setting: where notifyRefund goes when the request names no URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_notify_url: Option<String>,
+    /// Dashboard setting: where notifyAuthorization goes when consult names no URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_notify_url: Option<String>,
+}
+
+/// Serde for [`Api`] by its docs name.
+mod api_name {
+    use ams_protocol::Api;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(api: &Api, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(api.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Api, D::Error> {
+        let name = String::deserialize(d)?;
+        Api::ALL
+            .into_iter()
+            .find(|api| api.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Api::ALL.iter().map(|a| a.name()).collect();
+                serde::de::Error::custom(format!("unknown api {name:?}; expected one of {names:?}"))
+            })
+    }
+}

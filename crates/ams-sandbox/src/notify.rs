@@ -1,0 +1,243 @@
+//! Notification delivery: signed POSTs to the merchant, retried on Alipay's schedule until the exact
+//! acknowledgement comes back.
+//!
+//! Schedule (digest §4): after the first attempt, up to 8 retries at intervals of 0 s, 2 min, 10 min,
+//! 10 min, 1 h, 2 h, 6 h and 15 h, each scaled by the configured factor. Due times are on the
+//! sandbox clock, so advancing the clock makes retries due at once; a running clock makes them due
+//! in real time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ams_protocol::ACK_SUCCESS_BODY;
+use ams_signing::SignedContent;
+use tokio::sync::watch;
+
+use crate::model::{DeliveryAttempt, DeliveryState};
+use crate::shared::Shared;
+use crate::util::ams_time;
+
+/// Alipay's retry intervals after a failed attempt, in milliseconds, unscaled.
+pub const ALIPAY_RETRY_INTERVALS_MS: [i64; 8] = [
+    0,
+    2 * 60_000,
+    10 * 60_000,
+    10 * 60_000,
+    3_600_000,
+    2 * 3_600_000,
+    6 * 3_600_000,
+    15 * 3_600_000,
+];
+
+/// The schedule scaled by `factor` (1.0 is Alipay's own).
+pub(crate) fn scaled_intervals(factor: f64) -> Vec<i64> {
+    ALIPAY_RETRY_INTERVALS_MS
+        .iter()
+        .map(|&ms| (ms as f64 * factor).round() as i64)
+        .collect()
+}
+
+/// Whether a merchant's answer is the exact acknowledgement: the same JSON object as
+/// `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}`.
+pub(crate) fn is_ack(body: &[u8]) -> bool {
+    let expected: serde_json::Value = serde_json::from_str(ACK_SUCCESS_BODY).unwrap_or_default();
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|got| got == expected)
+}
+
+struct Due {
+    index: usize,
+    url: String,
+    client_id: String,
+    body: String,
+    copies: usize,
+}
+
+/// Runs until `shutdown` turns true.
+pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut clock_changes = shared.clock.subscribe();
+    loop {
+        let now = shared.clock.now_ms();
+        let (due, next) = collect(&shared, now);
+        for item in due {
+            deliver(&shared, item).await;
+        }
+        if !collect_is_idle(&shared) {
+            continue;
+        }
+        let sleep = match next {
+            Some(at) if !shared.clock.is_frozen() => Duration::from_millis(
+                u64::try_from(at.saturating_sub(shared.clock.now_ms())).unwrap_or(0),
+            ),
+            _ => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = shared.outbox_signal.notified() => {}
+            _ = clock_changes.changed() => {}
+            _ = tokio::time::sleep(sleep) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Whether nothing is due right now (so the loop may wait).
+fn collect_is_idle(shared: &Shared) -> bool {
+    let now = shared.clock.now_ms();
+    let world = shared.lock();
+    !world.outbox.iter().any(|d| {
+        d.record.state == DeliveryState::Pending
+            && !d.in_flight
+            && d.record.next_attempt_ms.is_some_and(|at| at <= now)
+    })
+}
+
+/// Takes the deliveries due now (marking them in flight) and the next due time after them.
+fn collect(shared: &Shared, now: i64) -> (Vec<Due>, Option<i64>) {
+    let mut world = shared.lock();
+    let mut next = world.sweep(now);
+    let mut due = Vec::new();
+    for (index, delivery) in world.outbox.iter_mut().enumerate() {
+        if delivery.record.state != DeliveryState::Pending || delivery.in_flight {
+            continue;
+        }
+        let Some(at) = delivery.record.next_attempt_ms else {
+            continue;
+        };
+        if at <= now {
+            delivery.in_flight = true;
+            let copies = if delivery.duplicate_first && delivery.attempts_made == 0 {
+                2
+            } else {
+                1
+            };
+            due.push((
+                at,
+                delivery.record.seq,
+                Due {
+                    index,
+                    url: delivery.record.url.clone(),
+                    client_id: delivery.record.client_id.clone(),
+                    body: delivery.record.body.clone(),
+                    copies,
+                },
+            ));
+        } else {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    drop(world);
+    // Oldest due first; among equals, in the order they were raised.
+    due.sort_by_key(|(at, seq, _)| (*at, *seq));
+    (due.into_iter().map(|(_, _, d)| d).collect(), next)
+}
+
+async fn deliver(shared: &Shared, item: Due) {
+    let mut acknowledged = false;
+    for _ in 0..item.copies {
+        let attempt = post(shared, &item).await;
+        acknowledged |= attempt.acknowledged;
+        shared.lock().outbox[item.index]
+            .record
+            .attempts
+            .push(attempt);
+    }
+    let now = shared.clock.now_ms();
+    let mut world = shared.lock();
+    let intervals = world.retry_intervals_ms.clone();
+    let delivery = &mut world.outbox[item.index];
+    delivery.in_flight = false;
+    delivery.attempts_made += 1;
+    if acknowledged {
+        delivery.record.state = DeliveryState::Delivered;
+        delivery.record.next_attempt_ms = None;
+    } else if let Some(interval) = intervals.get(delivery.attempts_made - 1) {
+        delivery.record.next_attempt_ms = Some(now + interval);
+    } else {
+        delivery.record.state = DeliveryState::GaveUp;
+        delivery.record.next_attempt_ms = None;
+    }
+}
+
+/// One signed POST of a notification.
+async fn post(shared: &Shared, item: &Due) -> DeliveryAttempt {
+    let now = shared.clock.now_ms();
+    let mut attempt = DeliveryAttempt {
+        at_ms: now,
+        http_status: None,
+        error: None,
+        acknowledged: false,
+    };
+    let url = match reqwest::Url::parse(&item.url) {
+        Ok(url) => url,
+        Err(e) => {
+            attempt.error = Some(format!("bad notify URL: {e}"));
+            return attempt;
+        }
+    };
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let time = ams_time(now);
+    let content =
+        SignedContent::notification(&path, &item.client_id, time.as_str(), item.body.as_bytes());
+    let signature = match shared.alipay.sign(&content) {
+        Ok(signature) => signature.to_string(),
+        Err(e) => {
+            attempt.error = Some(e.to_string());
+            return attempt;
+        }
+    };
+    let sent = shared
+        .http
+        .post(url)
+        .timeout(shared.notify_timeout)
+        .header("content-type", "application/json; charset=UTF-8")
+        .header("client-id", &item.client_id)
+        .header("request-time", time.as_str())
+        .header("signature", signature)
+        .body(item.body.clone())
+        .send()
+        .await;
+    match sent {
+        Ok(response) => {
+            attempt.http_status = Some(response.status().as_u16());
+            match response.bytes().await {
+                Ok(body) => {
+                    attempt.acknowledged = attempt.http_status == Some(200) && is_ack(&body)
+                }
+                Err(e) => attempt.error = Some(format!("reading the answer failed: {e}")),
+            }
+            if !attempt.acknowledged && attempt.error.is_none() {
+                attempt.error = Some("the answer was not the acknowledgement".to_owned());
+            }
+        }
+        Err(e) => attempt.error = Some(format!("POST failed: {e}")),
+    }
+    attempt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_acknowledgement_counts() {
+        assert!(is_ack(ACK_SUCCESS_BODY.as_bytes()));
+        assert!(is_ack(br#"{ "result": {"resultStatus":"S","resultMessage":"success","resultCode":"SUCCESS"} }"#));
+        assert!(!is_ack(
+            br#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"ok"}}"#
+        ));
+        assert!(!is_ack(
+            br#"{"result":{"resultCode":"SUCCESS","resultStatus":"S"}}"#
+        ));
+        assert!(!is_ack(b"OK"));
+        assert!(!is_ack(b""));
+    }
+
+    #[test]
+    fn the_schedule_scales() {
+        assert_eq!(scaled_intervals(1.0), ALIPAY_RETRY_INTERVALS_MS.to_vec());
+        assert_eq!(scaled_intervals(0.001)[1], 120);
+        assert_eq!(scaled_intervals(0.001).iter().sum::<i64>(), 87_720);
+    }
+}

@@ -1,0 +1,4 @@
+//! ams-sandbox's integration tests: one binary, a module per feature.
+
+mod journey;
+mod support;
