@@ -2,12 +2,11 @@
 //! directions, on freshly generated random cases: keys in several formats, non-ASCII and CRLF
 //! bodies, sandbox paths, epoch-ms and ISO request times.
 //!
-//! The SDK is installed into a virtualenv under the target directory on first use (PyPI must be
-//! reachable then); `AUTODEBIT_PYTHON` names another interpreter to build it from. The random seed
-//! is printed; `INTEROP_SEED=<n>` replays a run.
+//! The SDK runs from the virtualenv of [`crate::python`]. The random seed is printed;
+//! `INTEROP_SEED=<n>` replays a run.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use ams_signing::{
@@ -15,67 +14,9 @@ use ams_signing::{
 };
 use serde_json::{Value, json};
 
-const SDK: &str = "global-open-sdk-python==1.7.1";
+use crate::python::sdk_python;
+
 const CASES_PER_DIRECTION: usize = 48;
-
-/// Where the SDK's virtualenv lives; built once per target directory.
-fn venv_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("global-open-sdk-python-1.7.1")
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The virtualenv's python, creating the virtualenv and installing the SDK if needed. Concurrent
-/// test processes each build their own copy and the first rename wins, so none sees a half-built one.
-fn sdk_python() -> PathBuf {
-    let venv = venv_dir();
-    let python = venv.join("bin").join("python");
-    if python.exists() {
-        return python;
-    }
-    let base_python = std::env::var("AUTODEBIT_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let staging = venv.with_extension(format!("staging-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    run(
-        Command::new(&base_python)
-            .arg("-m")
-            .arg("venv")
-            .arg(&staging),
-        "python3 -m venv",
-    );
-    run(
-        Command::new(staging.join("bin").join("python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SDK,
-        ]),
-        "pip install global-open-sdk-python==1.7.1",
-    );
-    if std::fs::rename(&staging, &venv).is_err() {
-        // Another process finished first; use its copy.
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    assert!(
-        python.exists(),
-        "the SDK virtualenv at {} has no python",
-        venv.display()
-    );
-    python
-}
 
 /// The SDK, behind `tests/interop/sdk_oracle.py`, one JSON line per question.
 struct Oracle {

@@ -4,3 +4,5 @@
 //! real gateway is never called.
 
 mod interop;
+mod python;
+mod sdk_sandbox;

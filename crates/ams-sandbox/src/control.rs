@@ -214,14 +214,19 @@ pub(crate) fn apply_clock(shared: &Shared, update: &ClockUpdate) -> Result<Clock
         ),
         None => None,
     };
+    // Freezing first makes `set` (and `advance_ms`) land exactly: freezing after them would
+    // re-read real time and add whatever elapsed in between.
+    if update.frozen == Some(true) {
+        shared.clock.freeze(true);
+    }
     if let Some(ms) = set {
         shared.clock.set_ms(ms);
     }
     if let Some(ms) = update.advance_ms {
         shared.clock.advance_ms(ms);
     }
-    if let Some(frozen) = update.frozen {
-        shared.clock.freeze(frozen);
+    if update.frozen == Some(false) {
+        shared.clock.freeze(false);
     }
     shared.outbox_signal.notify_one();
     Ok(clock_view(shared))

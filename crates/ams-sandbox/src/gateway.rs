@@ -112,13 +112,21 @@ fn answer(shared: &Shared, uri: &str, client_id: &str, body: String, signing: Si
     response
 }
 
+/// Parses the body; a refusal names the offending field by its path (e.g.
+/// `paymentAmount.value: amount value "-5" is negative`), as `PARAM_ILLEGAL` must.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
-    serde_json::from_slice(body).map_err(|e| {
-        Refusal::new(
-            ResultCode::ParamIllegal,
-            format!("illegal request body: {e}"),
-        )
-    })
+    axum::Json::<T>::from_bytes(body)
+        .map(|axum::Json(value)| value)
+        .map_err(|e| {
+            let text = e.body_text();
+            let detail = text
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&text);
+            Refusal::new(
+                ResultCode::ParamIllegal,
+                format!("illegal request body: {detail}"),
+            )
+        })
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -233,7 +241,7 @@ impl Call {
                 to_json(&world.consult(client_id, r, &shared.consent_url_base(), now))
             }
             Call::ApplyToken(r) => to_json(&world.apply_token(client_id, r, now)),
-            Call::Revoke(r) => to_json(&world.revoke(client_id, r)),
+            Call::Revoke(r) => to_json(&world.revoke(client_id, r, now)),
             Call::Pay(r) => to_json(&world.pay(client_id, r, now)),
             Call::InquiryPayment(r) => to_json(&world.inquiry_payment(client_id, r)),
             Call::Cancel(r) => to_json(&world.cancel(client_id, r, now)),

@@ -109,9 +109,14 @@ fn collect(shared: &Shared, now: i64) -> (Vec<Due>, Option<i64>) {
             } else {
                 1
             };
+            // A notification released from a reorder hold sorts right after its releaser.
+            let order = match delivery.release_after {
+                Some(releaser) => (releaser, true),
+                None => (delivery.record.seq, false),
+            };
             due.push((
                 at,
-                delivery.record.seq,
+                order,
                 Due {
                     index,
                     url: delivery.record.url.clone(),
@@ -125,8 +130,9 @@ fn collect(shared: &Shared, now: i64) -> (Vec<Due>, Option<i64>) {
         }
     }
     drop(world);
-    // Oldest due first; among equals, in the order they were raised.
-    due.sort_by_key(|(at, seq, _)| (*at, *seq));
+    // Oldest due first; among equals, in the order they were raised (a released notification
+    // right after the one that released it).
+    due.sort_by_key(|(at, order, _)| (*at, *order));
     (due.into_iter().map(|(_, _, d)| d).collect(), next)
 }
 

@@ -70,6 +70,9 @@ pub(crate) struct Delivery {
     pub(crate) attempts_made: usize,
     pub(crate) in_flight: bool,
     pub(crate) duplicate_first: bool,
+    /// Released from a reorder hold by this notification (its `seq`): due at the same time, and
+    /// sent right after it.
+    pub(crate) release_after: Option<u64>,
 }
 
 struct Merchant {
@@ -105,6 +108,8 @@ struct AuthCodeRecord {
     user: String,
     expires_ms: i64,
     used: bool,
+    /// The consult's authNotifyUrl, for the binding's later notifications.
+    notify_url: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -127,6 +132,8 @@ struct Token {
     access_expires_ms: i64,
     refresh_expires_ms: i64,
     state: TokenState,
+    /// Where the binding's notifications go (TOKEN_CANCELED), from the consult that made it.
+    notify_url: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -164,6 +171,9 @@ struct Refund {
     payment: usize,
     amount: Amount,
     time_ms: i64,
+    /// Why it was refused; `None` for a refund that succeeded. A refused refund is kept so the
+    /// same `refundRequestId` gets the same final answer (§5.9).
+    failure: Option<(ResultCode, &'static str)>,
 }
 
 struct FaultSlot {
@@ -505,14 +515,15 @@ impl World {
             }
             None => {}
         }
-        // A notification held by a reorder fault goes right after this one.
+        // A notification held by a reorder fault goes right after this one: due at the same
+        // time (so a frozen clock releases it too) and ordered after it by the notifier.
         if state == DeliveryState::Pending {
-            let after = due.unwrap_or(now).saturating_add(1);
             for held in self.outbox.iter_mut().filter(|d| {
                 d.record.state == DeliveryState::Held && d.record.client_id == client_id
             }) {
                 held.record.state = DeliveryState::Pending;
-                held.record.next_attempt_ms = Some(after);
+                held.record.next_attempt_ms = due;
+                held.release_after = Some(seq);
             }
         }
         self.outbox.push(Delivery {
@@ -530,6 +541,7 @@ impl World {
             attempts_made: 0,
             in_flight: false,
             duplicate_first,
+            release_after: None,
         });
     }
 
@@ -609,10 +621,8 @@ impl World {
         now: i64,
     ) -> ConsultResponse {
         let id = random_hex::<16>();
-        let notify_url = req.auth_notify_url.clone().or_else(|| {
-            self.merchant_settings(client_id)
-                .and_then(|m| m.authorization_notify_url)
-        });
+        // Only the request's own URL is kept: the dashboard's is read when a notification is sent.
+        let notify_url = req.auth_notify_url.clone();
         self.consents.insert(
             id.clone(),
             Consent {
@@ -722,6 +732,7 @@ impl World {
                 user: user.to_owned(),
                 expires_ms: now + self.lifetimes.auth_code_ms,
                 used: false,
+                notify_url: notify_url.clone(),
             },
         );
         let mut notify = NotifyAuthorization::new(
@@ -732,10 +743,14 @@ impl World {
         notify.auth_state = Some(state.clone().into());
         notify.user_login_id = Some(mask_login(user));
         let body = serde_json::to_string(&notify).unwrap_or_default();
+        let url = notify_url.or_else(|| {
+            self.merchant_settings(&client_id)
+                .and_then(|m| m.authorization_notify_url)
+        });
         self.enqueue(
             NotificationKind::Authorization,
             &client_id,
-            notify_url,
+            url,
             &state,
             body,
             now,
@@ -751,6 +766,7 @@ impl World {
         client_id: &str,
         wallet: CustomerBelongsTo,
         user: &str,
+        notify_url: Option<String>,
         now: i64,
     ) -> usize {
         let token = Token {
@@ -762,6 +778,7 @@ impl World {
             access_expires_ms: now + self.lifetimes.access_token_ms,
             refresh_expires_ms: now + self.lifetimes.refresh_token_ms,
             state: TokenState::Active,
+            notify_url,
         };
         let index = self.tokens.len();
         self.token_by_access
@@ -813,8 +830,12 @@ impl World {
                     return fail(ResultCode::ExpiredCode, "The auth code is expired.");
                 }
                 record.used = true;
-                let (wallet, user) = (record.wallet.clone(), record.user.clone());
-                let index = self.issue_token(client_id, wallet, &user, now);
+                let (wallet, user, url) = (
+                    record.wallet.clone(),
+                    record.user.clone(),
+                    record.notify_url.clone(),
+                );
+                let index = self.issue_token(client_id, wallet, &user, url, now);
                 self.token_response(index)
             }
             GrantType::RefreshToken => {
@@ -844,15 +865,53 @@ impl World {
                 }
                 // Rotation: the old pair stops working; a new pair is issued.
                 token.state = TokenState::Rotated;
-                let (wallet, user) = (token.wallet.clone(), token.user.clone());
-                let index = self.issue_token(client_id, wallet, &user, now);
+                let (wallet, user, url) = (
+                    token.wallet.clone(),
+                    token.user.clone(),
+                    token.notify_url.clone(),
+                );
+                let index = self.issue_token(client_id, wallet, &user, url, now);
                 self.token_response(index)
             }
             _ => fail(ResultCode::ParamIllegal, "grantType is not supported"),
         }
     }
 
-    pub(crate) fn revoke(&mut self, client_id: &str, req: &RevokeRequest) -> RevokeResponse {
+    /// Tells the merchant a token stopped working (`TOKEN_CANCELED`), at the URL the binding's
+    /// consult named, else the dashboard's.
+    fn token_canceled(
+        &mut self,
+        client: &str,
+        access: &str,
+        binding_url: Option<String>,
+        reason: &str,
+        now: i64,
+    ) {
+        let mut notify =
+            NotifyAuthorization::new(AuthorizationNotifyType::TokenCanceled, AmsResult::success());
+        notify.access_token = Some(AccessToken::new(access.to_owned()));
+        notify.reason = Some(reason.to_owned());
+        let body = serde_json::to_string(&notify).unwrap_or_default();
+        let url = binding_url.or_else(|| {
+            self.merchant_settings(client)
+                .and_then(|m| m.authorization_notify_url)
+        });
+        self.enqueue(
+            NotificationKind::Authorization,
+            client,
+            url,
+            access,
+            body,
+            now,
+        );
+    }
+
+    pub(crate) fn revoke(
+        &mut self,
+        client_id: &str,
+        req: &RevokeRequest,
+        now: i64,
+    ) -> RevokeResponse {
         let token = self
             .token_by_access
             .get(req.access_token.expose_secret())
@@ -860,7 +919,24 @@ impl World {
             .filter(|t| t.client_id == client_id);
         match token {
             Some(token) if matches!(token.state, TokenState::Active | TokenState::Revoked) => {
+                // "Cancellation succeeded, from the merchant or the wallet side" (notifyAuthorization):
+                // the first revoke is notified; a repeated one is not.
+                let first = token.state == TokenState::Active;
                 token.state = TokenState::Revoked;
+                if first {
+                    let (client, access, url) = (
+                        token.client_id.clone(),
+                        token.access_token.clone(),
+                        token.notify_url.clone(),
+                    );
+                    self.token_canceled(
+                        &client,
+                        &access,
+                        url,
+                        "The merchant revoked the token.",
+                        now,
+                    );
+                }
                 RevokeResponse::new(AmsResult::success())
             }
             _ => RevokeResponse::new(result(
@@ -888,26 +964,19 @@ impl World {
                 && client_id.is_none_or(|c| c == token.client_id)
             {
                 token.state = TokenState::Unbound;
-                cancelled.push((token.client_id.clone(), token.access_token.clone()));
+                cancelled.push((
+                    token.client_id.clone(),
+                    token.access_token.clone(),
+                    token.notify_url.clone(),
+                ));
             }
         }
-        for (client, access) in &cancelled {
-            let mut notify = NotifyAuthorization::new(
-                AuthorizationNotifyType::TokenCanceled,
-                AmsResult::success(),
-            );
-            notify.access_token = Some(AccessToken::new(access.clone()));
-            notify.reason = Some("The user unbound the merchant in the wallet.".to_owned());
-            let body = serde_json::to_string(&notify).unwrap_or_default();
-            let url = self
-                .merchant_settings(client)
-                .and_then(|m| m.authorization_notify_url);
-            self.enqueue(
-                NotificationKind::Authorization,
-                client,
-                url,
-                access,
-                body,
+        for (client, access, binding_url) in cancelled.iter().cloned() {
+            self.token_canceled(
+                &client,
+                &access,
+                binding_url,
+                "The user unbound the merchant in the wallet.",
                 now,
             );
         }
@@ -1126,6 +1195,8 @@ impl World {
         how: Completion,
         now: i64,
     ) -> Result<(), String> {
+        // A payment whose expiry passed has failed, whether or not anyone looked since.
+        self.sweep(now);
         let index = self
             .payments
             .iter()
@@ -1382,9 +1453,6 @@ impl World {
                     "The refunds would exceed the amount paid.",
                 ))
         });
-        if let Some((code, message)) = refusal {
-            return RefundResponse::new(result(code, message));
-        }
         let refund_id = format!("{}{}", date_digits(now), random_digits(24));
         let r = self.refunds.len();
         self.refunds.push(Refund {
@@ -1394,9 +1462,13 @@ impl World {
             payment: index,
             amount: req.refund_amount,
             time_ms: now,
+            failure: refusal.clone(),
         });
         self.refund_by_request.insert(key.clone(), r);
         self.refund_by_id.insert(refund_id.clone(), r);
+        if refusal.is_some() {
+            return self.refund_response(r);
+        }
         self.payments[index].refunded += req.refund_amount.minor_units();
         self.payments[index].refunds.push(r);
         self.post(
@@ -1427,6 +1499,9 @@ impl World {
 
     fn refund_response(&self, r: usize) -> RefundResponse {
         let refund = &self.refunds[r];
+        if let Some((code, message)) = &refund.failure {
+            return RefundResponse::new(result(code.clone(), message));
+        }
         let mut response = RefundResponse::new(AmsResult::success());
         response.refund_request_id = Some(refund.refund_request_id.clone().into());
         response.refund_id = Some(refund.refund_id.clone().into());
@@ -1461,8 +1536,12 @@ impl World {
         response.refund_id = Some(refund.refund_id.clone().into());
         response.refund_request_id = Some(refund.refund_request_id.clone().into());
         response.refund_amount = Some(refund.amount);
-        response.refund_status = Some(TransactionStatus::Success);
-        response.refund_time = Some(ams_time(refund.time_ms));
+        response.refund_status = Some(if refund.failure.is_some() {
+            TransactionStatus::Fail
+        } else {
+            TransactionStatus::Success
+        });
+        response.refund_time = refund.failure.is_none().then(|| ams_time(refund.time_ms));
         response
     }
 }

@@ -123,6 +123,10 @@ async fn consult_consent_apply_token_pay_notify_refund_revoke() {
         .call(Api::Revoke, &json!({ "accessToken": access }))
         .await;
     assert_eq!(revoke.result_status(), "S");
+    // The merchant hears of it too (TOKEN_CANCELED is sent for merchant and wallet cancellations).
+    let got = merchant.wait_for(4).await;
+    assert_eq!(got[3].json()["authorizationNotifyType"], "TOKEN_CANCELED");
+    assert_eq!(got[3].json()["accessToken"], access.as_str());
     let pay = client
         .call(Api::Pay, &pay_body("pay-002", &usd(100), &access))
         .await;
@@ -155,6 +159,7 @@ async fn consult_consent_apply_token_pay_notify_refund_revoke() {
             NotificationKind::Authorization,
             NotificationKind::Payment,
             NotificationKind::Refund,
+            NotificationKind::Authorization,
             NotificationKind::Payment
         ]
     );

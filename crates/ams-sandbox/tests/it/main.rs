@@ -1,4 +1,14 @@
 //! ams-sandbox's integration tests: one binary, a module per feature.
 
+mod auth;
+mod cancel;
+mod control;
+mod faults;
+mod gateway;
 mod journey;
+mod notifications;
+mod payments;
+mod refunds;
+mod refusals;
 mod support;
+mod wallet;

@@ -5,11 +5,15 @@
     reason = "shared helpers: not every test module uses every one"
 )]
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
-use ams_sandbox::{MerchantSettings, Sandbox, SandboxBuilder, SandboxHandle, UserSpec};
+use ams_protocol::{Amount, AmsDateTime, Api, Currency, CustomerBelongsTo};
+use ams_sandbox::{
+    ClockUpdate, LedgerView, MerchantSettings, NotificationRecord, Sandbox, SandboxBuilder,
+    SandboxHandle, UserSpec, UserView,
+};
 use ams_signing::{KeyVersion, PrivateKey, PublicKey, SignatureHeader, SignedContent};
 use axum::Router;
 use axum::body::Bytes;
@@ -17,6 +21,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 pub(crate) const CLIENT_ID: &str = "SANDBOX_5X00000000000000";
 pub(crate) const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ams-vectors");
@@ -152,24 +157,50 @@ impl TestClient {
         path: &str,
         body: &str,
     ) -> Result<Answer, reqwest::Error> {
+        let headers = self.signed_headers(path, body, KeyVersion::DEFAULT);
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.send(path, body, &headers).await
+    }
+
+    /// Calls an API and checks the answer's signature, or returns the transport error (no answer).
+    pub(crate) async fn try_call(&self, api: Api, body: &Value) -> Result<Answer, reqwest::Error> {
+        let path = self.path(api);
+        let answer = self.try_call_raw(&path, &body.to_string()).await?;
+        self.assert_signed(&path, &answer);
+        Ok(answer)
+    }
+
+    /// Calls any path with a JSON body and checks the answer's signature.
+    pub(crate) async fn call_path(&self, path: &str, body: &Value) -> Answer {
+        let answer = self.call_raw(path, &body.to_string()).await;
+        self.assert_signed(path, &answer);
+        answer
+    }
+
+    /// The `client-id`, `request-time` and `signature` headers for these exact bytes at `path`,
+    /// signed with the merchant key under `version`.
+    pub(crate) fn signed_headers(
+        &self,
+        path: &str,
+        body: &str,
+        version: KeyVersion,
+    ) -> Vec<(String, String)> {
         let time = "1700000000000";
         let header = self
             .key
             .sign(
                 &SignedContent::request(path, &self.client_id, time, body.as_bytes()),
-                KeyVersion::DEFAULT,
+                version,
             )
             .expect("signs");
-        self.send(
-            path,
-            body,
-            &[
-                ("client-id", &self.client_id),
-                ("request-time", time),
-                ("signature", &header.to_string()),
-            ],
-        )
-        .await
+        vec![
+            ("client-id".to_owned(), self.client_id.clone()),
+            ("request-time".to_owned(), time.to_owned()),
+            ("signature".to_owned(), header.to_string()),
+        ]
     }
 
     /// Sends with exactly these headers.
@@ -447,4 +478,288 @@ pub(crate) async fn bind(client: &TestClient, user: &str, auth_state: &str) -> (
         .await;
     assert_eq!(token.result_status(), "S", "{}", token.body);
     (token.str("accessToken"), token.str("refreshToken"))
+}
+
+/// The login of the user most tests pay with.
+pub(crate) const ALICE: &str = "alice@example.com";
+
+/// Unix milliseconds of an AMS datetime.
+pub(crate) fn at(text: &str) -> i64 {
+    AmsDateTime::new(text)
+        .unix_millis()
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// An AMS datetime for Unix milliseconds, in UTC+8 as the sandbox writes them.
+pub(crate) fn ams(unix_ms: i64) -> String {
+    AmsDateTime::from_unix_millis(unix_ms, 8 * 60)
+        .expect("in range")
+        .as_str()
+        .to_owned()
+}
+
+/// Sets the sandbox clock to `text` and freezes it there.
+pub(crate) fn freeze_at(sandbox: &SandboxHandle, text: &str) -> i64 {
+    let view = sandbox
+        .update_clock(&ClockUpdate {
+            set: Some(text.to_owned()),
+            frozen: Some(true),
+            ..ClockUpdate::default()
+        })
+        .expect("clock set");
+    assert!(view.frozen);
+    view.unix_ms
+}
+
+/// A refund body.
+pub(crate) fn refund_body(refund_request_id: &str, payment_id: &str, amount: &Amount) -> Value {
+    json!({
+        "refundRequestId": refund_request_id,
+        "paymentId": payment_id,
+        "refundAmount": { "currency": amount.currency.code(), "value": amount.minor_units().to_string() }
+    })
+}
+
+/// An applyToken body exchanging an auth code.
+pub(crate) fn apply_code_body(code: &str) -> Value {
+    json!({ "grantType": "AUTHORIZATION_CODE", "customerBelongsTo": "ALIPAY_CN", "authCode": code })
+}
+
+/// An applyToken body refreshing a token.
+pub(crate) fn refresh_body(refresh_token: &str) -> Value {
+    json!({ "grantType": "REFRESH_TOKEN", "customerBelongsTo": "ALIPAY_CN", "refreshToken": refresh_token })
+}
+
+/// A running sandbox with [`ALICE`] (ALIPAY_CN, USD 100.00) bound to the test merchant.
+pub(crate) struct Fixture {
+    pub(crate) sandbox: SandboxHandle,
+    pub(crate) client: TestClient,
+    pub(crate) access: String,
+    pub(crate) refresh: String,
+}
+
+impl Fixture {
+    /// The default sandbox, Alice bound.
+    pub(crate) async fn new() -> Self {
+        Self::start(builder()).await
+    }
+
+    /// A sandbox from `builder` with Alice added and bound.
+    pub(crate) async fn start(builder: SandboxBuilder) -> Self {
+        let sandbox = builder
+            .user(UserSpec::new(
+                ALICE,
+                CustomerBelongsTo::AlipayCn,
+                vec![usd(10_000)],
+            ))
+            .start_local()
+            .await
+            .expect("sandbox starts");
+        let client = TestClient::new(&sandbox);
+        let (access, refresh) = bind(&client, ALICE, "fixture-state").await;
+        Self {
+            sandbox,
+            client,
+            access,
+            refresh,
+        }
+    }
+
+    /// pay `minor` US cents with Alice's token.
+    pub(crate) async fn pay(&self, payment_request_id: &str, minor: u64) -> Answer {
+        self.client
+            .call(
+                Api::Pay,
+                &pay_body(payment_request_id, &usd(minor), &self.access),
+            )
+            .await
+    }
+
+    /// inquiryPayment by paymentRequestId.
+    pub(crate) async fn inquiry(&self, payment_request_id: &str) -> Answer {
+        self.client
+            .call(
+                Api::InquiryPayment,
+                &json!({ "paymentRequestId": payment_request_id }),
+            )
+            .await
+    }
+
+    /// Alice's USD balance in cents.
+    pub(crate) fn balance(&self) -> u64 {
+        usd_balance(&self.sandbox, ALICE)
+    }
+
+    /// How many times the ledger debited this payment request.
+    pub(crate) fn debits(&self, payment_request_id: &str) -> u32 {
+        self.sandbox.ledger(Some(payment_request_id), None).debits
+    }
+
+    /// What the sandbox holds now, to compare before and after a refused call.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        snapshot(&self.sandbox)
+    }
+}
+
+/// A user's balance in `currency`, in minor units (panics when the user has none).
+pub(crate) fn balance_in(sandbox: &SandboxHandle, login: &str, currency: Currency) -> u64 {
+    sandbox
+        .user(login)
+        .unwrap_or_else(|| panic!("no user {login}"))
+        .spec
+        .balances
+        .iter()
+        .find(|b| b.currency == currency)
+        .unwrap_or_else(|| panic!("{login} has no {currency} balance"))
+        .minor_units()
+}
+
+/// A user's USD balance in cents.
+pub(crate) fn usd_balance(sandbox: &SandboxHandle, login: &str) -> u64 {
+    balance_in(sandbox, login, Currency::USD)
+}
+
+/// The sandbox's observable state: ledger, users, notifications raised.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Snapshot {
+    pub(crate) ledger: LedgerView,
+    pub(crate) users: Vec<Option<UserView>>,
+    pub(crate) notifications: Vec<(u64, String)>,
+}
+
+pub(crate) fn snapshot(sandbox: &SandboxHandle) -> Snapshot {
+    let control_users = [ALICE, "bob@example.com", "carol@example.com"];
+    Snapshot {
+        ledger: sandbox.ledger(None, None),
+        users: control_users.iter().map(|u| sandbox.user(u)).collect(),
+        notifications: sandbox
+            .notifications()
+            .iter()
+            .map(|n: &NotificationRecord| (n.seq, n.request_id.clone()))
+            .collect(),
+    }
+}
+
+/// The control API over HTTP.
+pub(crate) struct Control {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Control {
+    pub(crate) fn new(sandbox: &SandboxHandle) -> Self {
+        Self {
+            base: sandbox.base_url().to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("control answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub(crate) async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.http
+                .patch(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub(crate) async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            self.http
+                .put(format!("{}{path}", self.base))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub(crate) async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+            .await
+    }
+}
+
+/// An HTTP answer read off a raw socket: the head exactly as sent, and the body.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub(crate) head: String,
+    pub(crate) body: String,
+}
+
+impl RawResponse {
+    pub(crate) fn status(&self) -> u16 {
+        self.head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {:?}", self.head))
+    }
+
+    /// The value of the header whose name is exactly `name` (case-sensitive, as on the wire).
+    pub(crate) fn header_exact(&self, name: &str) -> Option<String> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            (n == name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// Writes `request` to a fresh TCP connection and reads the answer until the server closes it
+/// (send `Connection: close`).
+pub(crate) async fn raw_http(addr: SocketAddr, request: &[u8]) -> RawResponse {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf))
+        .await
+        .expect("the sandbox answers in time")
+        .expect("read");
+    let text = String::from_utf8(buf).expect("UTF-8 answer");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head/body split in {text:?}"));
+    RawResponse {
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Waits (real time, up to 10 s) until the notification log satisfies `done`; panics otherwise.
+pub(crate) async fn wait_log(
+    sandbox: &SandboxHandle,
+    what: &str,
+    done: impl Fn(&[NotificationRecord]) -> bool,
+) -> Vec<NotificationRecord> {
+    let log = sandbox
+        .wait_for_notifications(Duration::from_secs(10), &done)
+        .await;
+    assert!(done(&log), "timed out waiting for {what}: {log:#?}");
+    log
 }

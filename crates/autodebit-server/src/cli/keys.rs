@@ -94,14 +94,25 @@ pub(crate) fn generate(args: &GenerateArgs) -> Result<(), Failure> {
 }
 
 fn write_new(output: &Output) -> std::io::Result<()> {
+    create_new(&output.path, &output.contents, output.secret)
+}
+
+/// Creates a file that must not exist yet; secret files get mode 0600.
+fn create_new(path: &Path, contents: &str, secret: bool) -> std::io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(if output.secret { 0o600 } else { 0o644 });
+        options.mode(if secret { 0o600 } else { 0o644 });
     }
-    let mut file = options.open(&output.path)?;
-    file.write_all(output.contents.as_bytes())?;
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// [`create_new`] with the error as a command-line failure.
+pub(crate) fn write_new_file(path: &Path, contents: &str, secret: bool) -> Result<(), Failure> {
+    create_new(path, contents, secret)
+        .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))
 }

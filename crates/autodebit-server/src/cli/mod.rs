@@ -7,6 +7,10 @@
 //! - `autodebit verify --public-key FILE --client-id ID --time TIME --path PATH --body-file FILE
 //!   --signature VALUE` exits 0 when valid, 1 when not, 2 on bad input, with the reason on stderr.
 //!
+//! - `autodebit sandbox --listen ADDR --client-id ID --merchant-public-key FILE --alipay-private-key FILE`
+//!   runs the sandbox; without the key flags it uses (and on first run generates) development keys
+//!   and prints where they are.
+//!
 //! Exit code 2 means bad input everywhere (clap's usage errors use it too).
 
 #![allow(
@@ -15,6 +19,7 @@
 )]
 
 mod keys;
+mod sandbox;
 mod signature;
 
 use std::io::Read as _;
@@ -45,6 +50,8 @@ enum Command {
     Sign(signature::SignArgs),
     /// Verify a signature; exit 0 when valid, 1 when not, 2 on bad input.
     Verify(signature::VerifyArgs),
+    /// Run the sandbox: a stand-in for Alipay's gateway and the user's wallet, on this machine.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +90,10 @@ pub fn main() -> ExitCode {
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Sign(args) => signature::sign(&args),
         Command::Verify(args) => signature::verify(&args),
+        Command::Sandbox(args) => {
+            init_logging();
+            sandbox::run(&args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,6 +102,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// A file argument that may be `-` for standard input.

@@ -1,0 +1,648 @@
+//! Authorization: consult's URLs per terminal, the wallet's consent page (merchant, scopes,
+//! Agree/Decline), single-use expiring consent links and auth codes, AUTHCODE_CREATED where a notify
+//! URL is configured, token lifetimes, refresh rotation, revoke, and the user unbinding in the
+//! wallet (TOKEN_CANCELED).
+
+use ams_protocol::Api;
+use ams_sandbox::{DeliveryState, Lifetimes, NotificationKind, SandboxHandle};
+use serde_json::json;
+
+use crate::support::*;
+
+const MINUTE: i64 = 60_000;
+
+async fn sandbox_with_alice_and(
+    merchant: Option<&MerchantEndpoint>,
+) -> (SandboxHandle, TestClient) {
+    let sandbox = sandbox_with_user(ALICE).await;
+    if let Some(merchant) = merchant {
+        sandbox
+            .set_merchant_settings(CLIENT_ID, merchant.settings())
+            .expect("merchant known");
+    }
+    let client = TestClient::new(&sandbox);
+    (sandbox, client)
+}
+
+/// consult, then return the consent URL.
+async fn consent_url(client: &TestClient, body: &serde_json::Value) -> String {
+    let answer = client.call(Api::Consult, body).await;
+    assert_eq!(answer.result_code(), "SUCCESS", "{}", answer.body);
+    answer.str("normalUrl")
+}
+
+async fn agree(client: &TestClient, state: &str) -> String {
+    let url = consent_url(client, &consult_body(state, "https://merchant.example/r")).await;
+    let (status, location) = consent(&url, ALICE, "agree").await;
+    assert_eq!(status, 303, "{location}");
+    query_param(&location, "authCode").expect("authCode")
+}
+
+#[tokio::test]
+async fn consult_gives_normal_url_scheme_and_applink_urls_for_apps_and_a_qr_code_for_web() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    let web = client
+        .call(
+            Api::Consult,
+            &consult_body("web", "https://merchant.example/r"),
+        )
+        .await;
+    let normal = web.str("normalUrl");
+    assert!(
+        normal.starts_with(&format!("{}/sandbox/wallet/consent/", sandbox.base_url())),
+        "{normal}"
+    );
+    let detail = &web.json["authCodeForm"]["codeDetails"][0];
+    assert_eq!(detail["codeValue"], normal.as_str(), "{}", web.body);
+    assert_eq!(detail["codeValueType"], "QRCODE", "{}", web.body);
+    assert!(detail["displayType"].is_string());
+
+    for terminal in ["APP", "WAP"] {
+        let mut body = consult_body(terminal, "https://merchant.example/r");
+        body["terminalType"] = json!(terminal);
+        body["osType"] = json!("ANDROID");
+        let answer = client.call(Api::Consult, &body).await;
+        assert_eq!(answer.result_code(), "SUCCESS", "{}", answer.body);
+        assert!(answer.json["normalUrl"].is_string(), "{}", answer.body);
+        assert!(!answer.str("schemeUrl").is_empty(), "{terminal}");
+        assert!(answer.str("applinkUrl").starts_with("http"), "{terminal}");
+        assert!(answer.json["authCodeForm"].is_null(), "{}", answer.body);
+        // Each consult opens its own link.
+        assert_ne!(answer.str("normalUrl"), normal);
+    }
+}
+
+#[tokio::test]
+async fn the_consent_page_shows_the_merchant_the_scopes_and_an_agree_decline_form() {
+    let merchant = MerchantEndpoint::start().await;
+    let (sandbox, client) = sandbox_with_alice_and(Some(&merchant)).await;
+    sandbox
+        .create_user(ams_sandbox::UserSpec::new(
+            "bob@example.com",
+            ams_protocol::CustomerBelongsTo::AlipayCn,
+            vec![usd(100)],
+        ))
+        .expect("bob");
+    let mut body = consult_body("page", "https://merchant.example/r");
+    body["scopes"] = json!(["AGREEMENT_PAY", "USER_INFO"]);
+    let url = consent_url(&client, &body).await;
+    let response = reqwest::get(&url).await.expect("page");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/html")),
+        "{:?}",
+        response.headers()
+    );
+    let html = response.text().await.expect("html");
+    for needle in [
+        "Test Merchant",
+        "<li>AGREEMENT_PAY</li>",
+        "<li>USER_INFO</li>",
+        "<form method=\"post\"",
+        "name=\"decision\" value=\"agree\"",
+        "name=\"decision\" value=\"decline\"",
+        ">Agree<",
+        ">Decline<",
+        "<option value=\"alice@example.com\">",
+        "<option value=\"bob@example.com\">",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from {html}");
+    }
+}
+
+#[tokio::test]
+async fn agree_redirects_with_a_single_use_code_and_notifies_the_url_from_consult() {
+    let merchant = MerchantEndpoint::start().await;
+    let (sandbox, client) = sandbox_with_alice_and(Some(&merchant)).await;
+    let mut body = consult_body("state-42", "https://merchant.example/back?x=1");
+    body["authNotifyUrl"] = json!(merchant.url("/from-consult"));
+    let url = consent_url(&client, &body).await;
+    let (status, location) = consent(&url, ALICE, "agree").await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("https://merchant.example/back?x=1&authCode="),
+        "{location}"
+    );
+    assert_eq!(
+        query_param(&location, "authState").as_deref(),
+        Some("state-42")
+    );
+    let code = query_param(&location, "authCode").expect("authCode");
+
+    // AUTHCODE_CREATED goes to the consult's authNotifyUrl, not the dashboard's URL.
+    let got = merchant.wait_for(1).await;
+    assert_eq!(got[0].path, "/from-consult");
+    assert_notification_signed(sandbox.alipay_public_key(), &got[0]);
+    let notify = got[0].json();
+    assert_eq!(notify["authorizationNotifyType"], "AUTHCODE_CREATED");
+    assert_eq!(notify["authCode"], code.as_str());
+    assert_eq!(notify["authState"], "state-42");
+    assert_eq!(notify["result"]["resultStatus"], "S");
+
+    // The link is single-use: the page and the form both answer 410.
+    assert_eq!(
+        reqwest::get(&url).await.expect("get").status().as_u16(),
+        410
+    );
+    let (again, _) = post_decision(&url, ALICE, "agree").await;
+    assert_eq!(again, 410);
+
+    // The code is single-use too.
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(token.result_code(), "SUCCESS", "{}", token.body);
+    assert_eq!(token.str("userLoginId"), "al***om");
+    let reused = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(
+        (reused.result_status(), reused.result_code()),
+        ("F", "INVALID_CODE")
+    );
+    let log = wait_log(&sandbox, "delivery", |log| {
+        log.len() == 1 && log[0].state == DeliveryState::Delivered
+    })
+    .await;
+    assert_eq!(log[0].notification, NotificationKind::Authorization);
+    assert_eq!(log[0].request_id, "state-42");
+}
+
+/// POSTs a decision without first loading the page.
+async fn post_decision(url: &str, user: &str, decision: &str) -> (u16, Option<String>) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("decision={decision}&user={}", form_escape(user)))
+        .send()
+        .await
+        .expect("posted");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (response.status().as_u16(), location)
+}
+
+#[tokio::test]
+async fn authcode_created_goes_to_the_dashboard_url_or_nowhere() {
+    // Dashboard URL only.
+    let merchant = MerchantEndpoint::start().await;
+    let (_sandbox, client) = sandbox_with_alice_and(Some(&merchant)).await;
+    let code = agree(&client, "dash").await;
+    let got = merchant.wait_for(1).await;
+    assert_eq!(got[0].path, "/notify/authorization");
+    assert_eq!(got[0].json()["authCode"], code.as_str());
+
+    // No URL anywhere: nothing is raised (the log is written under the same lock as the redirect).
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    agree(&client, "silent").await;
+    assert!(
+        sandbox.notifications().is_empty(),
+        "{:?}",
+        sandbox.notifications()
+    );
+}
+
+#[tokio::test]
+async fn decline_redirects_without_a_code_and_sends_nothing() {
+    let merchant = MerchantEndpoint::start().await;
+    let (sandbox, client) = sandbox_with_alice_and(Some(&merchant)).await;
+    let url = consent_url(
+        &client,
+        &consult_body("declined", "https://merchant.example/r"),
+    )
+    .await;
+    let (status, location) = consent(&url, "", "decline").await;
+    assert_eq!(status, 303);
+    assert!(
+        location.starts_with("https://merchant.example/r?"),
+        "{location}"
+    );
+    assert_eq!(
+        query_param(&location, "authState").as_deref(),
+        Some("declined")
+    );
+    assert_eq!(query_param(&location, "authCode"), None, "{location}");
+    assert!(sandbox.notifications().is_empty());
+    assert_eq!(
+        reqwest::get(&url).await.expect("get").status().as_u16(),
+        410
+    );
+}
+
+#[tokio::test]
+async fn a_consent_link_expires() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    freeze_at(&sandbox, "2024-06-01T12:00:00+08:00");
+    let consent_ms = Lifetimes::default().consent_ms;
+    let early = consent_url(
+        &client,
+        &consult_body("early", "https://merchant.example/r"),
+    )
+    .await;
+    let late = consent_url(&client, &consult_body("late", "https://merchant.example/r")).await;
+    sandbox.advance_clock_ms(consent_ms);
+    // At the last moment the link still works ...
+    let (status, location) = post_decision(&early, ALICE, "agree").await;
+    assert_eq!(status, 303, "{location:?}");
+    // ... one millisecond later it is gone.
+    sandbox.advance_clock_ms(1);
+    assert_eq!(
+        reqwest::get(&late).await.expect("get").status().as_u16(),
+        410
+    );
+    let (status, location) = post_decision(&late, ALICE, "agree").await;
+    assert_eq!((status, location), (410, None));
+}
+
+#[tokio::test]
+async fn an_auth_code_expires() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    freeze_at(&sandbox, "2024-06-01T12:00:00+08:00");
+    let code_ms = Lifetimes::default().auth_code_ms;
+    let on_time = agree(&client, "on-time").await;
+    let too_late = agree(&client, "too-late").await;
+    sandbox.advance_clock_ms(code_ms);
+    let token = client
+        .call(Api::ApplyToken, &apply_code_body(&on_time))
+        .await;
+    assert_eq!(token.result_code(), "SUCCESS", "{}", token.body);
+    sandbox.advance_clock_ms(1);
+    let expired = client
+        .call(Api::ApplyToken, &apply_code_body(&too_late))
+        .await;
+    assert_eq!(
+        (expired.result_status(), expired.result_code()),
+        ("F", "EXPIRED_CODE")
+    );
+}
+
+#[tokio::test]
+async fn tokens_carry_the_configured_lifetimes_and_an_expired_access_token_cannot_pay() {
+    let lifetimes = Lifetimes {
+        access_token_ms: 60 * MINUTE,
+        refresh_token_ms: 120 * MINUTE,
+        ..Lifetimes::default()
+    };
+    let sandbox = builder()
+        .lifetimes(lifetimes)
+        .user(ams_sandbox::UserSpec::new(
+            ALICE,
+            ams_protocol::CustomerBelongsTo::AlipayCn,
+            vec![usd(10_000)],
+        ))
+        .start_local()
+        .await
+        .expect("starts");
+    let client = TestClient::new(&sandbox);
+    let t0 = freeze_at(&sandbox, "2024-06-01T12:00:00+08:00");
+    let code = agree(&client, "lifetimes").await;
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(token.str("accessTokenExpiryTime"), ams(t0 + 60 * MINUTE));
+    assert_eq!(token.str("refreshTokenExpiryTime"), ams(t0 + 120 * MINUTE));
+    let (access, refresh) = (token.str("accessToken"), token.str("refreshToken"));
+
+    // Up to its expiry time the token pays; after it, INVALID_ACCESS_TOKEN.
+    sandbox.advance_clock_ms(60 * MINUTE);
+    let pay = client
+        .call(Api::Pay, &pay_body("in-time", &usd(100), &access))
+        .await;
+    assert_eq!(pay.result_code(), "SUCCESS", "{}", pay.body);
+    sandbox.advance_clock_ms(1_000);
+    let pay = client
+        .call(Api::Pay, &pay_body("expired", &usd(100), &access))
+        .await;
+    assert_eq!(
+        (pay.result_status(), pay.result_code()),
+        ("F", "INVALID_ACCESS_TOKEN")
+    );
+    assert_eq!(sandbox.ledger(Some("expired"), None).debits, 0);
+
+    // The refresh token still works, and the new pair gets fresh lifetimes from now.
+    let t1 = sandbox.clock().now_ms();
+    let refreshed = client.call(Api::ApplyToken, &refresh_body(&refresh)).await;
+    assert_eq!(refreshed.result_code(), "SUCCESS", "{}", refreshed.body);
+    assert_eq!(
+        refreshed.str("accessTokenExpiryTime"),
+        ams(t1 + 60 * MINUTE)
+    );
+    assert_eq!(
+        refreshed.str("refreshTokenExpiryTime"),
+        ams(t1 + 120 * MINUTE)
+    );
+
+    // A refresh token past its expiry is refused.
+    sandbox.advance_clock_ms(120 * MINUTE + 1_000);
+    let stale = client
+        .call(
+            Api::ApplyToken,
+            &refresh_body(&refreshed.str("refreshToken")),
+        )
+        .await;
+    assert_eq!(stale.result_status(), "F", "{}", stale.body);
+}
+
+#[tokio::test]
+async fn refresh_rotates_both_tokens() {
+    let fx = Fixture::new().await;
+    let refreshed = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&fx.refresh))
+        .await;
+    assert_eq!(refreshed.result_code(), "SUCCESS", "{}", refreshed.body);
+    let (access, refresh) = (refreshed.str("accessToken"), refreshed.str("refreshToken"));
+    assert_ne!(access, fx.access);
+    assert_ne!(refresh, fx.refresh);
+
+    // The old pair is dead.
+    let old_pay = fx.pay("old-token", 100).await;
+    assert_eq!(old_pay.result_code(), "INVALID_ACCESS_TOKEN");
+    let old_refresh = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&fx.refresh))
+        .await;
+    assert_eq!(old_refresh.result_status(), "F", "{}", old_refresh.body);
+    assert!(old_refresh.json["accessToken"].is_null());
+
+    // The new pair works.
+    let new_pay = fx
+        .client
+        .call(Api::Pay, &pay_body("new-token", &usd(100), &access))
+        .await;
+    assert_eq!(new_pay.result_code(), "SUCCESS", "{}", new_pay.body);
+    let again = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&refresh))
+        .await;
+    assert_eq!(again.result_code(), "SUCCESS", "{}", again.body);
+    assert_eq!(fx.balance(), 9_900);
+}
+
+#[tokio::test]
+async fn revoke_invalidates_the_token_and_its_refresh_token_and_is_idempotent() {
+    let fx = Fixture::new().await;
+    let revoke = json!({ "accessToken": fx.access });
+    let first = fx.client.call(Api::Revoke, &revoke).await;
+    assert_eq!(
+        (first.result_status(), first.result_code()),
+        ("S", "SUCCESS")
+    );
+    let second = fx.client.call(Api::Revoke, &revoke).await;
+    assert_eq!(
+        (second.result_status(), second.result_code()),
+        ("S", "SUCCESS")
+    );
+
+    let pay = fx.pay("after-revoke", 100).await;
+    assert_eq!(
+        (pay.result_status(), pay.result_code()),
+        ("F", "INVALID_ACCESS_TOKEN")
+    );
+    let refresh = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&fx.refresh))
+        .await;
+    assert_eq!(refresh.result_status(), "F", "{}", refresh.body);
+    let unknown = fx
+        .client
+        .call(
+            Api::Revoke,
+            &json!({ "accessToken": "28100000NOSUCHTOKEN" }),
+        )
+        .await;
+    assert_eq!(unknown.result_code(), "INVALID_ACCESS_TOKEN");
+    assert_eq!(fx.balance(), 10_000);
+}
+
+#[tokio::test]
+async fn unbinding_in_the_wallet_stops_the_token_and_sends_token_canceled() {
+    let merchant = MerchantEndpoint::start().await;
+    let fx = Fixture::start(builder()).await;
+    fx.sandbox
+        .set_merchant_settings(CLIENT_ID, merchant.settings())
+        .expect("merchant");
+
+    // Through the handle.
+    assert_eq!(
+        fx.sandbox.unbind(ALICE, Some(CLIENT_ID)).expect("unbind"),
+        1
+    );
+    let got = merchant.wait_for(1).await;
+    assert_eq!(got[0].path, "/notify/authorization");
+    assert_notification_signed(fx.sandbox.alipay_public_key(), &got[0]);
+    assert_eq!(got[0].json()["authorizationNotifyType"], "TOKEN_CANCELED");
+    assert_eq!(got[0].json()["accessToken"], fx.access.as_str());
+    assert_eq!(
+        fx.pay("unbound", 100).await.result_code(),
+        "INVALID_ACCESS_TOKEN"
+    );
+    let refresh = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&fx.refresh))
+        .await;
+    assert_eq!(refresh.result_status(), "F");
+    // Nothing left to unbind.
+    assert_eq!(fx.sandbox.unbind(ALICE, None).expect("unbind"), 0);
+
+    // Through the control API, with a fresh binding.
+    let (access, _) = bind(&fx.client, ALICE, "rebind").await;
+    let control = Control::new(&fx.sandbox);
+    let (status, body) = control
+        .post(
+            &format!("/sandbox/users/{ALICE}/unbind"),
+            &json!({ "client_id": CLIENT_ID }),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({ "tokens_cancelled": 1 })));
+    // AUTHCODE_CREATED of the rebind, then TOKEN_CANCELED.
+    let got = merchant.wait_for(3).await;
+    let cancelled = got
+        .iter()
+        .filter(|r| r.json()["authorizationNotifyType"] == "TOKEN_CANCELED")
+        .map(|r| {
+            r.json()["accessToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(cancelled, [fx.access.clone(), access.clone()]);
+    let pay = fx
+        .client
+        .call(Api::Pay, &pay_body("unbound-2", &usd(100), &access))
+        .await;
+    assert_eq!(pay.result_code(), "INVALID_ACCESS_TOKEN");
+    let (status, _) = control
+        .post("/sandbox/users/nobody@example.com/unbind", &json!({}))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(fx.balance(), 10_000);
+}
+
+#[tokio::test]
+async fn token_canceled_goes_to_the_auth_notify_url_the_binding_was_made_with() {
+    let merchant = MerchantEndpoint::start().await;
+    // No dashboard URL: only the consult names one.
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    let mut body = consult_body("with-url", "https://merchant.example/r");
+    body["authNotifyUrl"] = json!(merchant.url("/from-consult"));
+    let url = consent_url(&client, &body).await;
+    let (_, location) = consent(&url, ALICE, "agree").await;
+    let code = query_param(&location, "authCode").expect("code");
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    // A token obtained by refreshing keeps the binding's URL.
+    let refreshed = client
+        .call(Api::ApplyToken, &refresh_body(&token.str("refreshToken")))
+        .await;
+    let access = refreshed.str("accessToken");
+    assert_eq!(sandbox.unbind(ALICE, None).expect("unbind"), 1);
+    let got = merchant.wait_for(2).await;
+    assert_eq!(got[1].path, "/from-consult");
+    assert_eq!(got[1].json()["authorizationNotifyType"], "TOKEN_CANCELED");
+    assert_eq!(got[1].json()["accessToken"], access.as_str());
+    // A binding made without any URL is unbound silently.
+    bind(&client, ALICE, "no-url").await;
+    assert_eq!(sandbox.unbind(ALICE, None).expect("unbind"), 1);
+    assert_eq!(sandbox.notifications().len(), 2);
+}
+
+#[tokio::test]
+async fn tokens_and_codes_belong_to_one_merchant() {
+    const OTHER: &str = "SANDBOX_OTHER000000000000";
+    let sandbox = builder()
+        .merchant(
+            OTHER,
+            ams_signing::PublicKey::from_text(&vector("alipay_sim_public_spki.pem")).expect("key"),
+        )
+        .user(ams_sandbox::UserSpec::new(
+            ALICE,
+            ams_protocol::CustomerBelongsTo::AlipayCn,
+            vec![usd(10_000)],
+        ))
+        .start_local()
+        .await
+        .expect("starts");
+    let client = TestClient::new(&sandbox);
+    let mut other = TestClient::new(&sandbox);
+    other.client_id = OTHER.to_owned();
+    other.key = alipay_key();
+    let (access, refresh) = bind(&client, ALICE, "mine").await;
+    let code = agree(&client, "mine-2").await;
+
+    let pay = other
+        .call(Api::Pay, &pay_body("shared-id", &usd(100), &access))
+        .await;
+    assert_eq!(pay.result_code(), "INVALID_ACCESS_TOKEN");
+    assert_eq!(
+        other
+            .call(Api::ApplyToken, &refresh_body(&refresh))
+            .await
+            .result_status(),
+        "F"
+    );
+    assert_eq!(
+        other
+            .call(Api::ApplyToken, &apply_code_body(&code))
+            .await
+            .result_code(),
+        "INVALID_CODE"
+    );
+    assert_eq!(
+        other
+            .call(Api::Revoke, &json!({ "accessToken": access }))
+            .await
+            .result_code(),
+        "INVALID_ACCESS_TOKEN"
+    );
+    // The same paymentRequestId is a different payment for each merchant.
+    let mine = client
+        .call(Api::Pay, &pay_body("shared-id", &usd(100), &access))
+        .await;
+    assert_eq!(mine.result_code(), "SUCCESS", "{}", mine.body);
+    let theirs = other
+        .call(
+            Api::InquiryPayment,
+            &json!({ "paymentId": mine.str("paymentId") }),
+        )
+        .await;
+    assert_eq!(theirs.result_code(), "ORDER_NOT_EXIST");
+    let theirs = other
+        .call(
+            Api::InquiryPayment,
+            &json!({ "paymentRequestId": "shared-id" }),
+        )
+        .await;
+    assert_eq!(theirs.result_code(), "SUCCESS");
+    assert_eq!(
+        theirs.json["paymentStatus"], "FAIL",
+        "their own failed attempt"
+    );
+    assert_eq!(sandbox.ledger(Some("shared-id"), None).debits, 1);
+}
+
+#[tokio::test]
+async fn the_consent_page_escapes_what_it_shows() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    sandbox
+        .set_merchant_settings(
+            CLIENT_ID,
+            ams_sandbox::MerchantSettings {
+                name: Some("Bob's <Shop> & Co".to_owned()),
+                ..ams_sandbox::MerchantSettings::default()
+            },
+        )
+        .expect("merchant");
+    let url = consent_url(&client, &consult_body("esc", "https://merchant.example/r")).await;
+    let html = reqwest::get(&url)
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("Bob&#39;s &lt;Shop&gt; &amp; Co"), "{html}");
+    assert!(!html.contains("<Shop>"));
+    // Unknown links are 404, not 410.
+    let missing = format!("{}/sandbox/wallet/consent/0000", sandbox.base_url());
+    assert_eq!(
+        reqwest::get(&missing).await.expect("get").status().as_u16(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn revoke_sends_token_canceled_once() {
+    let merchant = MerchantEndpoint::start().await;
+    let fx = Fixture::start(builder()).await;
+    fx.sandbox
+        .set_merchant_settings(CLIENT_ID, merchant.settings())
+        .expect("merchant");
+    let revoke = json!({ "accessToken": fx.access });
+    assert_eq!(
+        fx.client.call(Api::Revoke, &revoke).await.result_status(),
+        "S"
+    );
+    assert_eq!(
+        fx.client.call(Api::Revoke, &revoke).await.result_status(),
+        "S"
+    );
+    let got = merchant.wait_for(1).await;
+    assert_eq!(got[0].json()["authorizationNotifyType"], "TOKEN_CANCELED");
+    assert_eq!(got[0].json()["accessToken"], fx.access.as_str());
+    assert_notification_signed(fx.sandbox.alipay_public_key(), &got[0]);
+    // The repeated revoke changed nothing and told nobody again.
+    let log = fx
+        .sandbox
+        .wait_for_notifications(std::time::Duration::from_millis(300), |log| log.len() > 1)
+        .await;
+    let canceled = log
+        .iter()
+        .filter(|n| n.body.contains("TOKEN_CANCELED"))
+        .count();
+    assert_eq!(canceled, 1, "{log:?}");
+}
