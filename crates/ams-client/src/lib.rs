@@ -32,41 +32,74 @@
 //!
 //! # Example
 //!
-//! Charge an Auto Debit token and act on the outcome:
+//! Bind a wallet and charge it, acting on each outcome. This runs as written against the
+//! in-process sandbox (`ams-sandbox`, Alipay's stand-in, started in the hidden lines); against
+//! Alipay only the settings marked *production* change.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //!
-//! use ams_client::{AmsClient, Error, Gateway, Outcome};
+//! use ams_client::{AmsClient, Error, Gateway, KeyVersion, Outcome, PrivateKey, PublicKey};
 //! use ams_protocol::{
-//!     AccessToken, Amount, Api, Currency, CustomerBelongsTo, Env, Order, PayRequest, TerminalType,
+//!     Amount, Api, ApplyTokenRequest, ConsultRequest, Currency, CustomerBelongsTo, Env, Order,
+//!     PayRequest, Scope, TerminalType,
 //! };
-//! use ams_signing::{KeyVersion, PrivateKey, PublicKey};
+//! # use ams_sandbox::{Sandbox, UserSpec};
+//! # const MERCHANT_PRIVATE_PEM: &str =
+//! #     include_str!("../../../testdata/ams-vectors/merchant_private_pkcs8.pem");
+//! # const MERCHANT_PUBLIC_PEM: &str =
+//! #     include_str!("../../../testdata/ams-vectors/merchant_public_spki.pem");
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sandbox = Sandbox::builder()
+//! #     .merchant("SANDBOX_5X00000000000000", PublicKey::from_text(MERCHANT_PUBLIC_PEM)?)
+//! #     .user(UserSpec::new("alice@example.com", CustomerBelongsTo::AlipayCn,
+//! #         vec![Amount::new(Currency::USD, 10_000)]))
+//! #     .start_local()
+//! #     .await?;
+//! // Built once at start-up and shared (`Clone` is cheap).
 //! let client = AmsClient::builder()
-//!     .gateway(Gateway::AsiaAccelerated) // or Gateway::url("http://127.0.0.1:8080")? for a local sandbox
+//!     .gateway(Gateway::url(sandbox.base_url())?) // production: Gateway::AsiaAccelerated, ...
 //!     .client_id("SANDBOX_5X00000000000000") // SANDBOX_ → /ams/sandbox/api/...
-//!     .merchant_key(
-//!         PrivateKey::from_text(&std::fs::read_to_string("merchant_private_key.pem")?)?,
-//!         KeyVersion::DEFAULT,
-//!     )
-//!     .alipay_public_key(PublicKey::from_text(&std::fs::read_to_string("alipay_public_key.pem")?)?)
+//!     .merchant_key(PrivateKey::from_text(MERCHANT_PRIVATE_PEM)?, KeyVersion::DEFAULT)
+//!     // production: Alipay's public key from the Dashboard
+//!     .alipay_public_key(PublicKey::from_text(&sandbox.alipay_public_key().to_pem())?)
 //!     .connect_timeout(Duration::from_secs(3))
 //!     .api_timeout(Api::Pay, Duration::from_secs(10))
 //!     .build()?;
 //!
-//! let token = AccessToken::new("281010033AB2F588D14B43238637264FCA5A0001"); // from applyToken
+//! // 1. consult: where to send the user to agree.
+//! let consult = ConsultRequest::new(
+//!     CustomerBelongsTo::AlipayCn,
+//!     "https://merchant.example/authorized",
+//!     vec![Scope::AgreementPay],
+//!     "STATE_20240101_0001", // comes back with the redirect: check it there
+//!     TerminalType::Web,
+//! );
+//! let Outcome::Success(consulted) = client.execute(&consult).await? else {
+//!     return Err("consult failed".into());
+//! };
+//! let consent_page = consulted.normal_url.ok_or("no normalUrl")?;
+//!
+//! // 2. The user agrees in the wallet, which redirects them to authRedirectUrl?authCode=...
+//! # let auth_code = agree(&consent_page, "alice@example.com").await?;
+//! let apply = ApplyTokenRequest::authorization_code(CustomerBelongsTo::AlipayCn, auth_code);
+//! let Outcome::Success(applied) = client.execute(&apply).await? else {
+//!     return Err("applyToken failed".into());
+//! };
+//! let token = applied.access_token.ok_or("no accessToken")?; // store it, encrypted
+//!
+//! // 3. Charge the token, and act on the outcome.
 //! let amount = Amount::new(Currency::USD, 1000); // USD 10.00
 //! let request = PayRequest::agreement_payment(
-//!     "PAY_20240101_0001",
+//!     "PAY_20240101_0001", // the idempotency key: reuse it to retry this payment
 //!     Order::new("ORDER_20240101_0001", "Monthly subscription", amount),
 //!     amount,
 //!     CustomerBelongsTo::AlipayCn,
 //!     &token,
 //!     Env::new(TerminalType::Web),
 //! );
-//!
 //! match client.execute(&request).await {
 //!     Ok(Outcome::Success(paid)) => println!("paid: {:?}", paid.payment_id),
 //!     Ok(Outcome::Failed(refused)) => println!("refused: {}", refused.result.code()),
@@ -78,9 +111,29 @@
 //!     // Certainly not sent (DNS, connection refused, signing): nothing happened at Alipay.
 //!     Err(error) => println!("not sent: {error}"),
 //! }
+//! # assert_eq!(sandbox.ledger(Some("PAY_20240101_0001"), None).debits, 1);
 //! # Ok(())
 //! # }
+//! # /// The sandbox wallet's consent page, agreed to as `user`; returns the redirect's authCode.
+//! # async fn agree(page: &str, user: &str) -> Result<String, Box<dyn std::error::Error>> {
+//! #     let browser = reqwest::Client::builder()
+//! #         .redirect(reqwest::redirect::Policy::none())
+//! #         .no_proxy()
+//! #         .build()?;
+//! #     let answer = browser
+//! #         .post(page)
+//! #         .header("content-type", "application/x-www-form-urlencoded")
+//! #         .body(format!("decision=agree&user={}", user.replace('@', "%40")))
+//! #         .send()
+//! #         .await?;
+//! #     let location = answer.headers().get("location").ok_or("no redirect")?.to_str()?;
+//! #     let location = reqwest::Url::parse(location)?;
+//! #     let code = location.query_pairs().find(|(k, _)| k == "authCode").ok_or("no authCode")?;
+//! #     Ok(code.1.into_owned())
+//! # }
 //! ```
+//!
+//! The whole journey, printed step by step: `cargo run -p ams-client --example bind_and_charge`.
 //!
 //! Notifications, in a web handler that has the path, headers and raw body:
 //!
