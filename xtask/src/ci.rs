@@ -181,7 +181,10 @@ fn advisory_db() -> Option<PathBuf> {
 /// Runs one step under its header; a failure names the step.
 fn step(name: &str, body: impl FnOnce() -> Result<()>) -> Result<()> {
     println!("==> {name}");
-    #[allow(clippy::disallowed_methods, reason = "xtask times its own steps; it is not library code")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "xtask times its own steps; it is not library code"
+    )]
     let started = std::time::Instant::now();
     let result = body().with_context(|| format!("step `{name}` failed"));
     println!("<== {name}: {:.0} s", started.elapsed().as_secs_f64());

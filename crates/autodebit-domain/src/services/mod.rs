@@ -294,6 +294,24 @@ pub(crate) async fn commit(tx: Box<dyn Tx>) -> Result<bool, Error> {
     }
 }
 
+/// Flags something for an operator (an `OperatorAttention` event) and commits; `Ok(false)` when the
+/// commit lost a race.
+pub(crate) async fn flag_and_commit(
+    mut tx: Box<dyn Tx>,
+    subject: impl fmt::Display,
+    why: &str,
+    now: Millis,
+) -> Result<bool, Error> {
+    tx.push_event(&event(
+        EventKind::OperatorAttention,
+        subject,
+        Some(why.to_owned()),
+        now,
+    ))
+    .await?;
+    commit(tx).await
+}
+
 /// An outbox event.
 pub(crate) fn event(
     kind: EventKind,

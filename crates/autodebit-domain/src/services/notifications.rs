@@ -24,7 +24,7 @@ use ams_protocol::{
 use super::authorizations::{Authorizations, CodeReceipt};
 use super::payments::{Facts, apply_attempt, failure_facts};
 use super::refunds::{RefundFacts, apply_refund};
-use super::{Context, Error, MAX_TRIES, commit, event};
+use super::{Context, Error, MAX_TRIES, commit, event, flag_and_commit};
 use crate::lifecycle::attempt::AttemptEvent;
 use crate::lifecycle::refund::RefundEvent;
 use crate::model::{EventKind, InboxEntry, JobKind, Millis};
@@ -131,14 +131,7 @@ impl Notifications {
             }
             let Some(attempt) = tx.attempt_by_payment_request_id(prid).await? else {
                 let why = format!("notifyPayment for an unknown paymentRequestId {prid}");
-                tx.push_event(&event(
-                    EventKind::OperatorAttention,
-                    prid,
-                    Some(why.clone()),
-                    now,
-                ))
-                .await?;
-                if !commit(tx).await? {
+                if !flag_and_commit(tx, prid, &why, now).await? {
                     continue;
                 }
                 return Err(Error::NotificationRefused(why));
@@ -148,14 +141,7 @@ impl Notifications {
                     "notifyPayment says {} but payment {prid} is for {}",
                     n.payment_amount, attempt.amount
                 );
-                tx.push_event(&event(
-                    EventKind::OperatorAttention,
-                    &attempt.order_id,
-                    Some(why.clone()),
-                    now,
-                ))
-                .await?;
-                if !commit(tx).await? {
+                if !flag_and_commit(tx, &attempt.order_id, &why, now).await? {
                     continue;
                 }
                 return Err(Error::NotificationRefused(why));
@@ -229,14 +215,7 @@ impl Notifications {
             }
             let Some(refund) = tx.refund_by_refund_request_id(rrid).await? else {
                 let why = format!("notifyRefund for an unknown refundRequestId {rrid}");
-                tx.push_event(&event(
-                    EventKind::OperatorAttention,
-                    rrid,
-                    Some(why.clone()),
-                    now,
-                ))
-                .await?;
-                if !commit(tx).await? {
+                if !flag_and_commit(tx, rrid, &why, now).await? {
                     continue;
                 }
                 return Err(Error::NotificationRefused(why));
@@ -246,14 +225,7 @@ impl Notifications {
                     "notifyRefund says {} but refund {rrid} is for {}",
                     n.refund_amount, refund.amount
                 );
-                tx.push_event(&event(
-                    EventKind::OperatorAttention,
-                    &refund.id,
-                    Some(why.clone()),
-                    now,
-                ))
-                .await?;
-                if !commit(tx).await? {
+                if !flag_and_commit(tx, &refund.id, &why, now).await? {
                     continue;
                 }
                 return Err(Error::NotificationRefused(why));
