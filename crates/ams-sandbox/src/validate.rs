@@ -4,8 +4,8 @@
 
 use ams_protocol::{
     Amount, ApplyTokenRequest, CancelRequest, ConsultRequest, Currency, CustomerBelongsTo,
-    GrantType, InquiryPaymentRequest, InquiryRefundRequest, OsType, PayRequest, ProductCode,
-    RefundRequest, RevokeRequest, TerminalType,
+    GrantType, InquiryPaymentRequest, InquiryRefundRequest, OsType, PayRequest, PaymentId,
+    PaymentRequestId, ProductCode, RefundRequest, RevokeRequest, TerminalType,
 };
 
 use crate::world::{max_expiry_ms, parse_time};
@@ -226,24 +226,35 @@ fn one_of(a: Option<&str>, a_name: &str, b: Option<&str>, b_name: &str) -> Resul
     optional(b_name, b, 64)
 }
 
-pub(crate) fn inquiry_payment(req: &InquiryPaymentRequest) -> Result<(), Violation> {
+/// inquiryPayment and cancel name a payment the same way: `paymentId` or `paymentRequestId`.
+fn payment_reference(
+    payment_id: Option<&PaymentId>,
+    payment_request_id: Option<&PaymentRequestId>,
+    merchant_account_id: Option<&str>,
+) -> Result<(), Violation> {
     one_of(
-        req.payment_id.as_ref().map(|i| i.as_str()),
+        payment_id.map(PaymentId::as_str),
         "paymentId",
-        req.payment_request_id.as_ref().map(|i| i.as_str()),
+        payment_request_id.map(PaymentRequestId::as_str),
         "paymentRequestId",
     )?;
-    optional("merchantAccountId", req.merchant_account_id.as_deref(), 32)
+    optional("merchantAccountId", merchant_account_id, 32)
+}
+
+pub(crate) fn inquiry_payment(req: &InquiryPaymentRequest) -> Result<(), Violation> {
+    payment_reference(
+        req.payment_id.as_ref(),
+        req.payment_request_id.as_ref(),
+        req.merchant_account_id.as_deref(),
+    )
 }
 
 pub(crate) fn cancel(req: &CancelRequest) -> Result<(), Violation> {
-    one_of(
-        req.payment_id.as_ref().map(|i| i.as_str()),
-        "paymentId",
-        req.payment_request_id.as_ref().map(|i| i.as_str()),
-        "paymentRequestId",
-    )?;
-    optional("merchantAccountId", req.merchant_account_id.as_deref(), 32)
+    payment_reference(
+        req.payment_id.as_ref(),
+        req.payment_request_id.as_ref(),
+        req.merchant_account_id.as_deref(),
+    )
 }
 
 pub(crate) fn refund(req: &RefundRequest) -> Result<(), Violation> {
