@@ -39,8 +39,20 @@ pub(crate) fn run(root: &Path, deny_step: Deny) -> Result<()> {
     step("layers", || layers(root))?;
     step("tidy", || tidy(root))?;
     step("test", || {
+        // The store suite runs on PostgreSQL too: the local server unless told otherwise (an
+        // empty value runs it on SQLite only).
+        let database = std::env::var(DATABASE_ENV).unwrap_or_else(|_| LOCAL_POSTGRES.to_owned());
+        if database.trim().is_empty() {
+            println!("({DATABASE_ENV} is empty: the store suite runs on SQLite only)");
+        } else {
+            println!(
+                "(the store suite runs on SQLite and on {})",
+                redact(&database)
+            );
+        }
+        let env = [(DATABASE_ENV, database.as_str())];
         if probe(root, &["nextest", "--version"]) {
-            cargo(
+            cargo_env(
                 root,
                 &[
                     "nextest",
@@ -50,10 +62,15 @@ pub(crate) fn run(root: &Path, deny_step: Deny) -> Result<()> {
                     "--locked",
                     "--no-fail-fast",
                 ],
+                &env,
             )?;
         } else {
             println!("(cargo-nextest is not installed: using cargo test)");
-            cargo(root, &["test", "--workspace", "--all-features", "--locked"])?;
+            cargo_env(
+                root,
+                &["test", "--workspace", "--all-features", "--locked"],
+                &env,
+            )?;
         }
         // nextest does not run doctests.
         cargo(
@@ -176,6 +193,39 @@ fn advisory_db() -> Option<PathBuf> {
         .filter_map(Result::ok)
         .any(|entry| std::fs::read_dir(entry.path()).is_ok_and(|mut files| files.next().is_some()));
     present.then_some(dbs)
+}
+
+/// Where the store suite finds PostgreSQL.
+const DATABASE_ENV: &str = "AUTODEBIT_TEST_DATABASE_URL";
+/// The server on this kind of machine (trust auth on loopback).
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs `cargo <args>` with extra environment variables, not echoed (they may hold secrets).
+fn cargo_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let shown = format!("cargo {}", args.join(" "));
+    println!("$ {shown}");
+    let status = command(root, args)
+        .envs(env.iter().copied())
+        .status()
+        .with_context(|| format!("could not start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed: {status}");
+    }
+    Ok(())
 }
 
 /// Runs one step under its header; a failure names the step.

@@ -311,7 +311,10 @@ pub struct InboxEntry {
     pub dedup_key: String,
     /// The path it arrived on.
     pub path: String,
-    /// The raw body.
+    /// Its HTTP headers, as received (the signature, `client-id`, `request-time`).
+    pub headers: Vec<(String, String)>,
+    /// The raw body. Holds tokens or auth codes for authorization notifications: the store
+    /// encrypts it.
     pub body: String,
     /// When it arrived.
     pub received_at: Millis,

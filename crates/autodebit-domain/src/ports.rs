@@ -78,9 +78,12 @@ pub enum StoreError {
     /// A uniqueness rule was broken (an id or key already exists).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// Stored data could not be read back (corruption, or a newer schema).
+    /// Stored data could not be read back (corruption, a newer schema, a missing key).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A value cannot be stored as given (out of the column's range); nothing was written.
+    #[error("rejected: {0}")]
+    Rejected(String),
 }
 
 /// The store: a unit of work per use.

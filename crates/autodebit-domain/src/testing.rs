@@ -1233,6 +1233,7 @@ mod tests {
             let entry = InboxEntry {
                 dedup_key: "k".into(),
                 path: "/".into(),
+                headers: Vec::new(),
                 body: "{}".into(),
                 received_at: 0,
             };

@@ -46,11 +46,24 @@ pub struct Notifications {
     ctx: Context,
 }
 
-fn entry(key: String, path: &str, body: &str, now: Millis) -> InboxEntry {
+/// A notification as it arrived: the path, the HTTP headers (the signature, `client-id`,
+/// `request-time`) and the raw body, kept in the inbox as received.
+#[derive(Clone, Copy, Debug)]
+pub struct Raw<'a> {
+    /// The path it arrived on.
+    pub path: &'a str,
+    /// Its headers, names and values as received.
+    pub headers: &'a [(String, String)],
+    /// The raw body.
+    pub body: &'a str,
+}
+
+fn entry(key: String, raw: &Raw<'_>, now: Millis) -> InboxEntry {
     InboxEntry {
         dedup_key: key,
-        path: path.to_owned(),
-        body: body.to_owned(),
+        path: raw.path.to_owned(),
+        headers: raw.headers.to_vec(),
+        body: raw.body.to_owned(),
         received_at: now,
     }
 }
@@ -75,10 +88,27 @@ impl Notifications {
         path: &str,
         body: &str,
     ) -> Result<Receipt, Error> {
+        let raw = Raw {
+            path,
+            headers: &[],
+            body,
+        };
+        self.receive_raw(notification, &raw).await
+    }
+
+    /// As [`Notifications::receive`], keeping the headers it arrived with in the inbox too.
+    ///
+    /// # Errors
+    /// As [`Notifications::receive`].
+    pub async fn receive_raw(
+        &self,
+        notification: &Notification,
+        raw: &Raw<'_>,
+    ) -> Result<Receipt, Error> {
         match notification {
-            Notification::Payment(n) => self.payment(n, path, body).await,
-            Notification::Refund(n) => self.refund(n, path, body).await,
-            Notification::Authorization(n) => self.authorization(n, path, body).await,
+            Notification::Payment(n) => self.payment(n, raw).await,
+            Notification::Refund(n) => self.refund(n, raw).await,
+            Notification::Authorization(n) => self.authorization(n, raw).await,
             Notification::Unrecognised(_) => {
                 Ok(Receipt::Ignored("an unrecognised notification".into()))
             }
@@ -89,7 +119,7 @@ impl Notifications {
         }
     }
 
-    async fn payment(&self, n: &NotifyPayment, path: &str, body: &str) -> Result<Receipt, Error> {
+    async fn payment(&self, n: &NotifyPayment, raw: &Raw<'_>) -> Result<Receipt, Error> {
         let status = n.result.status();
         let code = n.result.code();
         let key = format!(
@@ -123,10 +153,7 @@ impl Notifications {
         for _ in 0..MAX_TRIES {
             let now = self.ctx.now();
             let mut tx = self.ctx.store.begin().await?;
-            if !tx
-                .inbox_insert(&entry(key.clone(), path, body, now))
-                .await?
-            {
+            if !tx.inbox_insert(&entry(key.clone(), raw, now)).await? {
                 return Ok(Receipt::Duplicate);
             }
             let Some(attempt) = tx.attempt_by_payment_request_id(prid).await? else {
@@ -178,7 +205,7 @@ impl Notifications {
         Err(Error::Contention(key))
     }
 
-    async fn refund(&self, n: &NotifyRefund, path: &str, body: &str) -> Result<Receipt, Error> {
+    async fn refund(&self, n: &NotifyRefund, raw: &Raw<'_>) -> Result<Receipt, Error> {
         let rrid = n.refund_request_id.as_str();
         let key = format!(
             "notifyRefund:{rrid}:{}:{}",
@@ -207,10 +234,7 @@ impl Notifications {
         for _ in 0..MAX_TRIES {
             let now = self.ctx.now();
             let mut tx = self.ctx.store.begin().await?;
-            if !tx
-                .inbox_insert(&entry(key.clone(), path, body, now))
-                .await?
-            {
+            if !tx.inbox_insert(&entry(key.clone(), raw, now)).await? {
                 return Ok(Receipt::Duplicate);
             }
             let Some(refund) = tx.refund_by_refund_request_id(rrid).await? else {
@@ -263,8 +287,7 @@ impl Notifications {
     async fn authorization(
         &self,
         n: &NotifyAuthorization,
-        path: &str,
-        body: &str,
+        raw: &Raw<'_>,
     ) -> Result<Receipt, Error> {
         let authorizations = Authorizations::new(self.ctx.clone());
         match &n.authorization_notify_type {
@@ -275,7 +298,7 @@ impl Notifications {
                     ));
                 };
                 let key = format!("notifyAuthorization:AUTHCODE_CREATED:{auth_state}");
-                let inbox = entry(key, path, body, self.ctx.now());
+                let inbox = entry(key, raw, self.ctx.now());
                 match authorizations
                     .receive_code(auth_state.as_str(), code, Some(&inbox))
                     .await
@@ -309,7 +332,7 @@ impl Notifications {
                         ));
                     };
                     let key = format!("notifyAuthorization:TOKEN_CANCELED:{}", auth.id);
-                    if !tx.inbox_insert(&entry(key, path, body, now)).await? {
+                    if !tx.inbox_insert(&entry(key, raw, now)).await? {
                         return Ok(Receipt::Duplicate);
                     }
                     let id = auth.id.clone();

@@ -11,6 +11,12 @@
 //!   runs the sandbox; without the key flags it uses (and on first run generates) development keys
 //!   and prints where they are.
 //!
+//! - `autodebit migrate [--database URL] [--schema NAME]` applies the store's migrations and prints
+//!   where the database stands.
+//! - `autodebit reencrypt [--database URL] [--token-keys-file FILE] [--batch N]` re-seals every row
+//!   written under an older token key with the current one, and prints the counts.
+//! - `autodebit keys token-key [--key-version N]` prints a new token encryption key entry.
+//!
 //! Exit code 2 means bad input everywhere (clap's usage errors use it too).
 
 #![allow(
@@ -21,6 +27,7 @@
 mod keys;
 mod sandbox;
 mod signature;
+mod store;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -43,7 +50,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Manage RSA keys.
+    /// Manage keys: RSA signing keys, token encryption keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Sign a request body and print the `Signature` header value.
@@ -52,12 +59,18 @@ enum Command {
     Verify(signature::VerifyArgs),
     /// Run the sandbox: a stand-in for Alipay's gateway and the user's wallet, on this machine.
     Sandbox(sandbox::SandboxArgs),
+    /// Apply the store's migrations (SQLite or PostgreSQL) and show where the database stands.
+    Migrate(store::MigrateArgs),
+    /// Re-encrypt rows sealed with an older token key under the current one.
+    Reencrypt(store::ReencryptArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Write a new RSA-2048 key pair: PKCS#8 private and SPKI public, as PEM and as bare base64.
     Generate(keys::GenerateArgs),
+    /// Print a new token encryption key entry (`<version>:<base64>`) for AUTODEBIT_TOKEN_KEYS.
+    TokenKey(store::TokenKeyArgs),
 }
 
 /// A failure, with the exit code it maps to. The message goes to stderr.
@@ -88,6 +101,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
+        Command::Keys(KeysCommand::TokenKey(args)) => store::token_key(&args),
+        Command::Migrate(args) => store::migrate(&args),
+        Command::Reencrypt(args) => store::reencrypt(&args),
         Command::Sign(args) => signature::sign(&args),
         Command::Verify(args) => signature::verify(&args),
         Command::Sandbox(args) => {
@@ -157,4 +173,14 @@ pub(crate) struct MessageArgs {
     /// The file holding the exact body bytes; `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     body_file: InputFile,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

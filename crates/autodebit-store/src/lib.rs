@@ -1,0 +1,66 @@
+//! The SQLite and PostgreSQL adapter for `autodebit-domain`'s store port.
+//!
+//! [`SqlStore`] implements [`autodebit_domain::ports::Store`] on either backend with the same
+//! guarantees:
+//!
+//! - **Units of work are transactions.** A state change and the jobs and events it creates commit
+//!   together or not at all. SQLite runs in WAL mode with `synchronous=FULL` (set explicitly), each
+//!   unit of work under `BEGIN IMMEDIATE`; PostgreSQL runs `READ COMMITTED`.
+//! - **Compare-and-set.** Every update names the version it read (`… WHERE id = $1 AND version =
+//!   $n`); a notification and an inquiry racing to change one record apply once, the loser sees
+//!   `false` and re-reads.
+//! - **Leased jobs.** [`Store::claim_jobs`](autodebit_domain::ports::Store::claim_jobs) takes due
+//!   jobs in due order and leases them to one worker; on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
+//!   so replicas never take the same job; a crashed worker's job is taken again once its lease runs
+//!   out. Completing or rescheduling a job checks the lease is still held.
+//! - **Tokens encrypted at rest** ([`crypto`]): access and refresh tokens, pending auth codes, the
+//!   exact `pay`/`refund` bodies (which carry the token) and inbox bodies are AES-256-GCM sealed,
+//!   the associated data binding table, column, row id and key version. Lookups by token use a
+//!   blind index (HMAC). [`SqlStore::reencrypt`] moves old rows to the current key.
+//! - **Migrations** are embedded per backend and applied on open ([`StoreOptions::migrate`]) or by
+//!   `autodebit migrate`.
+//!
+//! No database derives on domain or protocol types: the mapping lives in this crate.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use autodebit_store::{Keyring, SqlStore, StoreOptions};
+//!
+//! let keys = Keyring::parse(&std::env::var("AUTODEBIT_TOKEN_KEYS")?)?;
+//! let store = SqlStore::open(StoreOptions::new("sqlite://autodebit.db"), keys).await?;
+//! # let _ = store; Ok(()) }
+//! ```
+
+pub mod crypto;
+mod db;
+mod migrations;
+mod rotate;
+mod rows;
+mod store;
+
+pub use crypto::{CryptoError, Keyring};
+pub use rotate::Reencrypted;
+pub use store::{Diagnostics, Migrated, SqlStore, StoreOptions};
+
+/// Which database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite: the embedded default, one process.
+    Sqlite,
+    /// PostgreSQL: several replicas sharing the work.
+    Postgres,
+}
+
+/// Why a store could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The database URL (or schema name) is malformed.
+    #[error("database URL: {0}")]
+    Url(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    /// A migration failed, or the schema does not match this build.
+    #[error("migration: {0}")]
+    Migrate(String),
+}

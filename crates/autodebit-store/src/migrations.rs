@@ -1,0 +1,44 @@
+//! The schema, one numbered migration list per backend, embedded in the binary. A migration is
+//! never edited once released: sqlx records each one's checksum and refuses a database whose
+//! applied migrations differ from these.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::Backend;
+
+/// (version, description, SQLite text, PostgreSQL text).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// The migrator for `backend`.
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|&(version, description, sqlite, postgres)| {
+            let sql = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+/// Every migration version this build knows, in order.
+pub(crate) fn versions(_backend: Backend) -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.0).collect()
+}

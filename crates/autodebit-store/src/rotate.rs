@@ -1,0 +1,165 @@
+//! Key rotation: rows sealed with an older key version are opened with it and sealed again with
+//! the current one, in small transactions, without touching the plaintext or the row's version.
+//!
+//! Each row is rewritten with a compare-and-set on its version and key version, so a unit of work
+//! that changes the row meanwhile wins (and writes it with the current key itself).
+
+use autodebit_domain::ports::StoreError;
+
+use crate::db::Value;
+use crate::rows::{ACCESS_TOKEN_INDEX, crypto};
+use crate::store::SqlStore;
+
+/// What a re-encryption pass rewrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// Authorizations (tokens, pending auth codes, blind index).
+    pub authorizations: u64,
+    /// Payment attempts (`pay` bodies).
+    pub attempts: u64,
+    /// Refunds (`refund` bodies).
+    pub refunds: u64,
+    /// Inbox entries (notification bodies).
+    pub inbox: u64,
+}
+
+impl Reencrypted {
+    /// Rows rewritten in all.
+    pub fn total(&self) -> u64 {
+        self.authorizations + self.attempts + self.refunds + self.inbox
+    }
+}
+
+/// A table with sealed columns: how to find its rows on old keys and rewrite them.
+struct Sealed {
+    table: &'static str,
+    /// `id, version, key_version, <sealed columns…>` of up to `$2` rows whose key is not `$1`.
+    select: &'static str,
+    /// Sets the sealed columns (`$2…`) and `key_version`, guarded by id, version and old key.
+    update: &'static str,
+    columns: &'static [&'static str],
+}
+
+const TABLES: [Sealed; 4] = [
+    Sealed {
+        table: "authorizations",
+        select: "SELECT id, version, key_version, access_token, refresh_token, pending_auth_code \
+                 FROM authorizations WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        update: "UPDATE authorizations SET access_token = $2, refresh_token = $3, \
+                 pending_auth_code = $4, access_token_index = $5, key_version = $6 \
+                 WHERE id = $1 AND version = $7 AND key_version = $8",
+        columns: &["access_token", "refresh_token", "pending_auth_code"],
+    },
+    Sealed {
+        table: "payment_attempts",
+        select: "SELECT id, version, key_version, request_body FROM payment_attempts \
+                 WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        update: "UPDATE payment_attempts SET request_body = $2, key_version = $3 \
+                 WHERE id = $1 AND version = $4 AND key_version = $5",
+        columns: &["request_body"],
+    },
+    Sealed {
+        table: "refunds",
+        select: "SELECT id, version, key_version, request_body FROM refunds \
+                 WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        update: "UPDATE refunds SET request_body = $2, key_version = $3 \
+                 WHERE id = $1 AND version = $4 AND key_version = $5",
+        columns: &["request_body"],
+    },
+    Sealed {
+        table: "inbox",
+        select: "SELECT dedup_key, CAST(0 AS BIGINT) AS version, key_version, body FROM inbox \
+                 WHERE key_version <> $1 ORDER BY dedup_key LIMIT $2",
+        update: "UPDATE inbox SET body = $2, key_version = $3 \
+                 WHERE dedup_key = $1 AND 0 = $4 AND key_version = $5",
+        columns: &["body"],
+    },
+];
+
+impl SqlStore {
+    /// How many rows are still sealed with a key other than the current one.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn rows_on_old_keys(&self) -> Result<u64, StoreError> {
+        let current = i64::from(self.keys().current_version());
+        let mut tx = self.begin_exec().await?;
+        let mut total = 0;
+        for sql in [
+            "SELECT count(*) FROM authorizations WHERE key_version <> $1",
+            "SELECT count(*) FROM payment_attempts WHERE key_version <> $1",
+            "SELECT count(*) FROM refunds WHERE key_version <> $1",
+            "SELECT count(*) FROM inbox WHERE key_version <> $1",
+        ] {
+            let rows = tx.exec.fetch(sql, vec![current.into()]).await?;
+            let n = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+            total += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Re-seals every row written under an older key version with the current key, `batch` rows
+    /// per transaction, until none is left. Safe to run beside the flows and on several replicas.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] naming the row when a value does not open (its key version is not
+    /// configured, or it was altered); rows done before stay done.
+    pub async fn reencrypt(&self, batch: u32) -> Result<Reencrypted, StoreError> {
+        let keys = self.keys();
+        let current = i64::from(keys.current_version());
+        let batch = i64::from(batch.max(1));
+        let mut done = Reencrypted::default();
+        for sealed in &TABLES {
+            loop {
+                let mut tx = self.begin_exec().await?;
+                let rows = tx
+                    .exec
+                    .fetch(sealed.select, vec![current.into(), batch.into()])
+                    .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                let mut rewritten = 0;
+                for row in &rows {
+                    let id = row.text(0)?;
+                    let version = row.int(1)?;
+                    let old = row.int(2)?;
+                    let mut args: Vec<Value> = vec![id.as_str().into()];
+                    let mut access = None;
+                    for (i, column) in sealed.columns.iter().enumerate() {
+                        let plain = row
+                            .opt_text(3 + i)?
+                            .map(|s| keys.open(sealed.table, column, &id, &s))
+                            .transpose()
+                            .map_err(crypto)?;
+                        if *column == "access_token" {
+                            access.clone_from(&plain);
+                        }
+                        let resealed = plain
+                            .map(|p| keys.seal(sealed.table, column, &id, &p))
+                            .transpose()
+                            .map_err(crypto)?;
+                        args.push(resealed.into());
+                    }
+                    if sealed.table == "authorizations" {
+                        args.push(
+                            access
+                                .map(|t| keys.blind_index(ACCESS_TOKEN_INDEX, &t))
+                                .into(),
+                        );
+                    }
+                    args.extend([current.into(), version.into(), old.into()]);
+                    rewritten += tx.exec.execute(sealed.update, args).await?;
+                }
+                tx.exec.commit().await?;
+                match sealed.table {
+                    "authorizations" => done.authorizations += rewritten,
+                    "payment_attempts" => done.attempts += rewritten,
+                    "refunds" => done.refunds += rewritten,
+                    _ => done.inbox += rewritten,
+                }
+            }
+        }
+        Ok(done)
+    }
+}

@@ -1,0 +1,523 @@
+//! The mapping between the domain's records and rows: no database derives on domain or protocol
+//! types, every column written and read here. Sealed columns go through the [`Keyring`] with the
+//! table, the column and the row id as associated data.
+
+use ams_protocol::{
+    AccessToken, Amount, AuthCode, Currency, CustomerBelongsTo, OsType, RefreshToken, TerminalType,
+};
+use autodebit_domain::lifecycle::attempt::AttemptState;
+use autodebit_domain::lifecycle::authorization::AuthorizationState;
+use autodebit_domain::lifecycle::order::OrderState;
+use autodebit_domain::lifecycle::refund::RefundState;
+use autodebit_domain::model::{
+    AttemptId, Authorization, AuthorizationId, Event, EventKind, IdempotencyRecord, InboxEntry,
+    Job, JobId, JobKind, Order, OrderId, PaymentAttempt, Refund, RefundId, TokenSet,
+};
+use autodebit_domain::ports::StoreError;
+
+use crate::crypto::{CryptoError, Keyring};
+use crate::db::{Row, Value};
+
+/// The columns of `authorizations`, in the order [`authorization`] reads them.
+macro_rules! authorization_columns {
+    () => {
+        "id, customer_id, wallet, terminal_type, os_type, return_url, auth_state, auth_url, state, \
+         access_token, access_expires_at, refresh_token, refresh_expires_at, pending_auth_code, \
+         user_login_id, failure, version, created_at, updated_at, key_version, access_token_index"
+    };
+}
+/// The columns of `orders`.
+macro_rules! order_columns {
+    () => {
+        "id, authorization_id, reference, description, currency, amount_minor, state, \
+         refunded_minor, version, created_at, updated_at"
+    };
+}
+/// The columns of `payment_attempts`.
+macro_rules! attempt_columns {
+    () => {
+        "id, order_id, payment_request_id, request_body, currency, amount_minor, state, \
+         payment_id, result_code, inquiries, late_success, cancel_started_at, expires_at, \
+         version, created_at, updated_at, key_version"
+    };
+}
+/// The columns of `refunds`.
+macro_rules! refund_columns {
+    () => {
+        "id, order_id, refund_request_id, request_body, currency, amount_minor, state, \
+         refund_id, result_code, sends, first_sent_at, inquiries, version, created_at, \
+         updated_at, key_version"
+    };
+}
+/// The columns of `jobs`.
+macro_rules! job_columns {
+    () => {
+        "id, kind, subject, due_at, attempts, lease_holder, lease_until"
+    };
+}
+pub(crate) use {
+    attempt_columns, authorization_columns, job_columns, order_columns, refund_columns,
+};
+
+/// Blind-index purpose of the access token.
+pub(crate) const ACCESS_TOKEN_INDEX: &str = "authorizations.access_token";
+
+pub(crate) fn crypto(error: CryptoError) -> StoreError {
+    match error {
+        CryptoError::Config(m) => StoreError::Unavailable(m),
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value)
+        .map_err(|_| StoreError::Rejected(format!("{what} {value} is larger than a 64-bit column")))
+}
+
+fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({value})")))
+}
+
+fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is out of range ({value})")))
+}
+
+fn amount(row: &Row, currency: usize, minor: usize) -> Result<Amount, StoreError> {
+    let code = row.text(currency)?;
+    let currency = Currency::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Amount::new(
+        currency,
+        to_u64(row.int(minor)?, row.name(minor))?,
+    ))
+}
+
+fn state<S>(row: &Row, i: usize, parse: fn(&str) -> Option<S>) -> Result<S, StoreError> {
+    let name = row.text(i)?;
+    parse(&name).ok_or_else(|| {
+        StoreError::Corrupt(format!("{} {name:?} is not a known state", row.name(i)))
+    })
+}
+
+fn open(
+    keys: &Keyring,
+    table: &str,
+    column: &str,
+    id: &str,
+    sealed: Option<String>,
+) -> Result<Option<String>, StoreError> {
+    sealed
+        .map(|s| keys.open(table, column, id, &s).map_err(crypto))
+        .transpose()
+}
+
+fn seal(
+    keys: &Keyring,
+    table: &str,
+    column: &str,
+    id: &str,
+    plain: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    plain
+        .map(|p| keys.seal(table, column, id, p).map_err(crypto))
+        .transpose()
+}
+
+/// An authorization row, decrypted.
+pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, StoreError> {
+    let id = row.text(0)?;
+    let sealed =
+        |i: usize, column: &str| open(keys, "authorizations", column, &id, row.opt_text(i)?);
+    let access = sealed(9, "access_token")?;
+    let refresh = sealed(11, "refresh_token")?;
+    let code = sealed(13, "pending_auth_code")?;
+    let token = match access {
+        Some(access) => Some(TokenSet {
+            access_token: AccessToken::new(access),
+            access_expires_at: row.opt_int(10)?.ok_or_else(|| {
+                StoreError::Corrupt(format!("authorization {id} has a token without an expiry"))
+            })?,
+            refresh_token: refresh.map(RefreshToken::new),
+            refresh_expires_at: row.opt_int(12)?,
+        }),
+        None => None,
+    };
+    Ok(Authorization {
+        customer_id: row.text(1)?,
+        wallet: CustomerBelongsTo::from_wire(&row.text(2)?),
+        terminal_type: TerminalType::from_wire(&row.text(3)?),
+        os_type: row.opt_text(4)?.map(|o| OsType::from_wire(&o)),
+        return_url: row.text(5)?,
+        auth_state: row.text(6)?,
+        auth_url: row.opt_text(7)?,
+        state: state(row, 8, AuthorizationState::from_name)?,
+        token,
+        pending_auth_code: code.map(AuthCode::new),
+        user_login_id: row.opt_text(14)?,
+        failure: row.opt_text(15)?,
+        version: to_u64(row.int(16)?, "version")?,
+        created_at: row.int(17)?,
+        updated_at: row.int(18)?,
+        id: AuthorizationId::new(id),
+    })
+}
+
+/// The values of an authorization row, in [`authorization_columns`] order, sealed with the
+/// current key, with `version` as given.
+pub(crate) fn authorization_values(
+    a: &Authorization,
+    version: u64,
+    keys: &Keyring,
+) -> Result<Vec<Value>, StoreError> {
+    let id = a.id.as_str();
+    let seal = |column: &str, plain: Option<&str>| seal(keys, "authorizations", column, id, plain);
+    let token = a.token.as_ref();
+    let access = token.map(|t| t.access_token.expose_secret());
+    Ok(vec![
+        id.into(),
+        a.customer_id.as_str().into(),
+        a.wallet.as_str().into(),
+        a.terminal_type.as_str().into(),
+        a.os_type.as_ref().map(|o| o.as_str()).into(),
+        a.return_url.as_str().into(),
+        a.auth_state.as_str().into(),
+        a.auth_url.as_deref().into(),
+        a.state.name().into(),
+        seal("access_token", access)?.into(),
+        token.map(|t| t.access_expires_at).into(),
+        seal(
+            "refresh_token",
+            token.and_then(|t| t.refresh_token.as_ref().map(|r| r.expose_secret())),
+        )?
+        .into(),
+        token.and_then(|t| t.refresh_expires_at).into(),
+        seal(
+            "pending_auth_code",
+            a.pending_auth_code.as_ref().map(|c| c.expose_secret()),
+        )?
+        .into(),
+        a.user_login_id.as_deref().into(),
+        a.failure.as_deref().into(),
+        to_i64(version, "version")?.into(),
+        a.created_at.into(),
+        a.updated_at.into(),
+        i64::from(keys.current_version()).into(),
+        access
+            .map(|t| keys.blind_index(ACCESS_TOKEN_INDEX, t))
+            .into(),
+    ])
+}
+
+/// An order row.
+pub(crate) fn order(row: &Row) -> Result<Order, StoreError> {
+    Ok(Order {
+        id: OrderId::new(row.text(0)?),
+        authorization_id: AuthorizationId::new(row.text(1)?),
+        reference: row.text(2)?,
+        description: row.text(3)?,
+        amount: amount(row, 4, 5)?,
+        state: state(row, 6, OrderState::from_name)?,
+        refunded: to_u64(row.int(7)?, "refunded_minor")?,
+        version: to_u64(row.int(8)?, "version")?,
+        created_at: row.int(9)?,
+        updated_at: row.int(10)?,
+    })
+}
+
+/// The values of an order row, in [`order_columns`] order.
+pub(crate) fn order_values(o: &Order, version: u64) -> Result<Vec<Value>, StoreError> {
+    Ok(vec![
+        o.id.as_str().into(),
+        o.authorization_id.as_str().into(),
+        o.reference.as_str().into(),
+        o.description.as_str().into(),
+        o.amount.currency.code().into(),
+        to_i64(o.amount.minor_units(), "amount")?.into(),
+        o.state.name().into(),
+        to_i64(o.refunded, "refunded amount")?.into(),
+        to_i64(version, "version")?.into(),
+        o.created_at.into(),
+        o.updated_at.into(),
+    ])
+}
+
+/// A payment attempt row, decrypted.
+pub(crate) fn attempt(row: &Row, keys: &Keyring) -> Result<PaymentAttempt, StoreError> {
+    let id = row.text(0)?;
+    let body = open(
+        keys,
+        "payment_attempts",
+        "request_body",
+        &id,
+        Some(row.text(3)?),
+    )?
+    .unwrap_or_default();
+    Ok(PaymentAttempt {
+        order_id: OrderId::new(row.text(1)?),
+        payment_request_id: row.text(2)?,
+        request_body: body,
+        amount: amount(row, 4, 5)?,
+        state: state(row, 6, AttemptState::from_name)?,
+        payment_id: row.opt_text(7)?,
+        result_code: row.opt_text(8)?,
+        inquiries: to_u32(row.int(9)?, "inquiries")?,
+        late_success: match row.int(10)? {
+            0 => false,
+            1 => true,
+            other => return Err(StoreError::Corrupt(format!("late_success is {other}"))),
+        },
+        cancel_started_at: row.opt_int(11)?,
+        expires_at: row.int(12)?,
+        version: to_u64(row.int(13)?, "version")?,
+        created_at: row.int(14)?,
+        updated_at: row.int(15)?,
+        id: AttemptId::new(id),
+    })
+}
+
+/// The values of an attempt row, in [`attempt_columns`] order, sealed with the current key.
+pub(crate) fn attempt_values(
+    a: &PaymentAttempt,
+    version: u64,
+    keys: &Keyring,
+) -> Result<Vec<Value>, StoreError> {
+    let id = a.id.as_str();
+    Ok(vec![
+        id.into(),
+        a.order_id.as_str().into(),
+        a.payment_request_id.as_str().into(),
+        seal(
+            keys,
+            "payment_attempts",
+            "request_body",
+            id,
+            Some(&a.request_body),
+        )?
+        .into(),
+        a.amount.currency.code().into(),
+        to_i64(a.amount.minor_units(), "amount")?.into(),
+        a.state.name().into(),
+        a.payment_id.as_deref().into(),
+        a.result_code.as_deref().into(),
+        i64::from(a.inquiries).into(),
+        i64::from(a.late_success).into(),
+        a.cancel_started_at.into(),
+        a.expires_at.into(),
+        to_i64(version, "version")?.into(),
+        a.created_at.into(),
+        a.updated_at.into(),
+        i64::from(keys.current_version()).into(),
+    ])
+}
+
+/// A refund row, decrypted.
+pub(crate) fn refund(row: &Row, keys: &Keyring) -> Result<Refund, StoreError> {
+    let id = row.text(0)?;
+    let body = open(keys, "refunds", "request_body", &id, Some(row.text(3)?))?.unwrap_or_default();
+    Ok(Refund {
+        order_id: OrderId::new(row.text(1)?),
+        refund_request_id: row.text(2)?,
+        request_body: body,
+        amount: amount(row, 4, 5)?,
+        state: state(row, 6, RefundState::from_name)?,
+        refund_id: row.opt_text(7)?,
+        result_code: row.opt_text(8)?,
+        sends: to_u32(row.int(9)?, "sends")?,
+        first_sent_at: row.opt_int(10)?,
+        inquiries: to_u32(row.int(11)?, "inquiries")?,
+        version: to_u64(row.int(12)?, "version")?,
+        created_at: row.int(13)?,
+        updated_at: row.int(14)?,
+        id: RefundId::new(id),
+    })
+}
+
+/// The values of a refund row, in [`refund_columns`] order, sealed with the current key.
+pub(crate) fn refund_values(
+    r: &Refund,
+    version: u64,
+    keys: &Keyring,
+) -> Result<Vec<Value>, StoreError> {
+    let id = r.id.as_str();
+    Ok(vec![
+        id.into(),
+        r.order_id.as_str().into(),
+        r.refund_request_id.as_str().into(),
+        seal(keys, "refunds", "request_body", id, Some(&r.request_body))?.into(),
+        r.amount.currency.code().into(),
+        to_i64(r.amount.minor_units(), "amount")?.into(),
+        r.state.name().into(),
+        r.refund_id.as_deref().into(),
+        r.result_code.as_deref().into(),
+        i64::from(r.sends).into(),
+        r.first_sent_at.into(),
+        i64::from(r.inquiries).into(),
+        to_i64(version, "version")?.into(),
+        r.created_at.into(),
+        r.updated_at.into(),
+        i64::from(keys.current_version()).into(),
+    ])
+}
+
+/// A job's kind as (kind, subject) columns.
+pub(crate) fn job_kind_values(kind: &JobKind) -> (&'static str, &str) {
+    match kind {
+        JobKind::SendPayment(id) => ("send_payment", id.as_str()),
+        JobKind::ResolvePayment(id) => ("resolve_payment", id.as_str()),
+        JobKind::CancelPayment(id) => ("cancel_payment", id.as_str()),
+        JobKind::RefreshToken(id) => ("refresh_token", id.as_str()),
+        JobKind::ExchangeCode(id) => ("exchange_code", id.as_str()),
+        JobKind::Revoke(id) => ("revoke", id.as_str()),
+        JobKind::ResolveRefund(id) => ("resolve_refund", id.as_str()),
+    }
+}
+
+fn job_kind(kind: &str, subject: String) -> Result<JobKind, StoreError> {
+    Ok(match kind {
+        "send_payment" => JobKind::SendPayment(AttemptId::new(subject)),
+        "resolve_payment" => JobKind::ResolvePayment(AttemptId::new(subject)),
+        "cancel_payment" => JobKind::CancelPayment(AttemptId::new(subject)),
+        "refresh_token" => JobKind::RefreshToken(AuthorizationId::new(subject)),
+        "exchange_code" => JobKind::ExchangeCode(AuthorizationId::new(subject)),
+        "revoke" => JobKind::Revoke(AuthorizationId::new(subject)),
+        "resolve_refund" => JobKind::ResolveRefund(RefundId::new(subject)),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "job kind {other:?} is not known to this version"
+            )));
+        }
+    })
+}
+
+/// A job row.
+pub(crate) fn job(row: &Row) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: JobId::new(row.int(0)?.to_string()),
+        kind: job_kind(&row.text(1)?, row.text(2)?)?,
+        due_at: row.int(3)?,
+        attempts: to_u32(row.int(4)?, "attempts")?,
+        lease_holder: row.opt_text(5)?,
+        lease_until: row.opt_int(6)?,
+    })
+}
+
+/// Every event kind, for reading names back.
+const EVENT_KINDS: [EventKind; 10] = [
+    EventKind::AuthorizationActive,
+    EventKind::AuthorizationNeedsReauthorization,
+    EventKind::AuthorizationEnded,
+    EventKind::AuthorizationFailed,
+    EventKind::PaymentSucceeded,
+    EventKind::PaymentFailed,
+    EventKind::PaymentCancelled,
+    EventKind::RefundSucceeded,
+    EventKind::RefundFailed,
+    EventKind::OperatorAttention,
+];
+
+/// An event row (`seq, kind, subject, detail, at`).
+pub(crate) fn event(row: &Row) -> Result<(i64, Event), StoreError> {
+    let name = row.text(1)?;
+    let kind = EVENT_KINDS
+        .iter()
+        .find(|k| k.name() == name)
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt(format!("event kind {name:?} is not known")))?;
+    Ok((
+        row.int(0)?,
+        Event {
+            kind,
+            subject: row.text(2)?,
+            detail: row.opt_text(3)?,
+            at: row.int(4)?,
+        },
+    ))
+}
+
+/// An inbox row (`dedup_key, path, headers, body, received_at`), decrypted.
+pub(crate) fn inbox(row: &Row, keys: &Keyring) -> Result<InboxEntry, StoreError> {
+    let key = row.text(0)?;
+    let headers: Vec<(String, String)> = serde_json::from_str(&row.text(2)?)
+        .map_err(|e| StoreError::Corrupt(format!("inbox {key}: headers: {e}")))?;
+    let body = open(keys, "inbox", "body", &key, Some(row.text(3)?))?.unwrap_or_default();
+    Ok(InboxEntry {
+        path: row.text(1)?,
+        headers,
+        body,
+        received_at: row.int(4)?,
+        dedup_key: key,
+    })
+}
+
+/// The values of an inbox row (`dedup_key, path, headers, body, received_at, key_version`).
+pub(crate) fn inbox_values(e: &InboxEntry, keys: &Keyring) -> Result<Vec<Value>, StoreError> {
+    let headers = serde_json::to_string(&e.headers)
+        .map_err(|err| StoreError::Rejected(format!("inbox headers: {err}")))?;
+    Ok(vec![
+        e.dedup_key.as_str().into(),
+        e.path.as_str().into(),
+        headers.into(),
+        seal(keys, "inbox", "body", &e.dedup_key, Some(&e.body))?.into(),
+        e.received_at.into(),
+        i64::from(keys.current_version()).into(),
+    ])
+}
+
+/// An idempotency record row (`key, fingerprint, resource, created_at`).
+pub(crate) fn idempotency(row: &Row) -> Result<IdempotencyRecord, StoreError> {
+    Ok(IdempotencyRecord {
+        key: row.text(0)?,
+        fingerprint: row.text(1)?,
+        resource: row.text(2)?,
+        created_at: row.int(3)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails to compile when an event kind is added and not listed in [`EVENT_KINDS`].
+    fn listed(kind: &EventKind) -> usize {
+        match kind {
+            EventKind::AuthorizationActive => 0,
+            EventKind::AuthorizationNeedsReauthorization => 1,
+            EventKind::AuthorizationEnded => 2,
+            EventKind::AuthorizationFailed => 3,
+            EventKind::PaymentSucceeded => 4,
+            EventKind::PaymentFailed => 5,
+            EventKind::PaymentCancelled => 6,
+            EventKind::RefundSucceeded => 7,
+            EventKind::RefundFailed => 8,
+            EventKind::OperatorAttention => 9,
+        }
+    }
+
+    #[test]
+    fn every_event_kind_is_listed_once() {
+        for (i, kind) in EVENT_KINDS.iter().enumerate() {
+            assert_eq!(listed(kind), i);
+        }
+    }
+
+    #[test]
+    fn every_job_kind_round_trips() {
+        let kinds = [
+            JobKind::SendPayment(AttemptId::new("a")),
+            JobKind::ResolvePayment(AttemptId::new("a")),
+            JobKind::CancelPayment(AttemptId::new("a")),
+            JobKind::RefreshToken(AuthorizationId::new("z")),
+            JobKind::ExchangeCode(AuthorizationId::new("z")),
+            JobKind::Revoke(AuthorizationId::new("z")),
+            JobKind::ResolveRefund(RefundId::new("r")),
+        ];
+        for kind in kinds {
+            let (name, subject) = job_kind_values(&kind);
+            assert_eq!(job_kind(name, subject.to_owned()).unwrap(), kind);
+        }
+        assert!(matches!(
+            job_kind("mystery", "x".into()),
+            Err(StoreError::Corrupt(m)) if m.contains("mystery")
+        ));
+    }
+}

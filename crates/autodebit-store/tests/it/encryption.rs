@@ -1,0 +1,189 @@
+//! Tokens at rest: no plaintext in a dump, ciphertexts bound to their row, key rotation.
+
+use autodebit_domain::model::{AttemptId, AuthorizationId, InboxEntry};
+use autodebit_domain::ports::{Store, StoreError};
+use autodebit_store::Keyring;
+
+use crate::support::*;
+
+/// Distinctive secrets, so a dump search cannot match anything else.
+const ACCESS: &str = "ACCESSTOKEN7f3a9c2e5b";
+const CODE: &str = "AUTHCODE1e8d4b6a0f";
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+async fn store_secrets(store: &autodebit_store::SqlStore) {
+    let mut auth = authorization("auth-1", ACCESS);
+    auth.pending_auth_code = Some(ams_protocol::AuthCode::new(CODE));
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_authorization(&auth).await.unwrap();
+    tx.insert_order(&order("order-1", "auth-1")).await.unwrap();
+    tx.insert_attempt(&attempt("attempt-1", "order-1", "prid-1", ACCESS))
+        .await
+        .unwrap();
+    tx.insert_refund(&refund("refund-1", "order-1", "rrid-1"))
+        .await
+        .unwrap();
+    tx.inbox_insert(&InboxEntry {
+        dedup_key: "notifyAuthorization:AUTHCODE_CREATED:state-auth-1".into(),
+        path: "/alipay/notify/authorization".into(),
+        headers: vec![],
+        body: format!(r#"{{"authCode":"{CODE}","accessToken":"{ACCESS}"}}"#),
+        received_at: T0,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dump_holds_no_plaintext_token() {
+    for db in backends().await {
+        let name = db.name();
+        store_secrets(&db.store).await;
+        let dump = db.dump().await;
+        assert!(
+            contains(&dump, "prid-1"),
+            "{name}: the dump is readable (sanity)"
+        );
+        for secret in [ACCESS, CODE, &format!("refresh-{ACCESS}")] {
+            assert!(!contains(&dump, secret), "{name}: {secret} in the dump");
+        }
+        // And the store still reads them back.
+        let mut tx = db.store.begin().await.unwrap();
+        let auth = tx
+            .authorization_by_access_token(ACCESS)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.pending_auth_code.unwrap().expose_secret(), CODE);
+        let attempt = tx
+            .attempt(&AttemptId::new("attempt-1"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(attempt.request_body.contains(ACCESS));
+        drop(tx);
+        assert!(db.store.inbox().await.unwrap()[0].body.contains(CODE));
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
+    for db in backends().await {
+        let name = db.name();
+        store_secrets(&db.store).await;
+        let mut tx = db.store.begin().await.unwrap();
+        tx.insert_authorization(&authorization("auth-2", "OTHERTOKEN"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // Someone with write access to the database copies auth-1's token onto auth-2.
+        db.raw_sql(
+            "UPDATE authorizations SET access_token = \
+             (SELECT access_token FROM authorizations WHERE id = 'auth-1') WHERE id = 'auth-2'",
+        );
+        let mut tx = db.store.begin().await.unwrap();
+        let err = tx
+            .authorization(&AuthorizationId::new("auth-2"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("authorizations.access_token of auth-2")),
+            "{name}: {err}"
+        );
+        assert!(!err.to_string().contains(ACCESS));
+        // The row it came from is untouched.
+        assert!(
+            tx.authorization(&AuthorizationId::new("auth-1"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        drop(tx);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn keys_rotate_and_old_rows_are_re_encrypted() {
+    for db in backends().await {
+        let name = db.name();
+        store_secrets(&db.store).await;
+        let old = db.keys.clone();
+        let new = Keyring::generate_entry(2).unwrap();
+        let rotated = db.reopen(&format!("{new},{old}")).await;
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4, "{name}");
+
+        // Before re-encryption: old rows read, and the token lookup finds them by the old index.
+        let mut tx = rotated.begin().await.unwrap();
+        assert!(
+            tx.authorization_by_access_token(ACCESS)
+                .await
+                .unwrap()
+                .is_some(),
+            "{name}"
+        );
+        // A new row is written with the new key.
+        tx.insert_authorization(&authorization("auth-2", "NEWTOKEN"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4);
+
+        let done = rotated.reencrypt(2).await.unwrap();
+        assert_eq!(
+            (done.authorizations, done.attempts, done.refunds, done.inbox),
+            (1, 1, 1, 1),
+            "{name}"
+        );
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 0, "{name}");
+        assert_eq!(
+            rotated.reencrypt(2).await.unwrap().total(),
+            0,
+            "nothing left"
+        );
+
+        // The old key can go: everything reads with the new one alone.
+        let only_new = db.reopen(&new).await;
+        let mut tx = only_new.begin().await.unwrap();
+        let auth = tx
+            .authorization_by_access_token(ACCESS)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.pending_auth_code.unwrap().expose_secret(), CODE);
+        assert!(
+            tx.attempt(&AttemptId::new("attempt-1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .request_body
+                .contains(ACCESS)
+        );
+        drop(tx);
+        assert_eq!(only_new.inbox().await.unwrap().len(), 1);
+        // Without the key a row was sealed with, reading it is an error naming the version.
+        let stranger = db.reopen(&Keyring::generate_entry(3).unwrap()).await;
+        let mut tx = stranger.begin().await.unwrap();
+        let err = tx
+            .authorization(&AuthorizationId::new("auth-1"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("key version 2, which is not configured"),
+            "{err}"
+        );
+        drop(tx);
+        for s in [rotated, only_new, stranger] {
+            s.close().await;
+        }
+        db.cleanup().await;
+    }
+}
