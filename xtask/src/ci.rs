@@ -216,16 +216,7 @@ fn redact(url: &str) -> String {
 
 /// Runs `cargo <args>` with extra environment variables, not echoed (they may hold secrets).
 fn cargo_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
-    let shown = format!("cargo {}", args.join(" "));
-    println!("$ {shown}");
-    let status = command(root, args)
-        .envs(env.iter().copied())
-        .status()
-        .with_context(|| format!("could not start `{shown}`"))?;
-    if !status.success() {
-        bail!("`{shown}` failed: {status}");
-    }
-    Ok(())
+    run_cargo(root, args, env, format!("cargo {}", args.join(" ")))
 }
 
 /// Runs one step under its header; a failure names the step.
@@ -261,7 +252,15 @@ fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         .iter()
         .map(|(key, value)| format!("{key}={value:?} "))
         .collect();
-    let shown = format!("{}cargo {}", shown.concat(), args.join(" "));
+    run_cargo(
+        root,
+        args,
+        env,
+        format!("{}cargo {}", shown.concat(), args.join(" ")),
+    )
+}
+
+fn run_cargo(root: &Path, args: &[&str], env: &[(&str, &str)], shown: String) -> Result<()> {
     println!("$ {shown}");
     let status = command(root, args)
         .envs(env.iter().copied())

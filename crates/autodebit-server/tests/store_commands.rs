@@ -89,3 +89,30 @@ fn reencrypt_needs_keys_and_reports_what_it_did() {
     assert_eq!(code, 2);
     assert!(err.contains("entry 1 (version 7) is not base64"), "{err}");
 }
+
+#[test]
+fn migrate_works_on_postgresql_in_its_own_schema() {
+    let Some(url) = std::env::var("AUTODEBIT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        eprintln!("AUTODEBIT_TEST_DATABASE_URL is not set: PostgreSQL not tested");
+        return;
+    };
+    let schema = format!("autodebit_cli_{}", std::process::id());
+    let (code, out, err) =
+        run(autodebit().args(["migrate", "--database", &url, "--schema", &schema]));
+    let (again, out_again, _) =
+        run(autodebit().args(["migrate", "--database", &url, "--schema", &schema]));
+    let _ = std::process::Command::new("psql")
+        .args(["--no-psqlrc", "-q", "--dbname", &url, "-c"])
+        .arg(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .output();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("applied migrations [1]") && out.contains("Postgres"),
+        "{out}"
+    );
+    assert_eq!(again, 0);
+    assert!(out_again.contains("up to date"), "{out_again}");
+}

@@ -12,7 +12,9 @@
 //! - **Leased jobs.** [`Store::claim_jobs`](autodebit_domain::ports::Store::claim_jobs) takes due
 //!   jobs in due order and leases them to one worker; on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
 //!   so replicas never take the same job; a crashed worker's job is taken again once its lease runs
-//!   out. Completing or rescheduling a job checks the lease is still held.
+//!   out. Completing or rescheduling a job checks the lease when asked and again at commit (job
+//!   changes are staged and applied at commit, as the in-memory store does), so a worker whose lease
+//!   ran out never commits beside the one that took the job over.
 //! - **Tokens encrypted at rest** ([`crypto`]): access and refresh tokens, pending auth codes, the
 //!   exact `pay`/`refund` bodies (which carry the token) and inbox bodies are AES-256-GCM sealed,
 //!   the associated data binding table, column, row id and key version. Lookups by token use a

@@ -362,6 +362,8 @@ impl SqlStore {
         Ok(SqlTx {
             exec,
             keys: self.inner.keys.clone(),
+            backend: self.backend(),
+            jobs: Vec::new(),
             _writer: permit,
         })
     }
@@ -519,7 +521,197 @@ pub struct Diagnostics {
 pub(crate) struct SqlTx {
     pub(crate) exec: Box<dyn Exec>,
     pub(crate) keys: Arc<Keyring>,
+    backend: Backend,
+    /// Job changes, applied at commit in this order (see [`SqlTx::apply_jobs`]).
+    jobs: Vec<JobOp>,
     _writer: Option<OwnedSemaphorePermit>,
+}
+
+/// A job change staged by the unit of work.
+#[derive(Debug)]
+enum JobOp {
+    /// A job inserted by this unit of work (inserted at once; kept here so a removal staged
+    /// before it does not remove it).
+    Enqueued(i64),
+    Complete {
+        id: i64,
+        worker: String,
+    },
+    Reschedule {
+        id: i64,
+        worker: String,
+        due_at: Millis,
+    },
+    Remove {
+        kind: &'static str,
+        subject: String,
+    },
+}
+
+/// Reads a row into a record (with the keyring for sealed columns).
+type Decode<T> = fn(&Row, &Keyring) -> Result<T, StoreError>;
+
+impl SqlTx {
+    /// Runs a query and decodes every row.
+    async fn read<T>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Value>,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.exec.fetch(sql, args).await?;
+        rows.iter().map(|row| decode(row, &self.keys)).collect()
+    }
+
+    /// Runs a query for at most one row.
+    async fn read_one<T>(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Value>,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.read(sql, args, decode).await?.into_iter().next())
+    }
+
+    /// Runs an `INSERT … ON CONFLICT DO NOTHING`; no row inserted is a conflict.
+    async fn insert(
+        &mut self,
+        sql: &'static str,
+        values: Vec<Value>,
+        conflict: impl FnOnce() -> String + Send,
+    ) -> Result<(), StoreError> {
+        match self.exec.execute(sql, values).await? {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict(conflict())),
+        }
+    }
+
+    /// Runs a compare-and-set `UPDATE` whose last parameter is the version read.
+    async fn update(
+        &mut self,
+        sql: &'static str,
+        mut values: Vec<Value>,
+        expected: u64,
+    ) -> Result<bool, StoreError> {
+        values.push(
+            i64::try_from(expected)
+                .map_err(|_| StoreError::Rejected("version out of range".into()))?
+                .into(),
+        );
+        Ok(self.exec.execute(sql, values).await? == 1)
+    }
+
+    /// Whether `worker` holds job `id`'s lease, as committed now.
+    async fn holds(&mut self, id: i64, worker: &str) -> Result<bool, StoreError> {
+        let rows = self
+            .exec
+            .fetch(
+                "SELECT id FROM jobs WHERE id = $1 AND lease_holder = $2",
+                vec![id.into(), worker.into()],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Applies the staged job changes, as the in-memory store does at commit: first every job
+    /// row involved is locked in id order (PostgreSQL; SQLite already holds the write lock) and
+    /// every lease the unit of work relied on is checked, then the changes apply in the order they
+    /// were made. Staging them keeps job rows unlocked while the unit of work runs, so a worker
+    /// finishing a job and a notification settling the same payment cannot deadlock on a job row
+    /// and an entity row taken in opposite orders.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a lease is no longer held (the caller re-reads and re-applies).
+    async fn apply_jobs(&mut self) -> Result<(), StoreError> {
+        if self.jobs.iter().all(|op| matches!(op, JobOp::Enqueued(_))) {
+            return Ok(());
+        }
+        // The rows each removal covers, as committed now (plus this unit of work's own inserts).
+        let mut removals: Vec<Vec<i64>> = Vec::new();
+        let mut involved: Vec<i64> = Vec::new();
+        for op in &self.jobs {
+            match op {
+                JobOp::Enqueued(_) => {}
+                JobOp::Complete { id, .. } | JobOp::Reschedule { id, .. } => involved.push(*id),
+                JobOp::Remove { kind, subject } => {
+                    let rows = self
+                        .exec
+                        .fetch(
+                            "SELECT id FROM jobs WHERE kind = $1 AND subject = $2 ORDER BY id",
+                            vec![(*kind).into(), subject.as_str().into()],
+                        )
+                        .await?;
+                    let ids = rows
+                        .iter()
+                        .map(|r| r.int(0))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    involved.extend(&ids);
+                    removals.push(ids);
+                }
+            }
+        }
+        involved.sort_unstable();
+        involved.dedup();
+        let lock = match self.backend {
+            Backend::Postgres => "SELECT id, lease_holder FROM jobs WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT id, lease_holder FROM jobs WHERE id = $1",
+        };
+        let mut holders = std::collections::BTreeMap::new();
+        for id in involved {
+            let rows = self.exec.fetch(lock, vec![id.into()]).await?;
+            if let Some(row) = rows.first() {
+                holders.insert(id, row.opt_text(1)?);
+            }
+        }
+        for op in &self.jobs {
+            if let JobOp::Complete { id, worker } | JobOp::Reschedule { id, worker, .. } = op
+                && holders.get(id).and_then(Option::as_deref) != Some(worker.as_str())
+            {
+                return Err(StoreError::Conflict(format!(
+                    "job {id} is no longer leased to {worker}"
+                )));
+            }
+        }
+        let ops = std::mem::take(&mut self.jobs);
+        let mut removals = removals.into_iter();
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                JobOp::Enqueued(_) => {}
+                JobOp::Complete { id, .. } => {
+                    self.exec
+                        .execute("DELETE FROM jobs WHERE id = $1", vec![(*id).into()])
+                        .await?;
+                }
+                JobOp::Reschedule { id, due_at, .. } => {
+                    self.exec
+                        .execute(
+                            "UPDATE jobs SET due_at = $2, lease_holder = NULL, lease_until = NULL \
+                             WHERE id = $1",
+                            vec![(*id).into(), (*due_at).into()],
+                        )
+                        .await?;
+                }
+                JobOp::Remove { .. } => {
+                    // Jobs this unit of work enqueues after the removal stay.
+                    let later: Vec<i64> = ops[i..]
+                        .iter()
+                        .filter_map(|o| match o {
+                            JobOp::Enqueued(id) => Some(*id),
+                            _ => None,
+                        })
+                        .collect();
+                    for id in removals.next().unwrap_or_default() {
+                        if !later.contains(&id) {
+                            self.exec
+                                .execute("DELETE FROM jobs WHERE id = $1", vec![id.into()])
+                                .await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for SqlTx {
@@ -599,56 +791,38 @@ fn version_after(version: u64) -> Result<u64, StoreError> {
         .ok_or_else(|| StoreError::Rejected("the version counter is exhausted".into()))
 }
 
-/// Appends `version` as the compare-and-set parameter after the row values.
-fn cas(mut values: Vec<Value>, expected: u64) -> Result<Vec<Value>, StoreError> {
-    values.push(
-        i64::try_from(expected)
-            .map_err(|_| StoreError::Rejected("version out of range".into()))?
-            .into(),
-    );
-    Ok(values)
-}
-
 #[async_trait]
 impl Tx for SqlTx {
     async fn authorization(
         &mut self,
         id: &AuthorizationId,
     ) -> Result<Option<Authorization>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    authorization_columns!(),
-                    " FROM authorizations WHERE id = $1"
-                ),
-                vec![id.as_str().into()],
-            )
-            .await?;
-        one(rows)
-            .map(|r| rows::authorization(&r, &self.keys))
-            .transpose()
+        self.read_one(
+            concat!(
+                "SELECT ",
+                authorization_columns!(),
+                " FROM authorizations WHERE id = $1"
+            ),
+            vec![id.as_str().into()],
+            rows::authorization,
+        )
+        .await
     }
 
     async fn authorization_by_auth_state(
         &mut self,
         auth_state: &str,
     ) -> Result<Option<Authorization>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    authorization_columns!(),
-                    " FROM authorizations WHERE auth_state = $1"
-                ),
-                vec![auth_state.into()],
-            )
-            .await?;
-        one(rows)
-            .map(|r| rows::authorization(&r, &self.keys))
-            .transpose()
+        self.read_one(
+            concat!(
+                "SELECT ",
+                authorization_columns!(),
+                " FROM authorizations WHERE auth_state = $1"
+            ),
+            vec![auth_state.into()],
+            rows::authorization,
+        )
+        .await
     }
 
     async fn authorization_by_access_token(
@@ -660,26 +834,23 @@ impl Tx for SqlTx {
             .keys
             .blind_indexes(rows::ACCESS_TOKEN_INDEX, access_token)
         {
-            let rows = self
-                .exec
-                .fetch(
+            let found = self
+                .read(
                     concat!(
                         "SELECT ",
                         authorization_columns!(),
                         " FROM authorizations WHERE access_token_index = $1 ORDER BY id"
                     ),
                     vec![index.into()],
+                    rows::authorization,
                 )
                 .await?;
-            for row in rows {
-                let found = rows::authorization(&row, &self.keys)?;
-                if found
-                    .token
+            if let Some(auth) = found.into_iter().find(|a| {
+                a.token
                     .as_ref()
                     .is_some_and(|t| t.access_token.expose_secret() == access_token)
-                {
-                    return Ok(Some(found));
-                }
+            }) {
+                return Ok(Some(auth));
             }
         }
         Ok(None)
@@ -690,26 +861,17 @@ impl Tx for SqlTx {
         authorization: &Authorization,
     ) -> Result<(), StoreError> {
         let values = rows::authorization_values(authorization, 0, &self.keys)?;
-        let n = self
-            .exec
-            .execute(
-                concat!(
-                    "INSERT INTO authorizations (",
-                    authorization_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING"
-                ),
-                values,
-            )
-            .await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "authorization {} or its authState exists",
-                authorization.id
-            )))
-        }
+        self.insert(
+            concat!(
+                "INSERT INTO authorizations (",
+                authorization_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING"
+            ),
+            values,
+            || format!("authorization {} or its authState exists", authorization.id),
+        )
+        .await
     }
 
     async fn update_authorization(
@@ -721,238 +883,201 @@ impl Tx for SqlTx {
             version_after(authorization.version)?,
             &self.keys,
         )?;
-        let n = self
-            .exec
-            .execute(
-                "UPDATE authorizations SET customer_id = $2, wallet = $3, terminal_type = $4, \
-                 os_type = $5, return_url = $6, auth_state = $7, auth_url = $8, state = $9, \
-                 access_token = $10, access_expires_at = $11, refresh_token = $12, \
-                 refresh_expires_at = $13, pending_auth_code = $14, user_login_id = $15, \
-                 failure = $16, version = $17, created_at = $18, updated_at = $19, \
-                 key_version = $20, access_token_index = $21 WHERE id = $1 AND version = $22",
-                cas(values, authorization.version)?,
-            )
-            .await?;
-        Ok(n == 1)
+        self.update(
+            "UPDATE authorizations SET customer_id = $2, wallet = $3, terminal_type = $4, \
+             os_type = $5, return_url = $6, auth_state = $7, auth_url = $8, state = $9, \
+             access_token = $10, access_expires_at = $11, refresh_token = $12, \
+             refresh_expires_at = $13, pending_auth_code = $14, user_login_id = $15, \
+             failure = $16, version = $17, created_at = $18, updated_at = $19, \
+             key_version = $20, access_token_index = $21 WHERE id = $1 AND version = $22",
+            values,
+            authorization.version,
+        )
+        .await
     }
 
     async fn order(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
-                vec![id.as_str().into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::order(&r)).transpose()
+        self.read_one(
+            concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
+            vec![id.as_str().into()],
+            |row, _| rows::order(row),
+        )
+        .await
     }
 
     async fn insert_order(&mut self, order: &Order) -> Result<(), StoreError> {
-        let n = self
-            .exec
-            .execute(
-                concat!(
-                    "INSERT INTO orders (",
-                    order_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
-                ),
-                rows::order_values(order, 0)?,
-            )
-            .await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("order {} exists", order.id)))
-        }
+        self.insert(
+            concat!(
+                "INSERT INTO orders (",
+                order_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+            ),
+            rows::order_values(order, 0)?,
+            || format!("order {} exists", order.id),
+        )
+        .await
     }
 
     async fn update_order(&mut self, order: &Order) -> Result<bool, StoreError> {
-        let values = rows::order_values(order, version_after(order.version)?)?;
-        let n = self
-            .exec
-            .execute(
-                "UPDATE orders SET authorization_id = $2, reference = $3, description = $4, \
-                 currency = $5, amount_minor = $6, state = $7, refunded_minor = $8, version = $9, \
-                 created_at = $10, updated_at = $11 WHERE id = $1 AND version = $12",
-                cas(values, order.version)?,
-            )
-            .await?;
-        Ok(n == 1)
+        self.update(
+            "UPDATE orders SET authorization_id = $2, reference = $3, description = $4, \
+             currency = $5, amount_minor = $6, state = $7, refunded_minor = $8, version = $9, \
+             created_at = $10, updated_at = $11 WHERE id = $1 AND version = $12",
+            rows::order_values(order, version_after(order.version)?)?,
+            order.version,
+        )
+        .await
     }
 
     async fn attempt(&mut self, id: &AttemptId) -> Result<Option<PaymentAttempt>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    attempt_columns!(),
-                    " FROM payment_attempts WHERE id = $1"
-                ),
-                vec![id.as_str().into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::attempt(&r, &self.keys)).transpose()
+        self.read_one(
+            concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM payment_attempts WHERE id = $1"
+            ),
+            vec![id.as_str().into()],
+            rows::attempt,
+        )
+        .await
     }
 
     async fn attempt_by_payment_request_id(
         &mut self,
         id: &str,
     ) -> Result<Option<PaymentAttempt>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    attempt_columns!(),
-                    " FROM payment_attempts WHERE payment_request_id = $1"
-                ),
-                vec![id.into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::attempt(&r, &self.keys)).transpose()
+        self.read_one(
+            concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM payment_attempts WHERE payment_request_id = $1"
+            ),
+            vec![id.into()],
+            rows::attempt,
+        )
+        .await
     }
 
     async fn attempts_of_order(
         &mut self,
         order: &OrderId,
     ) -> Result<Vec<PaymentAttempt>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    attempt_columns!(),
-                    " FROM payment_attempts WHERE order_id = $1 ORDER BY created_at, id"
-                ),
-                vec![order.as_str().into()],
-            )
-            .await?;
-        rows.iter().map(|r| rows::attempt(r, &self.keys)).collect()
+        self.read(
+            concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM payment_attempts WHERE order_id = $1 ORDER BY created_at, id"
+            ),
+            vec![order.as_str().into()],
+            rows::attempt,
+        )
+        .await
     }
 
     async fn insert_attempt(&mut self, attempt: &PaymentAttempt) -> Result<(), StoreError> {
         let values = rows::attempt_values(attempt, 0, &self.keys)?;
-        let n = self
-            .exec
-            .execute(
-                concat!(
-                    "INSERT INTO payment_attempts (",
-                    attempt_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17) ON CONFLICT DO NOTHING"
-                ),
-                values,
-            )
-            .await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "attempt {} or paymentRequestId {} exists",
-                attempt.id, attempt.payment_request_id
-            )))
-        }
+        self.insert(
+            concat!(
+                "INSERT INTO payment_attempts (",
+                attempt_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17) ON CONFLICT DO NOTHING"
+            ),
+            values,
+            || {
+                format!(
+                    "attempt {} or paymentRequestId {} exists",
+                    attempt.id, attempt.payment_request_id
+                )
+            },
+        )
+        .await
     }
 
     async fn update_attempt(&mut self, attempt: &PaymentAttempt) -> Result<bool, StoreError> {
         let values = rows::attempt_values(attempt, version_after(attempt.version)?, &self.keys)?;
-        let n = self
-            .exec
-            .execute(
-                "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
-                 request_body = $4, currency = $5, amount_minor = $6, state = $7, \
-                 payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
-                 cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
-                 updated_at = $16, key_version = $17 WHERE id = $1 AND version = $18",
-                cas(values, attempt.version)?,
-            )
-            .await?;
-        Ok(n == 1)
+        self.update(
+            "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
+             request_body = $4, currency = $5, amount_minor = $6, state = $7, \
+             payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
+             cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
+             updated_at = $16, key_version = $17 WHERE id = $1 AND version = $18",
+            values,
+            attempt.version,
+        )
+        .await
     }
 
     async fn refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!("SELECT ", refund_columns!(), " FROM refunds WHERE id = $1"),
-                vec![id.as_str().into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::refund(&r, &self.keys)).transpose()
+        self.read_one(
+            concat!("SELECT ", refund_columns!(), " FROM refunds WHERE id = $1"),
+            vec![id.as_str().into()],
+            rows::refund,
+        )
+        .await
     }
 
     async fn refund_by_refund_request_id(
         &mut self,
         id: &str,
     ) -> Result<Option<Refund>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    refund_columns!(),
-                    " FROM refunds WHERE refund_request_id = $1"
-                ),
-                vec![id.into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::refund(&r, &self.keys)).transpose()
+        self.read_one(
+            concat!(
+                "SELECT ",
+                refund_columns!(),
+                " FROM refunds WHERE refund_request_id = $1"
+            ),
+            vec![id.into()],
+            rows::refund,
+        )
+        .await
     }
 
     async fn refunds_of_order(&mut self, order: &OrderId) -> Result<Vec<Refund>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                concat!(
-                    "SELECT ",
-                    refund_columns!(),
-                    " FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
-                ),
-                vec![order.as_str().into()],
-            )
-            .await?;
-        rows.iter().map(|r| rows::refund(r, &self.keys)).collect()
+        self.read(
+            concat!(
+                "SELECT ",
+                refund_columns!(),
+                " FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
+            ),
+            vec![order.as_str().into()],
+            rows::refund,
+        )
+        .await
     }
 
     async fn insert_refund(&mut self, refund: &Refund) -> Result<(), StoreError> {
         let values = rows::refund_values(refund, 0, &self.keys)?;
-        let n = self
-            .exec
-            .execute(
-                concat!(
-                    "INSERT INTO refunds (",
-                    refund_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16) ON CONFLICT DO NOTHING"
-                ),
-                values,
-            )
-            .await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "refund {} or refundRequestId {} exists",
-                refund.id, refund.refund_request_id
-            )))
-        }
+        self.insert(
+            concat!(
+                "INSERT INTO refunds (",
+                refund_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16) ON CONFLICT DO NOTHING"
+            ),
+            values,
+            || {
+                format!(
+                    "refund {} or refundRequestId {} exists",
+                    refund.id, refund.refund_request_id
+                )
+            },
+        )
+        .await
     }
 
     async fn update_refund(&mut self, refund: &Refund) -> Result<bool, StoreError> {
         let values = rows::refund_values(refund, version_after(refund.version)?, &self.keys)?;
-        let n = self
-            .exec
-            .execute(
-                "UPDATE refunds SET order_id = $2, refund_request_id = $3, request_body = $4, \
-                 currency = $5, amount_minor = $6, state = $7, refund_id = $8, result_code = $9, \
-                 sends = $10, first_sent_at = $11, inquiries = $12, version = $13, \
-                 created_at = $14, updated_at = $15, key_version = $16 \
-                 WHERE id = $1 AND version = $17",
-                cas(values, refund.version)?,
-            )
-            .await?;
-        Ok(n == 1)
+        self.update(
+            "UPDATE refunds SET order_id = $2, refund_request_id = $3, request_body = $4, \
+             currency = $5, amount_minor = $6, state = $7, refund_id = $8, result_code = $9, \
+             sends = $10, first_sent_at = $11, inquiries = $12, version = $13, \
+             created_at = $14, updated_at = $15, key_version = $16 \
+             WHERE id = $1 AND version = $17",
+            values,
+            refund.version,
+        )
+        .await
     }
 
     async fn enqueue_job(&mut self, kind: JobKind, due_at: Millis) -> Result<JobId, StoreError> {
@@ -966,21 +1091,23 @@ impl Tx for SqlTx {
             .await?;
         let row = one(rows)
             .ok_or_else(|| StoreError::Unavailable("the job insert returned no id".into()))?;
-        Ok(JobId::new(row.int(0)?.to_string()))
+        let id = row.int(0)?;
+        self.jobs.push(JobOp::Enqueued(id));
+        Ok(JobId::new(id.to_string()))
     }
 
     async fn complete_job(&mut self, id: &JobId, worker: &str) -> Result<bool, StoreError> {
         let Some(number) = job_number(id) else {
             return Ok(false);
         };
-        let n = self
-            .exec
-            .execute(
-                "DELETE FROM jobs WHERE id = $1 AND lease_holder = $2",
-                vec![number.into(), worker.into()],
-            )
-            .await?;
-        Ok(n == 1)
+        let held = self.holds(number, worker).await?;
+        if held {
+            self.jobs.push(JobOp::Complete {
+                id: number,
+                worker: worker.to_owned(),
+            });
+        }
+        Ok(held)
     }
 
     async fn reschedule_job(
@@ -992,27 +1119,32 @@ impl Tx for SqlTx {
         let Some(number) = job_number(id) else {
             return Ok(false);
         };
-        let n = self
-            .exec
-            .execute(
-                "UPDATE jobs SET due_at = $3, lease_holder = NULL, lease_until = NULL \
-                 WHERE id = $1 AND lease_holder = $2",
-                vec![number.into(), worker.into(), due_at.into()],
-            )
-            .await?;
-        Ok(n == 1)
+        let held = self.holds(number, worker).await?;
+        if held {
+            self.jobs.push(JobOp::Reschedule {
+                id: number,
+                worker: worker.to_owned(),
+                due_at,
+            });
+        }
+        Ok(held)
     }
 
     async fn remove_jobs(&mut self, kind: &JobKind) -> Result<usize, StoreError> {
         let (name, subject) = rows::job_kind_values(kind);
-        let n = self
+        let rows = self
             .exec
-            .execute(
-                "DELETE FROM jobs WHERE kind = $1 AND subject = $2",
+            .fetch(
+                "SELECT count(*) FROM jobs WHERE kind = $1 AND subject = $2",
                 vec![name.into(), subject.into()],
             )
             .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        let count = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+        self.jobs.push(JobOp::Remove {
+            kind: name,
+            subject: subject.to_owned(),
+        });
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     async fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
@@ -1043,14 +1175,12 @@ impl Tx for SqlTx {
     }
 
     async fn idempotency(&mut self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                "SELECT key, fingerprint, resource, created_at FROM idempotency_keys WHERE key = $1",
-                vec![key.into()],
-            )
-            .await?;
-        one(rows).map(|r| rows::idempotency(&r)).transpose()
+        self.read_one(
+            "SELECT key, fingerprint, resource, created_at FROM idempotency_keys WHERE key = $1",
+            vec![key.into()],
+            |row, _| rows::idempotency(row),
+        )
+        .await
     }
 
     async fn insert_idempotency(&mut self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
@@ -1070,7 +1200,8 @@ impl Tx for SqlTx {
         Ok(n == 1)
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.apply_jobs().await?;
         let SqlTx { exec, _writer, .. } = *self;
         let result = exec.commit().await;
         drop(_writer);

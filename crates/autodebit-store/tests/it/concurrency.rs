@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::model::{AttemptId, Event, EventKind, IdempotencyRecord, JobKind};
-use autodebit_domain::ports::Store;
+use autodebit_domain::ports::{Store, StoreError};
 use tokio::sync::Barrier;
 
 use crate::support::*;
@@ -201,7 +201,7 @@ async fn a_worker_killed_holding_leases_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_being_finished_is_skipped_not_taken_twice() {
+async fn a_worker_whose_lease_ran_out_never_finishes_beside_the_rescuer() {
     for db in backends().await {
         let name = db.name();
         let mut tx = db.store.begin().await.unwrap();
@@ -219,30 +219,56 @@ async fn a_job_being_finished_is_skipped_not_taken_twice() {
         assert_eq!(taken[0].id, busy);
         let mut finishing = db.store.begin().await.unwrap();
         assert!(finishing.complete_job(&busy, "w1").await.unwrap());
-        // w1 now holds the job's row, uncommitted. Meanwhile w2 polls, past the lease.
+        finishing
+            .push_event(&Event {
+                kind: EventKind::PaymentSucceeded,
+                subject: "busy".into(),
+                detail: None,
+                at: T0,
+            })
+            .await
+            .unwrap();
+        // Meanwhile w2 polls, past the lease.
         let store = db.store.clone();
         let claim = tokio::spawn(async move { store.claim_jobs(T0 + 100, "w2", 1_000, 10).await });
-        let claimed = if name == "postgres" {
-            // SKIP LOCKED: w2 neither waits for w1's row nor takes it; it takes the free job.
+        let (finished, claimed) = if name == "postgres" {
+            // Job rows are not locked while a unit of work runs: w2 does not wait, and takes
+            // the expired job; w1's commit then finds its lease gone and writes nothing.
             let claimed = tokio::time::timeout(std::time::Duration::from_secs(10), claim)
                 .await
-                .expect("postgres: the claim must not wait for a locked job")
+                .expect("postgres: the claim does not wait for w1")
                 .unwrap()
                 .unwrap();
-            finishing.commit().await.unwrap();
-            claimed
+            (finishing.commit().await, claimed)
         } else {
-            // SQLite: one writer at a time; w2 runs after w1's unit of work, and the job is gone.
-            finishing.commit().await.unwrap();
-            claim.await.unwrap().unwrap()
+            // SQLite: one writer at a time; w2 claims after w1's unit of work, which finishes.
+            let finished = finishing.commit().await;
+            (finished, claim.await.unwrap().unwrap())
         };
         let ids: Vec<_> = claimed.iter().map(|j| &j.id).collect();
-        assert_eq!(ids, vec![&free], "{name}");
-        assert_eq!(
-            db.store.jobs().await.unwrap().len(),
-            1,
-            "{name}: only the free job is left"
-        );
+        let events = db.store.events_after(0, 10).await.unwrap();
+        match finished {
+            Ok(()) => {
+                assert_eq!(
+                    ids,
+                    vec![&free],
+                    "{name}: w1 finished, w2 took only the free job"
+                );
+                assert_eq!(events.len(), 1, "{name}");
+            }
+            Err(StoreError::Conflict(why)) => {
+                assert!(why.contains("no longer leased to w1"), "{name}: {why}");
+                assert_eq!(ids, vec![&busy, &free], "{name}: w2 took the expired job");
+                assert!(events.is_empty(), "{name}: w1's unit of work wrote nothing");
+            }
+            Err(other) => panic!("{name}: {other}"),
+        }
+        if name == "postgres" {
+            assert!(
+                events.is_empty(),
+                "postgres: the rescuer won, since claims never wait"
+            );
+        }
         db.cleanup().await;
     }
 }

@@ -19,20 +19,7 @@ const CHILD_ENV: &str = "AUTODEBIT_STORE_CRASH_CHILD";
 /// all numbered `n`. Returns the open unit of work, uncommitted.
 async fn unit(store: &SqlStore, n: u32) -> Box<dyn autodebit_domain::ports::Tx> {
     let mut tx = store.begin().await.unwrap();
-    tx.insert_authorization(&authorization(&format!("auth-{n}"), &format!("tok-{n}")))
-        .await
-        .unwrap();
-    tx.insert_order(&order(&format!("order-{n}"), &format!("auth-{n}")))
-        .await
-        .unwrap();
-    tx.insert_attempt(&attempt(
-        &format!("attempt-{n}"),
-        &format!("order-{n}"),
-        &format!("prid-{n}"),
-        &format!("tok-{n}"),
-    ))
-    .await
-    .unwrap();
+    stage_payment(&mut *tx, n).await;
     tx.enqueue_job(
         JobKind::ResolvePayment(AttemptId::new(format!("attempt-{n}"))),
         T0,

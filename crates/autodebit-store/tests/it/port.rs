@@ -493,9 +493,10 @@ async fn jobs_are_taken_in_due_order_under_a_lease() {
             !tx.complete_job(&late, "w2").await.unwrap(),
             "{name}: lease lost"
         );
-        // remove_jobs removes every job of the kind, leased or not.
+        // remove_jobs removes every job of the kind, leased or not, at commit; until then it
+        // counts what is stored (as the in-memory store does).
         assert_eq!(tx.remove_jobs(&kind("late")).await.unwrap(), 1);
-        assert_eq!(tx.remove_jobs(&kind("late")).await.unwrap(), 0);
+        assert_eq!(tx.remove_jobs(&kind("late")).await.unwrap(), 1);
         tx.commit().await.unwrap();
         let left: Vec<_> = store
             .jobs()
@@ -505,6 +506,88 @@ async fn jobs_are_taken_in_due_order_under_a_lease() {
             .map(|j| j.id)
             .collect();
         assert_eq!(left, vec![middle], "{name}");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn job_changes_apply_at_commit_in_order_and_need_the_lease_then() {
+    for db in backends().await {
+        let name = db.name();
+        let store = &db.store;
+        let kind = JobKind::ResolvePayment(AttemptId::new("a1"));
+        let mut tx = store.begin().await.unwrap();
+        let old = tx.enqueue_job(kind.clone(), T0).await.unwrap();
+        tx.commit().await.unwrap();
+        let taken = store.claim_jobs(T0, "w1", 1_000, 1).await.unwrap();
+        assert_eq!(taken[0].id, old);
+
+        // Complete the job, remove its kind, enqueue a new one of the same kind: the removal
+        // does not take the job enqueued after it, and completing a removed job is fine.
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.complete_job(&old, "w1").await.unwrap());
+        assert_eq!(tx.remove_jobs(&kind).await.unwrap(), 1);
+        let new = tx.enqueue_job(kind.clone(), T0 + 3_000).await.unwrap();
+        tx.commit().await.unwrap();
+        let left: Vec<_> = store
+            .jobs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        assert_eq!(left, vec![new.clone()], "{name}");
+
+        // A lease lost between the check and the commit: the commit is a conflict and writes
+        // nothing of the unit of work.
+        let taken = store.claim_jobs(T0 + 3_000, "w1", 1_000, 1).await.unwrap();
+        assert_eq!(taken[0].id, new);
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.complete_job(&new, "w1").await.unwrap());
+        tx.push_event(&Event {
+            kind: EventKind::PaymentSucceeded,
+            subject: "a1".into(),
+            detail: None,
+            at: T0,
+        })
+        .await
+        .unwrap();
+        let rescuer = store.clone();
+        // (The SQLite store runs one unit of work at a time: the rescuer claims after this one
+        // is dropped; PostgreSQL lets it claim now.)
+        if name == "postgres" {
+            let retaken = rescuer
+                .claim_jobs(T0 + 4_000, "w2", 1_000, 1)
+                .await
+                .unwrap();
+            assert_eq!(retaken.len(), 1, "{name}: the expired lease is taken over");
+            let err = tx.commit().await.unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Conflict(m) if m.contains("no longer leased to w1")),
+                "{name}: {err}"
+            );
+            assert!(
+                store.events_after(0, 10).await.unwrap().is_empty(),
+                "{name}: nothing written"
+            );
+            assert_eq!(
+                store.jobs().await.unwrap()[0].lease_holder.as_deref(),
+                Some("w2")
+            );
+        } else {
+            drop(tx);
+            let retaken = rescuer
+                .claim_jobs(T0 + 4_000, "w2", 1_000, 1)
+                .await
+                .unwrap();
+            assert_eq!(retaken.len(), 1);
+            let mut tx = store.begin().await.unwrap();
+            assert!(
+                !tx.complete_job(&new, "w1").await.unwrap(),
+                "{name}: lease lost"
+            );
+            drop(tx);
+        }
         db.cleanup().await;
     }
 }

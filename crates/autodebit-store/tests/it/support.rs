@@ -284,10 +284,11 @@ pub(crate) fn refund(id: &str, order: &str, rrid: &str) -> Refund {
     }
 }
 
-/// Stores an authorization, an order and an attempt for it, committed.
-pub(crate) async fn seed_payment(store: &SqlStore, n: u32) -> PaymentAttempt {
-    use autodebit_domain::ports::Store;
-    let mut tx = store.begin().await.unwrap();
+/// Stages an authorization, an order and an attempt for it, all numbered `n`.
+pub(crate) async fn stage_payment(
+    tx: &mut dyn autodebit_domain::ports::Tx,
+    n: u32,
+) -> PaymentAttempt {
     tx.insert_authorization(&authorization(&format!("auth-{n}"), &format!("tok-{n}")))
         .await
         .unwrap();
@@ -301,6 +302,14 @@ pub(crate) async fn seed_payment(store: &SqlStore, n: u32) -> PaymentAttempt {
         &format!("tok-{n}"),
     );
     tx.insert_attempt(&a).await.unwrap();
+    a
+}
+
+/// Stores an authorization, an order and an attempt for it, committed.
+pub(crate) async fn seed_payment(store: &SqlStore, n: u32) -> PaymentAttempt {
+    use autodebit_domain::ports::Store;
+    let mut tx = store.begin().await.unwrap();
+    let a = stage_payment(&mut *tx, n).await;
     tx.commit().await.unwrap();
     a
 }
