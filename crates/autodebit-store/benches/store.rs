@@ -35,6 +35,21 @@ struct Target {
     name: &'static str,
     store: SqlStore,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the URL and the schema to drop afterwards.
+    schema: Option<(String, String)>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.schema {
+            let _ = std::process::Command::new("psql")
+                .args(["--no-psqlrc", "-q", "--dbname", url, "-c"])
+                .arg(format!(
+                    "SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+                ))
+                .output();
+        }
+    }
 }
 
 fn suffix() -> String {
@@ -60,11 +75,13 @@ fn targets(runtime: &Runtime) -> Vec<Target> {
         name: "sqlite",
         store,
         _dir: Some(dir),
+        schema: None,
     });
     match std::env::var("AUTODEBIT_TEST_DATABASE_URL") {
         Ok(url) if !url.trim().is_empty() => {
-            let options = StoreOptions::new(url)
-                .schema(format!("autodebit_bench_{}", suffix()))
+            let schema = format!("autodebit_bench_{}", suffix());
+            let options = StoreOptions::new(url.clone())
+                .schema(schema.clone())
                 .max_connections(u32::try_from(IN_FLIGHT).expect("small"));
             let store = runtime
                 .block_on(SqlStore::open(options, keys()))
@@ -73,6 +90,7 @@ fn targets(runtime: &Runtime) -> Vec<Target> {
                 name: "postgres",
                 store,
                 _dir: None,
+                schema: Some((url, schema)),
             });
         }
         _ => eprintln!("AUTODEBIT_TEST_DATABASE_URL is not set: PostgreSQL not measured"),

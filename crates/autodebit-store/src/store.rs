@@ -177,6 +177,13 @@ impl SqlStore {
     async fn connect(options: &StoreOptions, keys: Keyring) -> Result<Self, OpenError> {
         let pool = match options.backend()? {
             Backend::Sqlite => {
+                if options.url.contains(":memory:") || options.url.contains("mode=memory") {
+                    return Err(OpenError::Url(
+                        "an in-memory SQLite database is neither durable nor shared between \
+                         connections: name a file (sqlite://PATH)"
+                            .into(),
+                    ));
+                }
                 let connect = sqlite_options(&options.url, options.busy_timeout)?;
                 let max = if options.max_connections == 0 {
                     4

@@ -72,6 +72,10 @@ async fn bad_urls_say_what_is_wrong() {
         err.to_string().contains("letters, digits and underscores"),
         "{err}"
     );
+    let err = SqlStore::open(StoreOptions::new("sqlite::memory:"), keys())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("name a file"), "{err}");
     let options = StoreOptions::new("postgres://u:hunter2@127.0.0.1:5432/x");
     assert!(!format!("{options:?}").contains("hunter2"));
 }

@@ -158,21 +158,22 @@ impl Db {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Drops the schema (PostgreSQL); the SQLite directory goes with `self`.
+    /// Closes the store; the schema (PostgreSQL) or the directory (SQLite) goes when `self` drops.
     pub(crate) async fn cleanup(self) {
         self.store.close().await;
+    }
+}
+
+impl Drop for Db {
+    /// Drops the test's PostgreSQL schema, also when the test failed (a connection a failed test
+    /// left inside a transaction cannot make this wait: the lock timeout gives up instead).
+    fn drop(&mut self) {
         if let Some(schema) = &self.schema {
-            let store = open_store(&self.url, None, &self.keys).await;
-            drop(store);
             let _ = Command::new("psql")
-                .args([
-                    "--no-psqlrc",
-                    "-q",
-                    "--dbname",
-                    &self.url,
-                    "-c",
-                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-                ])
+                .args(["--no-psqlrc", "-q", "--dbname", &self.url, "-c"])
+                .arg(format!(
+                    "SET lock_timeout = '2s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+                ))
                 .output();
         }
     }
