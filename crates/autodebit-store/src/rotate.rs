@@ -101,6 +101,11 @@ impl SqlStore {
     /// Re-seals every row written under an older key version with the current key, `batch` rows
     /// per transaction, until none is left. Safe to run beside the flows and on several replicas.
     ///
+    /// On SQLite it then rebuilds the file (`VACUUM`) and truncates the WAL, so the old
+    /// ciphertexts (and older versions of rows, sealed with the old key) are gone from the files. On PostgreSQL old row versions stay
+    /// in the table files until `VACUUM FULL` rewrites them: run it when the old key may be
+    /// compromised.
+    ///
     /// # Errors
     /// [`StoreError::Corrupt`] naming the row when a value does not open (its key version is not
     /// configured, or it was altered); rows done before stay done.
@@ -159,6 +164,9 @@ impl SqlStore {
                     _ => done.inbox += rewritten,
                 }
             }
+        }
+        if done.total() > 0 {
+            self.purge_old_versions().await?;
         }
         Ok(done)
     }

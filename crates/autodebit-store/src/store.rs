@@ -484,6 +484,34 @@ impl SqlStore {
         })
     }
 
+    /// SQLite: rebuilds the database file (`VACUUM`, which leaves no free space holding old
+    /// values) and truncates the WAL, so no superseded value (an old ciphertext) is left in either
+    /// file. PostgreSQL: nothing (old row versions go with `VACUUM FULL`, which takes exclusive
+    /// locks: an operator's decision).
+    pub(crate) async fn purge_old_versions(&self) -> Result<(), StoreError> {
+        if let Pool::Sqlite { pool, writer } = &self.inner.pool {
+            let _writing =
+                tokio::time::timeout(self.inner.busy_timeout, writer.clone().acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the database is busy".into()))?
+                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+            sqlx::query("VACUUM")
+                .execute(pool)
+                .await
+                .map_err(map_error)?;
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await
+                .map_err(map_error)?;
+            if busy != 0 {
+                return Err(StoreError::Unavailable(
+                    "the WAL checkpoint could not finish: a reader is active; run it again".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn begin_exec(&self) -> Result<SqlTx, StoreError> {
         self.begin_tx().await
     }

@@ -117,6 +117,19 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
         store_secrets(&db.store).await;
         let old = db.keys.clone();
         let new = Keyring::generate_entry(2).unwrap();
+        // The ciphertexts as stored under the old key.
+        let sealed_before: Vec<String> = db
+            .raw_sql(
+                "SELECT access_token FROM authorizations UNION ALL \
+                 SELECT refresh_token FROM authorizations UNION ALL \
+                 SELECT pending_auth_code FROM authorizations UNION ALL \
+                 SELECT request_body FROM payment_attempts UNION ALL SELECT body FROM inbox",
+            )
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(sealed_before.len(), 5, "{name}: {sealed_before:?}");
+        assert!(sealed_before.iter().all(|c| c.starts_with("v1.")));
         let rotated = db.reopen(&format!("{new},{old}")).await;
         assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4, "{name}");
 
@@ -148,6 +161,18 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
             0,
             "nothing left"
         );
+        if name == "sqlite" {
+            // Rebuilt and checkpointed: the old ciphertexts are gone from the files, so a leaked
+            // old key opens nothing in a later copy of them.
+            let dump = db.dump().await;
+            for sealed in &sealed_before {
+                let body = sealed.split_once('.').unwrap().1;
+                assert!(
+                    !contains(&dump, body),
+                    "sqlite: an old ciphertext is still on disk"
+                );
+            }
+        }
 
         // The old key can go: everything reads with the new one alone.
         let only_new = db.reopen(&new).await;

@@ -138,6 +138,7 @@ impl Db {
             (None, Some(schema)) => Command::new("psql")
                 .args([
                     "--no-psqlrc",
+                    "-q",
                     "-v",
                     "ON_ERROR_STOP=1",
                     "-At",
