@@ -38,6 +38,8 @@ struct Sealed {
     /// Sets the sealed columns (`$2…`) and `key_version`, guarded by id, version and old key.
     update: &'static str,
     columns: &'static [&'static str],
+    /// Its counter in the report.
+    tally: fn(&mut Reencrypted) -> &mut u64,
 }
 
 const TABLES: [Sealed; 4] = [
@@ -49,6 +51,7 @@ const TABLES: [Sealed; 4] = [
                  pending_auth_code = $4, access_token_index = $5, key_version = $6 \
                  WHERE id = $1 AND version = $7 AND key_version = $8",
         columns: &["access_token", "refresh_token", "pending_auth_code"],
+        tally: |r| &mut r.authorizations,
     },
     Sealed {
         table: "payment_attempts",
@@ -57,6 +60,7 @@ const TABLES: [Sealed; 4] = [
         update: "UPDATE payment_attempts SET request_body = $2, key_version = $3 \
                  WHERE id = $1 AND version = $4 AND key_version = $5",
         columns: &["request_body"],
+        tally: |r| &mut r.attempts,
     },
     Sealed {
         table: "refunds",
@@ -65,6 +69,7 @@ const TABLES: [Sealed; 4] = [
         update: "UPDATE refunds SET request_body = $2, key_version = $3 \
                  WHERE id = $1 AND version = $4 AND key_version = $5",
         columns: &["request_body"],
+        tally: |r| &mut r.refunds,
     },
     Sealed {
         table: "inbox",
@@ -73,6 +78,7 @@ const TABLES: [Sealed; 4] = [
         update: "UPDATE inbox SET body = $2, key_version = $3 \
                  WHERE dedup_key = $1 AND 0 = $4 AND key_version = $5",
         columns: &["body"],
+        tally: |r| &mut r.inbox,
     },
 ];
 
@@ -83,7 +89,7 @@ impl SqlStore {
     /// As any read.
     pub async fn rows_on_old_keys(&self) -> Result<u64, StoreError> {
         let current = i64::from(self.keys().current_version());
-        let mut tx = self.begin_exec().await?;
+        let mut tx = self.begin_tx().await?;
         let mut total = 0;
         for sql in [
             "SELECT count(*) FROM authorizations WHERE key_version <> $1",
@@ -91,9 +97,7 @@ impl SqlStore {
             "SELECT count(*) FROM refunds WHERE key_version <> $1",
             "SELECT count(*) FROM inbox WHERE key_version <> $1",
         ] {
-            let rows = tx.exec.fetch(sql, vec![current.into()]).await?;
-            let n = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
-            total += u64::try_from(n).unwrap_or(0);
+            total += tx.count(sql, vec![current.into()]).await?;
         }
         Ok(total)
     }
@@ -116,7 +120,7 @@ impl SqlStore {
         let mut done = Reencrypted::default();
         for sealed in &TABLES {
             loop {
-                let mut tx = self.begin_exec().await?;
+                let mut tx = self.begin_tx().await?;
                 let rows = tx
                     .exec
                     .fetch(sealed.select, vec![current.into(), batch.into()])
@@ -157,12 +161,7 @@ impl SqlStore {
                     rewritten += tx.exec.execute(sealed.update, args).await?;
                 }
                 tx.exec.commit().await?;
-                match sealed.table {
-                    "authorizations" => done.authorizations += rewritten,
-                    "payment_attempts" => done.attempts += rewritten,
-                    "refunds" => done.refunds += rewritten,
-                    _ => done.inbox += rewritten,
-                }
+                *(sealed.tally)(&mut done) += rewritten;
             }
         }
         if done.total() > 0 {

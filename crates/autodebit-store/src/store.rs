@@ -340,21 +340,12 @@ impl SqlStore {
     }
 
     /// Begins a unit of work, as [`Store::begin`], but with the concrete type.
-    async fn begin_tx(&self) -> Result<SqlTx, StoreError> {
+    pub(crate) async fn begin_tx(&self) -> Result<SqlTx, StoreError> {
         let exec: Box<dyn Exec>;
         let mut permit = None;
         match &self.inner.pool {
             Pool::Sqlite { pool, writer } => {
-                let held =
-                    tokio::time::timeout(self.inner.busy_timeout, writer.clone().acquire_owned())
-                        .await
-                        .map_err(|_| {
-                            StoreError::Unavailable(
-                                "the database is busy: no write slot within the busy timeout"
-                                    .into(),
-                            )
-                        })?
-                        .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+                let held = self.acquire_writer(writer).await?;
                 permit = Some(held);
                 exec = Box::new(
                     pool.begin_with("BEGIN IMMEDIATE")
@@ -490,11 +481,7 @@ impl SqlStore {
     /// locks: an operator's decision).
     pub(crate) async fn purge_old_versions(&self) -> Result<(), StoreError> {
         if let Pool::Sqlite { pool, writer } = &self.inner.pool {
-            let _writing =
-                tokio::time::timeout(self.inner.busy_timeout, writer.clone().acquire_owned())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("the database is busy".into()))?
-                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+            let _writing = self.acquire_writer(writer).await?;
             sqlx::query("VACUUM")
                 .execute(pool)
                 .await
@@ -512,8 +499,19 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn begin_exec(&self) -> Result<SqlTx, StoreError> {
-        self.begin_tx().await
+    /// SQLite's in-process write slot, waited for up to the busy timeout.
+    async fn acquire_writer(
+        &self,
+        writer: &Arc<Semaphore>,
+    ) -> Result<OwnedSemaphorePermit, StoreError> {
+        tokio::time::timeout(self.inner.busy_timeout, writer.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(
+                    "the database is busy: no write slot within the busy timeout".into(),
+                )
+            })?
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))
     }
 
     /// Closes the pool, waiting for connections to be returned.
@@ -636,16 +634,41 @@ impl SqlTx {
         Ok(self.exec.execute(sql, values).await? == 1)
     }
 
-    /// Whether `worker` holds job `id`'s lease, as committed now.
-    async fn holds(&mut self, id: i64, worker: &str) -> Result<bool, StoreError> {
-        let rows = self
-            .exec
-            .fetch(
-                "SELECT id FROM jobs WHERE id = $1 AND lease_holder = $2",
-                vec![id.into(), worker.into()],
+    /// Runs a `SELECT count(*)`.
+    pub(crate) async fn count(
+        &mut self,
+        sql: &'static str,
+        args: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .read_one(sql, args, |row, _| row.int(0))
+            .await?
+            .unwrap_or(0);
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a count of {n}")))
+    }
+
+    /// Stages `op` for job `id` if `worker` holds its lease as committed now (checked again at
+    /// commit); returns whether it does.
+    async fn stage_if_held(
+        &mut self,
+        id: &JobId,
+        worker: &str,
+        op: impl FnOnce(i64, String) -> JobOp + Send,
+    ) -> Result<bool, StoreError> {
+        let Some(number) = job_number(id) else {
+            return Ok(false);
+        };
+        let held = self
+            .count(
+                "SELECT count(*) FROM jobs WHERE id = $1 AND lease_holder = $2",
+                vec![number.into(), worker.into()],
             )
-            .await?;
-        Ok(!rows.is_empty())
+            .await?
+            == 1;
+        if held {
+            self.jobs.push(op(number, worker.to_owned()));
+        }
+        Ok(held)
     }
 
     /// Applies the staged job changes, as the in-memory store does at commit: first every job
@@ -814,10 +837,6 @@ impl Store for SqlStore {
 
 fn job_number(id: &JobId) -> Option<i64> {
     id.as_str().parse().ok()
-}
-
-fn one(rows: Vec<Row>) -> Option<Row> {
-    rows.into_iter().next()
 }
 
 fn version_after(version: u64) -> Result<u64, StoreError> {
@@ -1117,32 +1136,21 @@ impl Tx for SqlTx {
 
     async fn enqueue_job(&mut self, kind: JobKind, due_at: Millis) -> Result<JobId, StoreError> {
         let (name, subject) = rows::job_kind_values(&kind);
-        let rows = self
-            .exec
-            .fetch(
+        let id = self
+            .read_one(
                 "INSERT INTO jobs (kind, subject, due_at, attempts) VALUES ($1, $2, $3, 0) RETURNING id",
                 vec![name.into(), subject.into(), due_at.into()],
+                |row, _| row.int(0),
             )
-            .await?;
-        let row = one(rows)
+            .await?
             .ok_or_else(|| StoreError::Unavailable("the job insert returned no id".into()))?;
-        let id = row.int(0)?;
         self.jobs.push(JobOp::Enqueued(id));
         Ok(JobId::new(id.to_string()))
     }
 
     async fn complete_job(&mut self, id: &JobId, worker: &str) -> Result<bool, StoreError> {
-        let Some(number) = job_number(id) else {
-            return Ok(false);
-        };
-        let held = self.holds(number, worker).await?;
-        if held {
-            self.jobs.push(JobOp::Complete {
-                id: number,
-                worker: worker.to_owned(),
-            });
-        }
-        Ok(held)
+        self.stage_if_held(id, worker, |id, worker| JobOp::Complete { id, worker })
+            .await
     }
 
     async fn reschedule_job(
@@ -1151,35 +1159,27 @@ impl Tx for SqlTx {
         worker: &str,
         due_at: Millis,
     ) -> Result<bool, StoreError> {
-        let Some(number) = job_number(id) else {
-            return Ok(false);
-        };
-        let held = self.holds(number, worker).await?;
-        if held {
-            self.jobs.push(JobOp::Reschedule {
-                id: number,
-                worker: worker.to_owned(),
-                due_at,
-            });
-        }
-        Ok(held)
+        self.stage_if_held(id, worker, |id, worker| JobOp::Reschedule {
+            id,
+            worker,
+            due_at,
+        })
+        .await
     }
 
     async fn remove_jobs(&mut self, kind: &JobKind) -> Result<usize, StoreError> {
         let (name, subject) = rows::job_kind_values(kind);
-        let rows = self
-            .exec
-            .fetch(
+        let count = self
+            .count(
                 "SELECT count(*) FROM jobs WHERE kind = $1 AND subject = $2",
                 vec![name.into(), subject.into()],
             )
             .await?;
-        let count = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
         self.jobs.push(JobOp::Remove {
             kind: name,
             subject: subject.to_owned(),
         });
-        Ok(usize::try_from(count).unwrap_or(0))
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
     async fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
