@@ -108,7 +108,7 @@ pub use common::result::{AmsResult, ResultCode, ResultStatus};
 pub use common::settlement::SettlementStrategy;
 pub use common::wallet::CustomerBelongsTo;
 pub use notify::{ACK_FAILURE_BODY, ACK_SUCCESS_BODY, Notification, NotificationAck};
-pub use payments::cancel::{CancelRequest, CancelResponse};
+pub use payments::cancel::{CancelRequest, CancelResponse, cancel_deadline_millis};
 pub use payments::inquiry_payment::{InquiryPaymentRequest, InquiryPaymentResponse, Transaction};
 pub use payments::inquiry_refund::{InquiryRefundRequest, InquiryRefundResponse};
 pub use payments::notify_payment::{NotifyPayment, PaymentNotifyType};

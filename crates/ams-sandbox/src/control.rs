@@ -1,5 +1,6 @@
-//! The control API under `/sandbox/`: set up users and merchants, move the clock, inject faults, and
-//! read the ledger and the notification log. JSON in, JSON out; errors are
+//! The control API under `/sandbox/`: set up users, merchants and sandbox-wide settings, move the
+//! clock, inject faults, release requests held in transit, and read the ledger and the
+//! notification log. JSON in, JSON out; errors are
 //! `{"error": "..."}` with a 4xx status. `GET /sandbox` lists every endpoint.
 
 use std::collections::HashMap;
@@ -15,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::model::{
-    ClockUpdate, ClockView, Completion, FaultRule, MerchantSettings, NotificationFaultRule,
-    UserSpec, UserUpdate,
+    ClockUpdate, ClockView, Completion, FaultRule, HeldRequest, MerchantSettings,
+    NotificationFaultRule, SandboxSettings, UserSpec, UserUpdate,
 };
 use crate::shared::Shared;
 use crate::util::ams_time;
@@ -27,12 +28,12 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET /sandbox/users", "every user"),
     (
         "POST /sandbox/users",
-        "create a user: UserSpec {login_id, wallet, balances, status, risk_reject, per_payment_limit, max_payments, payment_mode}",
+        "create a user: UserSpec {login_id, wallet, balances, status, risk_reject, per_payment_limit, max_payments, payment_mode, issues_refresh_tokens}",
     ),
     ("GET /sandbox/users/{login}", "one user"),
     (
         "PATCH /sandbox/users/{login}",
-        "change a user: UserUpdate (balances, status, risk_reject, per_payment_limit, max_payments, payment_mode)",
+        "change a user: UserUpdate (balances, status, risk_reject, per_payment_limit, max_payments, payment_mode, issues_refresh_tokens)",
     ),
     (
         "POST /sandbox/users/{login}/unbind",
@@ -44,23 +45,39 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     (
         "PUT /sandbox/merchants/{client_id}",
-        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url}",
+        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created}",
+    ),
+    ("GET /sandbox/settings", "the sandbox-wide settings"),
+    (
+        "PUT /sandbox/settings",
+        "set the sandbox-wide settings: {overtaken_pay: debits|closed}",
     ),
     ("GET /sandbox/clock", "read the clock"),
     (
         "POST /sandbox/clock",
-        "move the clock: {set?: AMS datetime, advance_ms?, frozen?}",
+        "move the clock: {set?: AMS datetime, advance_ms?, frozen?}; held requests now due are released",
     ),
     ("GET /sandbox/faults", "the fault rules with their counters"),
     (
         "POST /sandbox/faults",
-        "add a gateway fault: {api, request_id?, skip?, times?, process?, action: {kind: unknown|delay|drop|http500|unsigned|bad_signature, ...}}",
+        "add a gateway fault: {api, request_id?, skip?, times?, process?, action: {kind: unknown {code} | answer {status: F|U, code} | delay {ms} | drop | hold {ms} | http500 | unsigned | bad_signature}}",
     ),
     (
         "POST /sandbox/notification-faults",
         "add a notification fault: {notification?, request_id?, times?, action: {kind: skip|duplicate|delay|reorder, ...}}",
     ),
-    ("DELETE /sandbox/faults", "remove every fault rule"),
+    (
+        "DELETE /sandbox/faults",
+        "remove every fault rule (held requests stay held)",
+    ),
+    (
+        "GET /sandbox/held",
+        "requests held in transit: [{seq, api, client_id, request_id?, held_at_ms, due_ms, due}]",
+    ),
+    (
+        "POST /sandbox/held/release",
+        "release every held request now, in due order: {released: [...]}",
+    ),
     (
         "GET /sandbox/ledger?payment_request_id=&user=",
         "debits and credits, with counts",
@@ -165,19 +182,36 @@ pub(crate) async fn get_merchant(
     State(shared): State<Arc<Shared>>,
     Path(client_id): Path<String>,
 ) -> Response {
-    match shared.lock().merchant_settings(&client_id) {
-        Some(settings) => ok(settings),
+    match shared.lock().merchant_view(&client_id) {
+        Some(view) => ok(view),
         None => error(StatusCode::NOT_FOUND, format!("no merchant {client_id:?}")),
     }
+}
+
+/// `PUT /sandbox/merchants/{client_id}`: the dashboard settings and the sandbox's switches. A PUT
+/// replaces them all: an absent field is unset (off).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MerchantBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    payment_notify_url: Option<String>,
+    #[serde(default)]
+    refund_notify_url: Option<String>,
+    #[serde(default)]
+    authorization_notify_url: Option<String>,
+    #[serde(default)]
+    notify_token_created: bool,
 }
 
 pub(crate) async fn put_merchant(
     State(shared): State<Arc<Shared>>,
     Path(client_id): Path<String>,
-    payload: Result<Json<MerchantSettings>, JsonRejection>,
+    payload: Result<Json<MerchantBody>, JsonRejection>,
 ) -> Response {
-    let settings = match body(payload) {
-        Ok(settings) => settings,
+    let request = match body(payload) {
+        Ok(request) => request,
         Err(response) => return *response,
     };
     let mut world = shared.lock();
@@ -187,8 +221,59 @@ pub(crate) async fn put_merchant(
             format!("no merchant {client_id:?}: register its public key when starting the sandbox"),
         );
     }
-    world.set_merchant(&client_id, settings.clone());
-    ok(settings)
+    let settings = MerchantSettings {
+        name: request.name,
+        payment_notify_url: request.payment_notify_url,
+        refund_notify_url: request.refund_notify_url,
+        authorization_notify_url: request.authorization_notify_url,
+    };
+    world.set_merchant(&client_id, settings);
+    world.set_notify_token_created(&client_id, request.notify_token_created);
+    match world.merchant_view(&client_id) {
+        Some(view) => ok(view),
+        None => error(StatusCode::NOT_FOUND, format!("no merchant {client_id:?}")),
+    }
+}
+
+pub(crate) async fn get_settings(State(shared): State<Arc<Shared>>) -> Response {
+    ok(shared.lock().settings())
+}
+
+pub(crate) async fn put_settings(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<SandboxSettings>, JsonRejection>,
+) -> Response {
+    match body(payload) {
+        Ok(settings) => {
+            shared.lock().set_settings(settings.clone());
+            ok(settings)
+        }
+        Err(response) => *response,
+    }
+}
+
+/// Releases the held requests due by the clock's reading now; they take effect at that time.
+pub(crate) fn release_due(shared: &Shared) -> Vec<HeldRequest> {
+    let now = shared.clock.now_ms();
+    let released = shared.lock().release_due(now);
+    shared.outbox_signal.notify_one();
+    released
+}
+
+/// Releases every held request now, due or not.
+pub(crate) fn release_all(shared: &Shared) -> Vec<HeldRequest> {
+    let now = shared.clock.now_ms();
+    let released = shared.lock().release_all(now);
+    shared.outbox_signal.notify_one();
+    released
+}
+
+pub(crate) async fn list_held(State(shared): State<Arc<Shared>>) -> Response {
+    ok(shared.lock().held())
+}
+
+pub(crate) async fn release_held(State(shared): State<Arc<Shared>>) -> Response {
+    ok(json!({ "released": release_all(&shared) }))
 }
 
 pub(crate) fn clock_view(shared: &Shared) -> ClockView {
@@ -228,7 +313,7 @@ pub(crate) fn apply_clock(shared: &Shared, update: &ClockUpdate) -> Result<Clock
     if update.frozen == Some(false) {
         shared.clock.freeze(false);
     }
-    shared.outbox_signal.notify_one();
+    release_due(shared);
     Ok(clock_view(shared))
 }
 

@@ -5,13 +5,15 @@
 //! Debit APIs under `/ams/api/v1` and `/ams/sandbox/api/v1`, signed answers, `PARAM_ILLEGAL` naming
 //! the field, idempotency on `paymentRequestId` and `refundRequestId`, the cancel window, signed
 //! notifications retried on Alipay's schedule), and lets a test produce every hard case on demand:
-//! `U` answers, delays, dropped connections after commit, HTTP 500, unsigned or mis-signed answers,
-//! skipped, duplicated, delayed or reordered notifications, and a clock that moves when told.
+//! `U` answers or any chosen `F`/`U` result, delays, dropped connections after commit, requests held
+//! in transit and landing later, HTTP 500, unsigned or mis-signed answers, skipped, duplicated,
+//! delayed or reordered notifications, and a clock that moves when told. Where Alipay's behaviour
+//! is not documented, it takes the case that is harder on the merchant (see the decisions below).
 //!
 //! # Running it in a test
 //! ```
 //! use ams_protocol::{Amount, Currency, CustomerBelongsTo};
-//! use ams_sandbox::{Sandbox, UserSpec};
+//! use ams_sandbox::{OvertakenPay, Sandbox, UserSpec};
 //! use ams_signing::PublicKey;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -25,6 +27,9 @@
 //! // Point a client at sandbox.base_url(); verify answers with sandbox.alipay_public_key().
 //! assert!(sandbox.base_url().starts_with("http://127.0.0.1:"));
 //! assert_eq!(sandbox.ledger(None, Some("alice@example.com")).debits, 0);
+//! // The harsher reading of undocumented behaviour is the default.
+//! assert_eq!(sandbox.settings().overtaken_pay, OvertakenPay::Debits);
+//! assert!(sandbox.held().is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -32,7 +37,67 @@
 //! # Control API
 //! Everything the handle does is also JSON over HTTP under `/sandbox/` (see [`control::ENDPOINTS`]),
 //! for tests in other languages and for people exploring by hand.
+//!
+//! # Requests in transit
+//! A [`FaultAction::Hold`] rule holds a matching gateway call after it is admitted (path, client,
+//! signature, body all checked): the caller gets no answer (the connection closes, as with
+//! [`FaultAction::Drop`]) and nothing happens yet. The call lands later, processed exactly as a
+//! fresh arrival at the sandbox time of its release (its debit, its notifications, its expiry
+//! checks), when
+//! - the clock is moved through the handle ([`SandboxHandle::advance_clock_ms`],
+//!   [`SandboxHandle::update_clock`]) or `POST /sandbox/clock` to or past its due time (held time
+//!   plus `ms`): what became due lands before the call returns;
+//! - a gateway call arrives after its due time: what is due lands first, in due order, then that
+//!   call is processed, all under one lock with one clock reading (a call refused before the world,
+//!   e.g. for its signature, changes nothing and releases nothing);
+//! - the clock runs (not frozen) and its due time passes: the notifier lands it in real time;
+//! - it is released on demand ([`SandboxHandle::release_held`], `POST /sandbox/held/release`),
+//!   due or not.
+//!
+//! Several held calls land in due order, then in the order they were held. A frozen clock moved
+//! straight on [`SandboxClock`] releases nothing by itself: the next gateway call or clock move
+//! through the handle does. [`SandboxHandle::held`] and `GET /sandbox/held` list what is in transit
+//! (API, request id, due time; never a token or an auth code). Removing the fault rules leaves held
+//! calls held. This is how a merchant's `cancel` reaches Alipay before the `pay` it cancels.
+//!
+//! # Decisions where the digest is silent
+//! - A bad or used auth code is `INVALID_CODE`, an expired one `EXPIRED_CODE`, a bad refresh token
+//!   `INVALID_REFRESH_TOKEN`; a declined consent redirects with `authState` and
+//!   `errorCode=USER_CANCELLED`.
+//! - Cancelling a failed or processing payment succeeds and moves no money; a processing payment
+//!   whose expiry passes fails with `ORDER_IS_CLOSED`; a refused refund is kept, so its
+//!   `refundRequestId` keeps its answer.
+//! - **A pay that arrives after its `paymentExpiryTime` takes no effect** (digest §3.4: the payment
+//!   expires then). A `pay` whose own `paymentExpiryTime` is at or before the sandbox time of its
+//!   arrival (a held pay: of its release) is answered `F` / `ORDER_IS_CLOSED`, recorded as failed
+//!   (an inquiry finds it `FAIL`, a retry with the same id gets the same answer, the failure is
+//!   notified) and debits nothing. A time already past is therefore not `PARAM_ILLEGAL`; one more
+//!   than a minute ahead still is. A pay without `paymentExpiryTime` expires a minute after it
+//!   arrives (a held pay: after its release).
+//! - **What a cancel that overtook its pay does to that pay** is a setting,
+//!   [`SandboxSettings::overtaken_pay`] (builder [`SandboxBuilder::overtaken_pay`], handle
+//!   [`SandboxHandle::set_overtaken_pay`], `PUT /sandbox/settings`). A `cancel` naming an unknown
+//!   `paymentRequestId` is answered `F` / `ORDER_NOT_EXIST` either way. With
+//!   [`OvertakenPay::Debits`] (the default, the harsher case for merchants) it records nothing and
+//!   the pay, when it arrives, is processed normally and debits: the merchant must cancel again.
+//!   With [`OvertakenPay::Closed`] it leaves a tombstone for the client id and `paymentRequestId`,
+//!   and the pay, when it arrives, is recorded as failed with `F` / `ORDER_IS_CLOSED` (notified as
+//!   failed pays are) and moves no money. The setting applies to cancels answered while it is in
+//!   force; a tombstone stays.
+//! - Wallets may issue no refresh token ("if absent, the access token has a quite long validity",
+//!   §3.2): with [`UserSpec::issues_refresh_tokens`] false, `applyToken` answers the access token
+//!   and its expiry only, and the binding cannot be refreshed. Default: refresh tokens are issued.
+//! - Notifications are sent for final payment results (S and F), refunds, `AUTHCODE_CREATED`,
+//!   `TOKEN_CANCELED` (when the user unbinds, and on the merchant's first `revoke`), and, for a
+//!   merchant that turns it on ([`SandboxHandle::set_notify_token_created`], `notify_token_created`
+//!   in `PUT /sandbox/merchants/{client_id}`, default off), `TOKEN_CREATED` after each successful
+//!   `applyToken` with `AUTHORIZATION_CODE` (not after a refresh), with the consult's `authState`,
+//!   the `accessToken` and the masked `userLoginId`. Notification faults match it by `authState`.
+//! - [`FaultAction::Answer`] answers exactly the `result` it names (HTTP 200, signed, no other
+//!   field), after processing the call or not as the rule's `process` says: a test can make
+//!   `cancel` refuse without cancelling, or `pay` claim a failure after it debited.
 
+mod call;
 mod clock;
 mod consent;
 pub mod control;
@@ -56,10 +121,11 @@ use tokio::sync::{Notify, watch};
 
 pub use clock::SandboxClock;
 pub use model::{
-    AccountStatus, ClockUpdate, ClockView, Completion, DeliveryAttempt, DeliveryState, EntryKind,
-    EntryReason, FaultAction, FaultRule, LedgerEntry, LedgerView, MerchantSettings,
-    NotificationFaultAction, NotificationFaultRule, NotificationKind, NotificationRecord,
-    PaymentMode, UserSpec, UserUpdate, UserView,
+    AccountStatus, AnswerStatus, ClockUpdate, ClockView, Completion, DeliveryAttempt,
+    DeliveryState, EntryKind, EntryReason, FaultAction, FaultRule, HeldRequest, LedgerEntry,
+    LedgerView, MerchantSettings, MerchantView, NotificationFaultAction, NotificationFaultRule,
+    NotificationKind, NotificationRecord, OvertakenPay, PaymentMode, SandboxSettings, UserSpec,
+    UserUpdate, UserView,
 };
 pub use notify::ALIPAY_RETRY_INTERVALS_MS;
 pub use world::Lifetimes;
@@ -106,6 +172,8 @@ struct MerchantEntry {
 pub struct SandboxBuilder {
     merchants: Vec<MerchantEntry>,
     settings: Vec<(String, MerchantSettings)>,
+    token_created: Vec<(String, bool)>,
+    sandbox_settings: SandboxSettings,
     alipay_key: Option<PrivateKey>,
     alipay_key_version: KeyVersion,
     lifetimes: Lifetimes,
@@ -119,6 +187,8 @@ impl Default for SandboxBuilder {
         Self {
             merchants: Vec::new(),
             settings: Vec::new(),
+            token_created: Vec::new(),
+            sandbox_settings: SandboxSettings::default(),
             alipay_key: None,
             alipay_key_version: KeyVersion::DEFAULT,
             lifetimes: Lifetimes::default(),
@@ -177,6 +247,28 @@ impl SandboxBuilder {
         settings: MerchantSettings,
     ) -> Self {
         self.settings.push((client_id.into(), settings));
+        self
+    }
+
+    /// Whether the merchant gets `notifyAuthorization` `TOKEN_CREATED` after each successful
+    /// `applyToken` with `AUTHORIZATION_CODE` (default off). The merchant must be registered.
+    #[must_use]
+    pub fn notify_token_created(mut self, client_id: impl Into<String>, on: bool) -> Self {
+        self.token_created.push((client_id.into(), on));
+        self
+    }
+
+    /// Sandbox-wide settings (default: [`SandboxSettings::default`]).
+    #[must_use]
+    pub fn settings(mut self, settings: SandboxSettings) -> Self {
+        self.sandbox_settings = settings;
+        self
+    }
+
+    /// What a cancel that overtook its pay does to that pay (default [`OvertakenPay::Debits`]).
+    #[must_use]
+    pub fn overtaken_pay(mut self, overtaken_pay: OvertakenPay) -> Self {
+        self.sandbox_settings.overtaken_pay = overtaken_pay;
         self
     }
 
@@ -256,6 +348,14 @@ impl SandboxBuilder {
         for (client_id, settings) in self.settings {
             world.set_merchant(&client_id, settings);
         }
+        for (client_id, on) in self.token_created {
+            if !world.set_notify_token_created(&client_id, on) {
+                return Err(SandboxError(format!(
+                    "notify_token_created: no merchant {client_id:?}"
+                )));
+            }
+        }
+        world.set_settings(self.sandbox_settings);
         for spec in self.users {
             world.create_user(spec)?;
         }
@@ -325,6 +425,12 @@ fn router(shared: Arc<Shared>) -> Router {
             "/sandbox/notification-faults",
             post(control::add_notification_fault),
         )
+        .route(
+            "/sandbox/settings",
+            get(control::get_settings).put(control::put_settings),
+        )
+        .route("/sandbox/held", get(control::list_held))
+        .route("/sandbox/held/release", post(control::release_held))
         .route("/sandbox/ledger", get(control::ledger))
         .route("/sandbox/notifications", get(control::notifications))
         .route(
@@ -378,7 +484,8 @@ impl SandboxHandle {
         &self.shared.clock
     }
 
-    /// Moves the clock, as `POST /sandbox/clock` does.
+    /// Moves the clock, as `POST /sandbox/clock` does. Held requests that became due are released
+    /// (they take effect at the new time) before it returns.
     ///
     /// # Errors
     /// When `set` is not an AMS datetime.
@@ -386,10 +493,11 @@ impl SandboxHandle {
         Ok(control::apply_clock(&self.shared, update)?)
     }
 
-    /// Advances the clock by `ms` milliseconds.
+    /// Advances the clock by `ms` milliseconds. Held requests that became due are released (they
+    /// take effect at the new time) before it returns.
     pub fn advance_clock_ms(&self, ms: i64) {
         self.shared.clock.advance_ms(ms);
-        self.shared.outbox_signal.notify_one();
+        control::release_due(&self.shared);
     }
 
     /// Creates a user.
@@ -411,6 +519,52 @@ impl SandboxHandle {
     /// A user as they stand now.
     pub fn user(&self, login: &str) -> Option<UserView> {
         self.shared.lock().user_view(login)
+    }
+
+    /// A merchant's settings and switches, as `GET /sandbox/merchants/{client_id}` shows them.
+    pub fn merchant(&self, client_id: &str) -> Option<MerchantView> {
+        self.shared.lock().merchant_view(client_id)
+    }
+
+    /// Turns `notifyAuthorization` `TOKEN_CREATED` on or off for a merchant (default off).
+    ///
+    /// # Errors
+    /// When the client id is not registered.
+    pub fn set_notify_token_created(&self, client_id: &str, on: bool) -> Result<(), SandboxError> {
+        if self.shared.lock().set_notify_token_created(client_id, on) {
+            Ok(())
+        } else {
+            Err(SandboxError(format!("no merchant {client_id:?}")))
+        }
+    }
+
+    /// The sandbox-wide settings, as `GET /sandbox/settings` shows them.
+    pub fn settings(&self) -> SandboxSettings {
+        self.shared.lock().settings()
+    }
+
+    /// Replaces the sandbox-wide settings, as `PUT /sandbox/settings` does.
+    pub fn set_settings(&self, settings: SandboxSettings) {
+        self.shared.lock().set_settings(settings);
+    }
+
+    /// What a cancel that overtook its pay does to that pay, from now on.
+    pub fn set_overtaken_pay(&self, overtaken_pay: OvertakenPay) {
+        let mut world = self.shared.lock();
+        let mut settings = world.settings();
+        settings.overtaken_pay = overtaken_pay;
+        world.set_settings(settings);
+    }
+
+    /// The requests held in transit by hold faults, in the order they will be released.
+    pub fn held(&self) -> Vec<HeldRequest> {
+        self.shared.lock().held()
+    }
+
+    /// Releases every held request now, due or not, in due order: each takes effect as a fresh
+    /// arrival at the current sandbox time. Returns what was released.
+    pub fn release_held(&self) -> Vec<HeldRequest> {
+        control::release_all(&self.shared)
     }
 
     /// Sets a merchant's dashboard settings (name, notification URLs).

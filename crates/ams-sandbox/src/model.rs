@@ -56,6 +56,12 @@ pub struct UserSpec {
     /// How payments complete.
     #[serde(default)]
     pub payment_mode: PaymentMode,
+    /// Whether the wallet issues refresh tokens (default true). With `false`, `applyToken` for this
+    /// user answers an access token with its expiry and no `refreshToken` /
+    /// `refreshTokenExpiryTime` ("if absent, the access token has a quite long validity", digest
+    /// §3.2), so the binding can never be refreshed. Read each time a token is issued.
+    #[serde(default = "yes")]
+    pub issues_refresh_tokens: bool,
 }
 
 impl UserSpec {
@@ -74,7 +80,15 @@ impl UserSpec {
             per_payment_limit: None,
             max_payments: None,
             payment_mode: PaymentMode::Instant,
+            issues_refresh_tokens: true,
         }
+    }
+
+    /// The same user in a wallet that issues no refresh tokens.
+    #[must_use]
+    pub fn without_refresh_tokens(mut self) -> Self {
+        self.issues_refresh_tokens = false;
+        self
     }
 }
 
@@ -100,6 +114,9 @@ pub struct UserUpdate {
     /// New payment mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_mode: Option<PaymentMode>,
+    /// Whether the wallet issues refresh tokens from now on (tokens already issued keep theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues_refresh_tokens: Option<bool>,
 }
 
 /// A user as the sandbox holds them now.
@@ -134,6 +151,89 @@ pub enum FaultAction {
     Unsigned,
     /// Answer with a signature made by another key.
     BadSignature,
+    /// Hold the request "in transit": it is admitted and verified, then neither processed nor
+    /// answered (the connection closes, as with [`FaultAction::Drop`]). It takes effect later,
+    /// processed as a fresh arrival at the sandbox time it is released: when the sandbox clock
+    /// reaches the time it was held plus `ms`, or when released through the control API. The
+    /// rule's `process` flag does not apply: a held request is never processed before its release.
+    Hold {
+        /// How long it stays in transit, in milliseconds of sandbox time.
+        ms: u64,
+    },
+    /// Answer HTTP 200, signed, with only this `result` (after processing the call or not, as the
+    /// rule's `process` flag says).
+    Answer {
+        /// `resultStatus`: `F` or `U`.
+        status: AnswerStatus,
+        /// `resultCode`, e.g. `ORDER_STATUS_INVALID` or `REPEAT_REQ_INCONSISTENT`.
+        code: String,
+    },
+}
+
+/// The `resultStatus` a [`FaultAction::Answer`] answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnswerStatus {
+    /// Failed.
+    F,
+    /// Unknown.
+    U,
+}
+
+impl AnswerStatus {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerStatus::F => "F",
+            AnswerStatus::U => "U",
+        }
+    }
+}
+
+/// A request held in transit by a [`FaultAction::Hold`] rule. Never shows a token or an auth code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRequest {
+    /// Position among every request held so far, from 1.
+    pub seq: u64,
+    /// The API, by its docs name.
+    #[serde(with = "api_name")]
+    pub api: Api,
+    /// The merchant's client id.
+    pub client_id: String,
+    /// The request's id where it is not a secret: `paymentRequestId` or `paymentId` (pay,
+    /// inquiryPayment, cancel), `refundRequestId` or `refundId` (refund, inquiryRefund),
+    /// `authState` (consult); `None` for applyToken and revoke, whose ids are codes and tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// When it arrived, in Unix milliseconds of the sandbox clock.
+    pub held_at_ms: i64,
+    /// When it takes effect, in Unix milliseconds of the sandbox clock.
+    pub due_ms: i64,
+    /// The same, as an AMS datetime.
+    pub due: String,
+}
+
+/// What happens to a `pay` whose `paymentRequestId` a `cancel` named before the pay arrived (the
+/// cancel, answered `ORDER_NOT_EXIST`, overtook a pay still in transit). The digest is silent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OvertakenPay {
+    /// The cancel leaves nothing behind; the pay, when it arrives, is processed as any pay and
+    /// debits (the harsher case for a merchant, so the default).
+    #[default]
+    Debits,
+    /// The cancel leaves a tombstone for the client id and `paymentRequestId`; the pay, when it
+    /// arrives, is recorded as failed with `F` / `ORDER_IS_CLOSED` and moves no money.
+    Closed,
+}
+
+/// Sandbox-wide behaviour where Alipay's is not documented.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSettings {
+    /// What a cancel that overtook its pay does to that pay (default `debits`). Applies to cancels
+    /// answered while it is in force; a tombstone, once left, stays.
+    #[serde(default)]
+    pub overtaken_pay: OvertakenPay,
 }
 
 /// A fault rule for the gateway: matched by API and, optionally, the call's request id.
@@ -155,7 +255,8 @@ pub struct FaultRule {
     #[serde(default = "one", skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
     /// Whether the call still takes effect (commits) before the fault (default true). With
-    /// `false` the request changes nothing.
+    /// `false` the request changes nothing. Not for [`FaultAction::Hold`], which never processes
+    /// the call before its release.
     #[serde(default = "yes")]
     pub process: bool,
     /// What happens.
@@ -248,8 +349,9 @@ pub struct NotificationFaultRule {
     /// Only this kind (default: any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationKind>,
-    /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`, or the
-    /// `authState` / access token of an authorization notification).
+    /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`, or for an
+    /// authorization notification the `authState` (`AUTHCODE_CREATED`, `TOKEN_CREATED`) or the
+    /// access token (`TOKEN_CANCELED`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// How many times it fires (default 1); `null` for every match.
@@ -451,6 +553,22 @@ pub struct MerchantSettings {
     /// Dashboard setting: where notifyAuthorization goes when consult names no URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_notify_url: Option<String>,
+}
+
+/// A merchant as the control API shows it: the dashboard settings and the sandbox's own switches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantView {
+    /// The dashboard settings.
+    #[serde(flatten)]
+    pub settings: MerchantSettings,
+    /// Whether a successful `applyToken` with `AUTHORIZATION_CODE` is followed by
+    /// `notifyAuthorization` `TOKEN_CREATED` (default false; shown only when true).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub notify_token_created: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Serde for [`Api`] by its docs name.

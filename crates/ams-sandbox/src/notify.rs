@@ -90,10 +90,21 @@ fn collect_is_idle(shared: &Shared) -> bool {
     })
 }
 
-/// Takes the deliveries due now (marking them in flight) and the next due time after them.
+/// Releases the held requests due now, then takes the deliveries due now (marking them in
+/// flight), and returns the next time anything (a delivery, an expiry, a held request) falls due.
 fn collect(shared: &Shared, now: i64) -> (Vec<Due>, Option<i64>) {
     let mut world = shared.lock();
+    // The notifier also releases held requests in real time, while the clock runs. A frozen clock
+    // only moves when told: through the handle or the control API (which release what became
+    // due themselves) or straight on the `SandboxClock`, which leaves them to the next gateway
+    // call, so a test decides exactly when they land.
+    if !shared.clock.is_frozen() {
+        world.release_due(now);
+    }
     let mut next = world.sweep(now);
+    if let Some(held) = world.next_held_due() {
+        next = Some(next.map_or(held, |n| n.min(held)));
+    }
     let mut due = Vec::new();
     for (index, delivery) in world.outbox.iter_mut().enumerate() {
         if delivery.record.state != DeliveryState::Pending || delivery.in_flight {

@@ -9,6 +9,21 @@ use crate::common::ids::{PaymentId, PaymentRequestId};
 use crate::common::result::AmsResult;
 use crate::macros::optional_setters;
 
+/// The last moment a payment created at `created_unix_millis` can be cancelled under Auto Debit's
+/// contract: 00:15 (UTC+8) on the day after its creation day in UTC+8 (digest §3.6). Past it,
+/// Alipay answers `CANCEL_WINDOW_EXCEED` and the money can only come back by a refund.
+#[must_use]
+pub fn cancel_deadline_millis(created_unix_millis: i64) -> i64 {
+    const MINUTE: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MINUTE;
+    const UTC8: i64 = 8 * 60 * MINUTE;
+    let local = created_unix_millis.saturating_add(UTC8);
+    let day_start_local = local.div_euclid(DAY) * DAY;
+    day_start_local
+        .saturating_add(DAY + 15 * MINUTE)
+        .saturating_sub(UTC8)
+}
+
 /// cancel request body: `paymentId` or `paymentRequestId` (not both absent; `paymentId` wins).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,3 +106,27 @@ optional_setters!(CancelResponse {
 });
 
 ams_api!(CancelRequest => CancelResponse, Api::Cancel);
+
+#[cfg(test)]
+mod window_tests {
+    use super::cancel_deadline_millis;
+
+    #[test]
+    fn the_cancel_window_closes_at_0015_utc8_the_next_day() {
+        // 2024-01-01T23:59:00+08:00 → 2024-01-02T00:15:00+08:00.
+        assert_eq!(cancel_deadline_millis(1_704_124_740_000), 1_704_125_700_000);
+        // 2024-01-01T00:00:00+08:00 → 2024-01-02T00:15:00+08:00.
+        assert_eq!(cancel_deadline_millis(1_704_038_400_000), 1_704_125_700_000);
+        // 23:59 UTC on 1 March is already 2 March in UTC+8.
+        let at = |text: &str| crate::AmsDateTime::new(text).unix_millis().expect("a time");
+        assert_eq!(
+            cancel_deadline_millis(at("2024-03-01T23:59:00+00:00")),
+            at("2024-03-03T00:15:00+08:00")
+        );
+        // 2024-01-02T00:14:59+08:00 → 2024-01-03T00:15:00+08:00 (a new UTC+8 day).
+        assert_eq!(
+            cancel_deadline_millis(1_704_125_699_000),
+            1_704_125_700_000 + 86_400_000
+        );
+    }
+}

@@ -1,10 +1,15 @@
 //! Authorization: consult's URLs per terminal, the wallet's consent page (merchant, scopes,
 //! Agree/Decline), single-use expiring consent links and auth codes, AUTHCODE_CREATED where a notify
-//! URL is configured, token lifetimes, refresh rotation, revoke, and the user unbinding in the
-//! wallet (TOKEN_CANCELED).
+//! URL is configured, TOKEN_CREATED when the merchant asks for it, token lifetimes, wallets that
+//! issue no refresh tokens, refresh rotation, revoke, and the user unbinding in the wallet
+//! (TOKEN_CANCELED).
 
 use ams_protocol::Api;
-use ams_sandbox::{DeliveryState, Lifetimes, NotificationKind, SandboxHandle};
+use ams_protocol::CustomerBelongsTo;
+use ams_sandbox::{
+    DeliveryState, Lifetimes, NotificationFaultAction, NotificationFaultRule, NotificationKind,
+    SandboxHandle, UserSpec,
+};
 use serde_json::json;
 
 use crate::support::*;
@@ -645,4 +650,161 @@ async fn revoke_sends_token_canceled_once() {
         .filter(|n| n.body.contains("TOKEN_CANCELED"))
         .count();
     assert_eq!(canceled, 1, "{log:?}");
+}
+
+#[tokio::test]
+async fn token_created_follows_a_code_exchange_when_the_merchant_asks_for_it() {
+    let merchant = MerchantEndpoint::start().await;
+    let (sandbox, client) = sandbox_with_alice_and(Some(&merchant)).await;
+    sandbox
+        .set_notify_token_created(CLIENT_ID, true)
+        .expect("merchant known");
+    assert!(
+        sandbox
+            .merchant(CLIENT_ID)
+            .expect("merchant")
+            .notify_token_created
+    );
+    assert!(
+        sandbox
+            .set_notify_token_created("SANDBOX_NOBODY", true)
+            .is_err()
+    );
+    let mut body = consult_body("tc-state", "https://merchant.example/r");
+    body["authNotifyUrl"] = json!(merchant.url("/from-consult"));
+    let url = consent_url(&client, &body).await;
+    let (_, location) = consent(&url, ALICE, "agree").await;
+    let code = query_param(&location, "authCode").expect("authCode");
+    // Notification faults apply to it (matched by authState): deliver it twice.
+    sandbox.add_notification_fault(
+        NotificationFaultRule::new(
+            Some(NotificationKind::Authorization),
+            NotificationFaultAction::Duplicate,
+        )
+        .for_request("tc-state"),
+    );
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(token.result_code(), "SUCCESS", "{}", token.body);
+    // Raised under the same lock as the answer.
+    let log = sandbox.notifications();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!(
+        (log[1].notification, log[1].request_id.as_str()),
+        (NotificationKind::Authorization, "tc-state")
+    );
+
+    let got = merchant.wait_for(3).await;
+    let created: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.json()["authorizationNotifyType"] == "TOKEN_CREATED")
+        .collect();
+    assert_eq!(created.len(), 2, "{got:?}");
+    for received in created {
+        assert_eq!(received.path, "/from-consult");
+        assert_notification_signed(sandbox.alipay_public_key(), received);
+        let notify = received.json();
+        assert_eq!(notify["authState"], "tc-state");
+        assert_eq!(notify["accessToken"], token.str("accessToken").as_str());
+        assert_eq!(notify["userLoginId"], "al***om");
+        assert_eq!(notify["result"]["resultStatus"], "S");
+        assert!(notify["authCode"].is_null(), "{notify}");
+    }
+
+    // A refresh creates no TOKEN_CREATED.
+    let refreshed = client
+        .call(Api::ApplyToken, &refresh_body(&token.str("refreshToken")))
+        .await;
+    assert_eq!(refreshed.result_code(), "SUCCESS", "{}", refreshed.body);
+    assert_eq!(sandbox.notifications().len(), 2);
+}
+
+#[tokio::test]
+async fn a_wallet_without_refresh_tokens_gives_an_access_token_alone() {
+    const DANA: &str = "dana@example.com";
+    let sandbox = builder()
+        .user(
+            UserSpec::new(DANA, CustomerBelongsTo::AlipayCn, vec![usd(10_000)])
+                .without_refresh_tokens(),
+        )
+        .start_local()
+        .await
+        .expect("starts");
+    let client = TestClient::new(&sandbox);
+    let t0 = freeze_at(&sandbox, "2024-06-01T12:00:00+08:00");
+    assert!(!sandbox.user(DANA).expect("dana").spec.issues_refresh_tokens);
+    let token = bind_answer(&client, DANA, "no-refresh").await;
+    assert_eq!(
+        token.str("accessTokenExpiryTime"),
+        ams(t0 + Lifetimes::default().access_token_ms)
+    );
+    for absent in ["refreshToken", "refreshTokenExpiryTime"] {
+        assert!(token.json.get(absent).is_none(), "{absent}: {}", token.body);
+    }
+    let access = token.str("accessToken");
+    let pay = client
+        .call(Api::Pay, &pay_body("no-refresh-pay", &usd(100), &access))
+        .await;
+    assert_eq!(pay.result_code(), "SUCCESS", "{}", pay.body);
+    // Nothing can refresh the binding.
+    let refresh = client.call(Api::ApplyToken, &refresh_body(&access)).await;
+    assert_eq!(
+        (refresh.result_status(), refresh.result_code()),
+        ("F", "INVALID_REFRESH_TOKEN")
+    );
+}
+
+#[tokio::test]
+async fn switching_refresh_tokens_off_applies_to_the_tokens_issued_afterwards() {
+    let fx = Fixture::new().await;
+    let control = Control::new(&fx.sandbox);
+    let (status, user) = control
+        .patch(
+            &format!("/sandbox/users/{ALICE}"),
+            &json!({ "issues_refresh_tokens": false }),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["issues_refresh_tokens"], false);
+
+    // The refresh token issued before still works once; its replacement comes without one.
+    let refreshed = fx
+        .client
+        .call(Api::ApplyToken, &refresh_body(&fx.refresh))
+        .await;
+    assert_eq!(refreshed.result_code(), "SUCCESS", "{}", refreshed.body);
+    assert!(refreshed.json["accessToken"].is_string());
+    assert!(
+        refreshed.json["refreshToken"].is_null(),
+        "{}",
+        refreshed.body
+    );
+    let fresh_bind = bind_answer(&fx.client, ALICE, "after-switch").await;
+    assert!(
+        fresh_bind.json["refreshToken"].is_null(),
+        "{}",
+        fresh_bind.body
+    );
+
+    // Switched back on, bindings get refresh tokens again; users made over HTTP take it too.
+    fx.sandbox
+        .update_user(
+            ALICE,
+            ams_sandbox::UserUpdate {
+                issues_refresh_tokens: Some(true),
+                ..ams_sandbox::UserUpdate::default()
+            },
+        )
+        .expect("update");
+    let (access, refresh) = bind(&fx.client, ALICE, "switched-back").await;
+    assert!(!access.is_empty() && !refresh.is_empty());
+    let (status, erin) = control
+        .post(
+            "/sandbox/users",
+            &json!({ "login_id": "erin@example.com", "wallet": "ALIPAY_CN", "issues_refresh_tokens": false }),
+        )
+        .await;
+    assert_eq!(status, 201, "{erin}");
+    assert_eq!(erin["issues_refresh_tokens"], false);
+    let (_, alice) = control.get(&format!("/sandbox/users/{ALICE}")).await;
+    assert_eq!(alice["issues_refresh_tokens"], true);
 }

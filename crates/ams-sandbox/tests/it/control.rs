@@ -1,5 +1,6 @@
 //! The control API over HTTP: the endpoint list, the clock (read, advance, set, freeze), fault
-//! rules (add, list with counters, clear), merchant settings, the ledger and the notification log.
+//! rules (add, list with counters, clear), merchant settings and switches, the ledger and the
+//! notification log. (Held requests and sandbox settings: `transit`.)
 
 use ams_protocol::Api;
 use ams_sandbox::ClockUpdate;
@@ -32,6 +33,10 @@ async fn get_sandbox_lists_every_endpoint() {
         "POST /sandbox/notification-faults",
         "GET /sandbox/notifications",
         "POST /sandbox/payments/{payment_request_id}/complete",
+        "GET /sandbox/settings",
+        "PUT /sandbox/settings",
+        "GET /sandbox/held",
+        "POST /sandbox/held/release",
     ] {
         assert!(routes.contains(&route), "{route} missing from {routes:?}");
     }
@@ -268,4 +273,72 @@ async fn merchant_settings_ledger_and_notifications_over_http() {
     );
     assert_eq!(notifications[0]["body"], log[0].body.as_str());
     assert_eq!(notifications[0]["attempts"][0]["acknowledged"], true);
+}
+
+#[tokio::test]
+async fn the_token_created_switch_is_a_merchant_setting_over_http_and_in_the_builder() {
+    let merchant = MerchantEndpoint::start().await;
+    let fx = Fixture::new().await;
+    let control = Control::new(&fx.sandbox);
+    let path = format!("/sandbox/merchants/{CLIENT_ID}");
+    let types = |sandbox: &ams_sandbox::SandboxHandle| -> Vec<String> {
+        sandbox
+            .notifications()
+            .iter()
+            .map(|n| {
+                let body: serde_json::Value = serde_json::from_str(&n.body).expect("JSON");
+                body["authorizationNotifyType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+
+    let on =
+        json!({ "authorization_notify_url": merchant.url("/auth"), "notify_token_created": true });
+    assert_eq!(control.put(&path, &on).await, (200, on.clone()));
+    let (status, got) = control.get(&path).await;
+    assert_eq!((status, &got), (200, &on));
+    let view: ams_sandbox::MerchantView = serde_json::from_value(got).expect("a MerchantView");
+    assert!(view.notify_token_created);
+    assert_eq!(Some(view), fx.sandbox.merchant(CLIENT_ID));
+    bind(&fx.client, ALICE, "switch-on").await;
+    assert_eq!(types(&fx.sandbox), ["AUTHCODE_CREATED", "TOKEN_CREATED"]);
+
+    // A PUT replaces everything: without the switch it is off (and not shown).
+    let off = json!({ "authorization_notify_url": merchant.url("/auth") });
+    assert_eq!(control.put(&path, &off).await, (200, off.clone()));
+    assert_eq!(control.get(&path).await, (200, off));
+    bind(&fx.client, ALICE, "switch-off").await;
+    assert_eq!(
+        types(&fx.sandbox),
+        ["AUTHCODE_CREATED", "TOKEN_CREATED", "AUTHCODE_CREATED"]
+    );
+    for bad in [
+        json!({ "notify_token_created": "yes" }),
+        json!({ "notify_token_creatd": true }),
+    ] {
+        let (status, body) = control.put(&path, &bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+
+    // The builder sets it at start, for registered merchants only.
+    let started = builder()
+        .notify_token_created(CLIENT_ID, true)
+        .start_local()
+        .await
+        .expect("starts");
+    assert!(
+        started
+            .merchant(CLIENT_ID)
+            .expect("merchant")
+            .notify_token_created
+    );
+    let refused = builder()
+        .notify_token_created("SANDBOX_NOBODY", true)
+        .start_local()
+        .await
+        .expect_err("an unknown merchant is refused");
+    assert!(refused.to_string().contains("SANDBOX_NOBODY"), "{refused}");
 }

@@ -1,11 +1,12 @@
-//! Gateway faults, every rule: `unknown` with and without processing, `delay`, `drop` (the
-//! committed-but-unanswered pay, retried), `http500`, `unsigned`, `bad_signature`, and the rule's
-//! `skip`, `times` and `request_id` matching.
+//! Gateway faults, every rule: `unknown` with and without processing, `answer` (a chosen F or U
+//! result, with and without processing), `delay`, `drop` (the committed-but-unanswered pay,
+//! retried), `http500`, `unsigned`, `bad_signature`, and the rule's `skip`, `times` and
+//! `request_id` matching. (`hold` has its own module, `transit`.)
 
 use std::time::Duration;
 
 use ams_protocol::Api;
-use ams_sandbox::{FaultAction, FaultRule};
+use ams_sandbox::{AnswerStatus, FaultAction, FaultRule};
 use ams_signing::{SignatureHeader, SignedContent};
 use serde_json::json;
 
@@ -61,6 +62,102 @@ async fn an_unknown_fault_without_processing_changes_nothing() {
         // The retry does the work, once.
         assert_eq!(fx.pay("u-none", 1_000).await.result_code(), "SUCCESS");
         assert_eq!(fx.debits("u-none"), 1);
+    }
+}
+
+fn answer_with(status: AnswerStatus, code: &str) -> FaultAction {
+    FaultAction::Answer {
+        status,
+        code: code.to_owned(),
+    }
+}
+
+/// The answer holds `result` and nothing else.
+fn assert_result_only(answer: &Answer, status: &str, code: &str) {
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        (answer.result_status(), answer.result_code()),
+        (status, code),
+        "{}",
+        answer.body
+    );
+    let fields: Vec<&String> = answer.json.as_object().expect("object").keys().collect();
+    assert_eq!(fields, ["result"], "{}", answer.body);
+}
+
+#[tokio::test]
+async fn an_answer_fault_without_processing_answers_that_result_and_changes_nothing() {
+    let fx = Fixture::new().await;
+    fx.pay("refused-cancel", 1_000).await;
+    fx.sandbox.add_fault(
+        FaultRule::new(
+            Api::Cancel,
+            answer_with(AnswerStatus::F, "ORDER_STATUS_INVALID"),
+        )
+        .process(false),
+    );
+    let before = fx.snapshot();
+    // `cancel` verifies the signature: the answer is signed.
+    let cancel = fx.cancel("refused-cancel").await;
+    assert_result_only(&cancel, "F", "ORDER_STATUS_INVALID");
+    assert_eq!(fx.snapshot(), before);
+    assert_eq!(
+        fx.inquiry("refused-cancel").await.json["paymentStatus"],
+        "SUCCESS"
+    );
+    // Fired once: the next cancel is processed.
+    assert_eq!(fx.cancel("refused-cancel").await.result_code(), "SUCCESS");
+    assert_eq!(fx.balance(), 10_000);
+}
+
+#[tokio::test]
+async fn an_answer_fault_after_processing_hides_a_committed_debit() {
+    let fx = Fixture::new().await;
+    fx.sandbox.add_fault(FaultRule::new(
+        Api::Pay,
+        answer_with(AnswerStatus::F, "REPEAT_REQ_INCONSISTENT"),
+    ));
+    let answer = fx.pay("said-failed", 1_000).await;
+    assert_result_only(&answer, "F", "REPEAT_REQ_INCONSISTENT");
+    // The debit happened whatever the answer said.
+    assert_eq!(fx.debits("said-failed"), 1);
+    let inquiry = fx.inquiry("said-failed").await;
+    assert_eq!(inquiry.json["paymentStatus"], "SUCCESS");
+    let retry = fx.pay("said-failed", 1_000).await;
+    assert_eq!(retry.result_code(), "SUCCESS");
+    assert_eq!(retry.str("paymentId"), inquiry.str("paymentId"));
+    assert_eq!(fx.debits("said-failed"), 1);
+    assert_eq!(fx.balance(), 9_000);
+}
+
+#[tokio::test]
+async fn an_answer_fault_is_set_over_http_with_status_f_or_u_only() {
+    let fx = Fixture::new().await;
+    let control = Control::new(&fx.sandbox);
+    let (status, body) = control
+        .post(
+            "/sandbox/faults",
+            &json!({
+                "api": "inquiryPayment",
+                "process": false,
+                "action": { "kind": "answer", "status": "U", "code": "REQUEST_TRAFFIC_EXCEED_LIMIT" }
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    fx.pay("busy", 100).await;
+    assert_result_only(
+        &fx.inquiry("busy").await,
+        "U",
+        "REQUEST_TRAFFIC_EXCEED_LIMIT",
+    );
+    assert_eq!(fx.inquiry("busy").await.json["paymentStatus"], "SUCCESS");
+    for bad in [
+        json!({ "api": "pay", "action": { "kind": "answer", "status": "S", "code": "SUCCESS" } }),
+        json!({ "api": "pay", "action": { "kind": "answer", "status": "F" } }),
+    ] {
+        let (status, body) = control.post("/sandbox/faults", &bad).await;
+        assert_eq!(status, 400, "{bad}: {body}");
     }
 }
 

@@ -11,4 +11,5 @@ mod payments;
 mod refunds;
 mod refusals;
 mod support;
+mod transit;
 mod wallet;

@@ -1,6 +1,7 @@
 //! pay and inquiryPayment: idempotency on paymentRequestId (§5.9), at most one debit per payment,
 //! the failures an account's setup produces, balances per currency, the processing mode (complete
-//! through the handle or the control API, or expire), and inquiry of every status.
+//! through the handle or the control API, or expire), a pay arriving after its own
+//! `paymentExpiryTime` (closed), and inquiry of every status.
 
 use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
 use ams_sandbox::{
@@ -571,4 +572,47 @@ async fn an_expired_payment_cannot_be_completed_even_before_anyone_looks_at_it()
     assert_eq!(fx.inquiry("proc-late").await.json["paymentStatus"], "FAIL");
     assert_eq!(fx.debits("proc-late"), 0);
     assert_eq!(fx.balance(), 10_000);
+}
+
+#[tokio::test]
+async fn a_pay_arriving_at_or_after_its_payment_expiry_time_is_closed_and_recorded_failed() {
+    let merchant = MerchantEndpoint::start().await;
+    let fx = Fixture::new().await;
+    fx.sandbox
+        .set_merchant_settings(CLIENT_ID, merchant.settings())
+        .expect("merchant");
+    let now = freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
+    let expiring = |id: &str, expiry_ms: i64| {
+        let mut body = pay_body(id, &usd(1_000), &fx.access);
+        body["paymentExpiryTime"] = json!(ams(expiry_ms));
+        body
+    };
+    for (id, expiry) in [("expired-before", now - 1_000), ("expired-now", now)] {
+        let answer = fx.client.call(Api::Pay, &expiring(id, expiry)).await;
+        assert_eq!(
+            (answer.result_status(), answer.result_code()),
+            ("F", "ORDER_IS_CLOSED"),
+            "{id}: {}",
+            answer.body
+        );
+        let inquiry = fx.inquiry(id).await;
+        assert_eq!(inquiry.json["paymentStatus"], "FAIL", "{id}");
+        assert_eq!(inquiry.json["paymentResultCode"], "ORDER_IS_CLOSED", "{id}");
+        // Recorded: the retry gets the same final answer.
+        let retry = fx.client.call(Api::Pay, &expiring(id, expiry)).await;
+        assert_eq!(retry.result_code(), "ORDER_IS_CLOSED", "{id}");
+        assert_eq!(fx.debits(id), 0, "{id}");
+    }
+    // Notified as failed pays.
+    let got = merchant.wait_for(2).await;
+    for received in &got {
+        assert_eq!(received.json()["result"]["resultCode"], "ORDER_IS_CLOSED");
+    }
+    // A second ahead of its expiry (AMS datetimes count whole seconds), a pay goes through.
+    let ok = fx
+        .client
+        .call(Api::Pay, &expiring("in-time", now + 1_000))
+        .await;
+    assert_eq!(ok.result_code(), "SUCCESS", "{}", ok.body);
+    assert_eq!(fx.balance(), 9_000);
 }

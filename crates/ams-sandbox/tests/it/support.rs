@@ -460,6 +460,12 @@ pub(crate) fn pay_body(payment_request_id: &str, amount: &Amount, token: &str) -
 /// Binds `user` to the test merchant through consult, the consent page and applyToken; returns the
 /// access and refresh tokens.
 pub(crate) async fn bind(client: &TestClient, user: &str, auth_state: &str) -> (String, String) {
+    let token = bind_answer(client, user, auth_state).await;
+    (token.str("accessToken"), token.str("refreshToken"))
+}
+
+/// Binds `user` as [`bind`] does; returns applyToken's successful answer as it came.
+pub(crate) async fn bind_answer(client: &TestClient, user: &str, auth_state: &str) -> Answer {
     let consult = client
         .call(
             Api::Consult,
@@ -477,7 +483,7 @@ pub(crate) async fn bind(client: &TestClient, user: &str, auth_state: &str) -> (
         )
         .await;
     assert_eq!(token.result_status(), "S", "{}", token.body);
-    (token.str("accessToken"), token.str("refreshToken"))
+    token
 }
 
 /// The login of the user most tests pay with.
@@ -571,6 +577,30 @@ impl Fixture {
             .call(
                 Api::Pay,
                 &pay_body(payment_request_id, &usd(minor), &self.access),
+            )
+            .await
+    }
+
+    /// pay as [`Fixture::pay`], returning the transport error when no answer comes.
+    pub(crate) async fn try_pay(
+        &self,
+        payment_request_id: &str,
+        minor: u64,
+    ) -> Result<Answer, reqwest::Error> {
+        self.client
+            .try_call(
+                Api::Pay,
+                &pay_body(payment_request_id, &usd(minor), &self.access),
+            )
+            .await
+    }
+
+    /// cancel by paymentRequestId.
+    pub(crate) async fn cancel(&self, payment_request_id: &str) -> Answer {
+        self.client
+            .call(
+                Api::Cancel,
+                &json!({ "paymentRequestId": payment_request_id }),
             )
             .await
     }
@@ -762,4 +792,16 @@ pub(crate) async fn wait_log(
         .await;
     assert!(done(&log), "timed out waiting for {what}: {log:#?}");
     log
+}
+
+/// Waits (real time, up to 10 s) until `done` holds; panics naming `what` otherwise. Only for what
+/// happens in real time (a running clock); a frozen clock is moved instead.
+pub(crate) async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..2000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(done(), "timed out waiting for {what}");
 }

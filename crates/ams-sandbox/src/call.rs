@@ -1,0 +1,178 @@
+//! A gateway call once admitted: its parsed, validated request, the ids fault rules match on, and
+//! the dispatch into the world. The gateway runs a call at once; a held call (a request still in
+//! transit) is kept by the world and run when it is released.
+
+use ams_protocol::{
+    Api, ApplyTokenRequest, CancelRequest, ConsultRequest, InquiryPaymentRequest,
+    InquiryRefundRequest, PayRequest, RefundRequest, ResultCode, RevokeRequest,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::validate;
+use crate::world::World;
+
+/// Parses the body; the error names the offending field by its path (e.g.
+/// `paymentAmount.value: amount value "-5" is negative`), as `PARAM_ILLEGAL` must.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    axum::Json::<T>::from_bytes(body)
+        .map(|axum::Json(value)| value)
+        .map_err(|e| {
+            let text = e.body_text();
+            let detail = text
+                .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                .unwrap_or(&text);
+            format!("illegal request body: {detail}")
+        })
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| r#"{"result":{"resultCode":"UNKNOWN_EXCEPTION","resultStatus":"U","resultMessage":"serialisation failed"}}"#.to_owned())
+}
+
+/// A parsed, validated request, ready for the world.
+pub(crate) enum Call {
+    Consult(Box<ConsultRequest>),
+    ApplyToken(ApplyTokenRequest),
+    Revoke(RevokeRequest),
+    Pay(Box<PayRequest>),
+    InquiryPayment(InquiryPaymentRequest),
+    Cancel(CancelRequest),
+    Refund(RefundRequest),
+    InquiryRefund(InquiryRefundRequest),
+}
+
+impl Call {
+    /// Parses and validates a body for `api` at sandbox time `now`; a refusal is the result code
+    /// (`PARAM_ILLEGAL`, `NO_INTERFACE_DEF`) and its message.
+    pub(crate) fn parse(api: Api, body: &[u8], now: i64) -> Result<Self, (ResultCode, String)> {
+        let illegal = |e: String| (ResultCode::ParamIllegal, e);
+        Ok(match api {
+            Api::Consult => {
+                let r: ConsultRequest = parse(body).map_err(illegal)?;
+                validate::consult(&r).map_err(illegal)?;
+                Call::Consult(Box::new(r))
+            }
+            Api::ApplyToken => {
+                let r: ApplyTokenRequest = parse(body).map_err(illegal)?;
+                validate::apply_token(&r).map_err(illegal)?;
+                Call::ApplyToken(r)
+            }
+            Api::Revoke => {
+                let r: RevokeRequest = parse(body).map_err(illegal)?;
+                validate::revoke(&r).map_err(illegal)?;
+                Call::Revoke(r)
+            }
+            Api::Pay => {
+                let r: PayRequest = parse(body).map_err(illegal)?;
+                validate::pay(&r, now).map_err(illegal)?;
+                Call::Pay(Box::new(r))
+            }
+            Api::InquiryPayment => {
+                let r: InquiryPaymentRequest = parse(body).map_err(illegal)?;
+                validate::inquiry_payment(&r).map_err(illegal)?;
+                Call::InquiryPayment(r)
+            }
+            Api::Cancel => {
+                let r: CancelRequest = parse(body).map_err(illegal)?;
+                validate::cancel(&r).map_err(illegal)?;
+                Call::Cancel(r)
+            }
+            Api::Refund => {
+                let r: RefundRequest = parse(body).map_err(illegal)?;
+                validate::refund(&r).map_err(illegal)?;
+                Call::Refund(r)
+            }
+            Api::InquiryRefund => {
+                let r: InquiryRefundRequest = parse(body).map_err(illegal)?;
+                validate::inquiry_refund(&r).map_err(illegal)?;
+                Call::InquiryRefund(r)
+            }
+            _ => {
+                return Err((
+                    ResultCode::NoInterfaceDef,
+                    "The API is not defined.".to_owned(),
+                ));
+            }
+        })
+    }
+
+    /// The API this call is for.
+    pub(crate) fn api(&self) -> Api {
+        match self {
+            Call::Consult(_) => Api::Consult,
+            Call::ApplyToken(_) => Api::ApplyToken,
+            Call::Revoke(_) => Api::Revoke,
+            Call::Pay(_) => Api::Pay,
+            Call::InquiryPayment(_) => Api::InquiryPayment,
+            Call::Cancel(_) => Api::Cancel,
+            Call::Refund(_) => Api::Refund,
+            Call::InquiryRefund(_) => Api::InquiryRefund,
+        }
+    }
+
+    /// The id fault rules match on (for applyToken and revoke a secret: the auth code, refresh
+    /// token or access token).
+    pub(crate) fn request_id(&self) -> Option<String> {
+        match self {
+            Call::ApplyToken(r) => r
+                .auth_code
+                .as_ref()
+                .map(|c| c.expose_secret().to_owned())
+                .or_else(|| {
+                    r.refresh_token
+                        .as_ref()
+                        .map(|t| t.expose_secret().to_owned())
+                }),
+            Call::Revoke(r) => Some(r.access_token.expose_secret().to_owned()),
+            _ => self.public_id(),
+        }
+    }
+
+    /// The id that may be shown (the control API's list of held requests): never a code or token.
+    pub(crate) fn public_id(&self) -> Option<String> {
+        match self {
+            Call::Consult(r) => Some(r.auth_state.as_str().to_owned()),
+            Call::ApplyToken(_) | Call::Revoke(_) => None,
+            Call::Pay(r) => Some(r.payment_request_id.as_str().to_owned()),
+            Call::InquiryPayment(r) => r
+                .payment_request_id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .or_else(|| r.payment_id.as_ref().map(|i| i.as_str().to_owned())),
+            Call::Cancel(r) => r
+                .payment_request_id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .or_else(|| r.payment_id.as_ref().map(|i| i.as_str().to_owned())),
+            Call::Refund(r) => Some(r.refund_request_id.as_str().to_owned()),
+            Call::InquiryRefund(r) => r
+                .refund_request_id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .or_else(|| r.refund_id.as_ref().map(|i| i.as_str().to_owned())),
+        }
+    }
+
+    /// Runs the call against the world at sandbox time `now` and returns the response body.
+    /// Processing payments whose expiry passed fail first, so the call sees the world as of `now`.
+    pub(crate) fn apply(
+        &self,
+        world: &mut World,
+        client_id: &str,
+        consent_url_base: &str,
+        now: i64,
+    ) -> String {
+        world.sweep(now);
+        match self {
+            Call::Consult(r) => to_json(&world.consult(client_id, r, consent_url_base, now)),
+            Call::ApplyToken(r) => to_json(&world.apply_token(client_id, r, now)),
+            Call::Revoke(r) => to_json(&world.revoke(client_id, r, now)),
+            Call::Pay(r) => to_json(&world.pay(client_id, r, now)),
+            Call::InquiryPayment(r) => to_json(&world.inquiry_payment(client_id, r)),
+            Call::Cancel(r) => to_json(&world.cancel(client_id, r, now)),
+            Call::Refund(r) => to_json(&world.refund(client_id, r, now)),
+            Call::InquiryRefund(r) => to_json(&world.inquiry_refund(client_id, r)),
+        }
+    }
+}

@@ -1,0 +1,602 @@
+//! Payments: pay, inquiryPayment, cancel, refund and inquiryRefund, processing payments and their expiry.
+
+use ams_protocol::{
+    Amount, AmsResult, CancelRequest, CancelResponse, InquiryPaymentRequest,
+    InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse, NotifyPayment,
+    NotifyRefund, PayRequest, PayResponse, PaymentNotifyType, PaymentStatus, RefundRequest,
+    RefundResponse, RefundStatus, ResultCode, Transaction, TransactionStatus, TransactionType,
+};
+
+use ams_protocol::cancel_deadline_millis as cancel_deadline_ms;
+
+use super::{PayState, Payment, Refund, TokenState, User, World, result};
+use crate::model::{
+    AccountStatus, Completion, EntryKind, EntryReason, NotificationKind, OvertakenPay, PaymentMode,
+};
+use crate::util::{ams_time, date_digits, random_digits};
+
+impl World {
+    fn pay_response(&self, index: usize) -> PayResponse {
+        let p = &self.payments[index];
+        let mut response = match p.state {
+            PayState::Success => PayResponse::new(AmsResult::success()),
+            PayState::Processing => PayResponse::new(result(
+                ResultCode::PaymentInProcess,
+                "The payment is being processed.",
+            )),
+            PayState::Fail => {
+                PayResponse::new(result(p.result_code.clone(), "The payment failed."))
+            }
+            PayState::Cancelled => PayResponse::new(result(
+                ResultCode::OrderIsClosed,
+                "The payment was cancelled.",
+            )),
+        };
+        response.payment_request_id = Some(p.payment_request_id.clone().into());
+        if p.state != PayState::Fail {
+            response.payment_id = Some(p.payment_id.clone().into());
+            response.payment_amount = Some(p.amount);
+            response.payment_create_time = Some(ams_time(p.created_ms));
+            response.payment_time = p.paid_ms.map(ams_time);
+        }
+        response
+    }
+
+    fn notify_payment(&mut self, index: usize, now: i64) {
+        let p = &self.payments[index];
+        let outcome = match p.state {
+            PayState::Success => AmsResult::success(),
+            PayState::Fail => result(p.result_code.clone(), "The payment failed."),
+            PayState::Processing | PayState::Cancelled => return,
+        };
+        let mut notify = NotifyPayment::new(
+            PaymentNotifyType::PaymentResult,
+            outcome,
+            p.payment_request_id.clone(),
+            p.payment_id.clone(),
+            p.amount,
+        );
+        notify.payment_create_time = Some(ams_time(p.created_ms));
+        notify.payment_time = p.paid_ms.map(ams_time);
+        let body = serde_json::to_string(&notify).unwrap_or_default();
+        let url = p.notify_url.clone().or_else(|| {
+            self.merchant_settings(&p.client_id)
+                .and_then(|m| m.payment_notify_url)
+        });
+        let (client, request_id) = (p.client_id.clone(), p.payment_request_id.clone());
+        self.enqueue(
+            NotificationKind::Payment,
+            &client,
+            url,
+            &request_id,
+            body,
+            now,
+        );
+    }
+
+    /// Checks the user can pay this amount now; the failing code otherwise.
+    fn refusal(&self, user: &User, amount: Amount, check_balance: bool) -> Option<ResultCode> {
+        let spec = &user.spec;
+        match spec.status {
+            AccountStatus::Closed => return Some(ResultCode::UserNotExist),
+            AccountStatus::Abnormal => return Some(ResultCode::UserStatusAbnormal),
+            AccountStatus::Normal => {}
+        }
+        if spec.risk_reject {
+            return Some(ResultCode::RiskReject);
+        }
+        let Some(balance) = spec.balances.iter().find(|b| b.currency == amount.currency) else {
+            return Some(ResultCode::CurrencyNotSupport);
+        };
+        if let Some(limit) = spec.per_payment_limit
+            && limit.currency == amount.currency
+            && amount.minor_units() > limit.minor_units()
+        {
+            return Some(ResultCode::UserAmountExceedLimit);
+        }
+        if spec
+            .max_payments
+            .is_some_and(|max| user.payments_made >= max)
+        {
+            return Some(ResultCode::PaymentCountExceedLimit);
+        }
+        if check_balance && balance.minor_units() < amount.minor_units() {
+            return Some(ResultCode::UserBalanceNotEnough);
+        }
+        None
+    }
+
+    fn debit(&mut self, index: usize, now: i64) {
+        let amount = self.payments[index].amount;
+        self.post(
+            now,
+            index,
+            EntryKind::Debit,
+            EntryReason::Payment,
+            amount,
+            None,
+        );
+        let p = &mut self.payments[index];
+        p.state = PayState::Success;
+        p.result_code = ResultCode::Success;
+        p.paid_ms = Some(now);
+        p.debited = true;
+        if let Some(user) = p.user.clone().and_then(|u| self.users.get_mut(&u)) {
+            user.payments_made += 1;
+        }
+    }
+
+    pub(crate) fn pay(&mut self, client_id: &str, req: &PayRequest, now: i64) -> PayResponse {
+        let key = (
+            client_id.to_owned(),
+            req.payment_request_id.as_str().to_owned(),
+        );
+        let method_id = req
+            .payment_method
+            .payment_method_id
+            .as_ref()
+            .map(|m| m.expose_secret().to_owned())
+            .unwrap_or_default();
+        if let Some(&index) = self.payment_by_request.get(&key) {
+            let p = &self.payments[index];
+            if p.amount != req.payment_amount || p.payment_method_id != method_id {
+                let mut response = PayResponse::new(result(
+                    ResultCode::RepeatReqInconsistent,
+                    "The paymentRequestId was used with a different paymentAmount or paymentMethodId.",
+                ));
+                response.payment_request_id = Some(req.payment_request_id.clone());
+                return response;
+            }
+            return self.pay_response(index);
+        }
+        // A pay that a cancel overtook (OvertakenPay::Closed left a tombstone), or one arriving at
+        // or after its own paymentExpiryTime, takes no effect: it is recorded as failed with
+        // ORDER_IS_CLOSED, so an inquiry finds it FAIL and a retry gets the same answer.
+        let overtaken = self.closed_requests.contains(&key);
+        let explicit_expiry = req
+            .payment_expiry_time
+            .as_ref()
+            .and_then(|t| t.unix_millis().ok());
+        let expired = explicit_expiry.is_some_and(|expiry| now >= expiry);
+        // Without an expiry of its own, a payment expires a minute after it arrives (a held pay:
+        // after its release, as any fresh arrival).
+        let expires_ms = explicit_expiry.unwrap_or(now + self.lifetimes.payment_expiry_ms);
+        let token = self
+            .token_by_access
+            .get(&method_id)
+            .map(|&i| &self.tokens[i])
+            .filter(|t| {
+                t.client_id == client_id
+                    && t.wallet == req.payment_method.payment_method_type
+                    && t.state == TokenState::Active
+                    && now <= t.access_expires_ms
+            });
+        let user = token.map(|t| t.user.clone());
+        let refusal = match &user {
+            _ if overtaken || expired => Some(ResultCode::OrderIsClosed),
+            None => Some(ResultCode::InvalidAccessToken),
+            Some(login) => match self.users.get(login) {
+                None => Some(ResultCode::UserNotExist),
+                Some(u) => self.refusal(
+                    u,
+                    req.payment_amount,
+                    u.spec.payment_mode == PaymentMode::Instant,
+                ),
+            },
+        };
+        let mode = user
+            .as_ref()
+            .and_then(|u| self.users.get(u))
+            .map_or(PaymentMode::Instant, |u| u.spec.payment_mode);
+        let payment_id = format!("{}{}", date_digits(now), random_digits(24));
+        let index = self.payments.len();
+        self.payments.push(Payment {
+            client_id: client_id.to_owned(),
+            payment_request_id: key.1.clone(),
+            payment_id: payment_id.clone(),
+            user,
+            amount: req.payment_amount,
+            payment_method_id: method_id,
+            state: PayState::Processing,
+            result_code: ResultCode::PaymentInProcess,
+            created_ms: now,
+            paid_ms: None,
+            expires_ms,
+            cancel_ms: None,
+            debited: false,
+            notify_url: req.payment_notify_url.clone(),
+            refunded: 0,
+            refunds: Vec::new(),
+        });
+        self.payment_by_request.insert(key, index);
+        self.payment_by_id.insert(payment_id, index);
+        match refusal {
+            Some(code) => {
+                let p = &mut self.payments[index];
+                p.state = PayState::Fail;
+                p.result_code = code;
+                self.notify_payment(index, now);
+            }
+            None if mode == PaymentMode::Instant => {
+                self.debit(index, now);
+                self.notify_payment(index, now);
+            }
+            None => {} // Processing: the user must confirm, or the payment expires.
+        }
+        self.pay_response(index)
+    }
+
+    /// A payment held in PROCESSING ends (the user confirmed or declined in the wallet).
+    pub(crate) fn complete_payment(
+        &mut self,
+        client_id: Option<&str>,
+        payment_request_id: &str,
+        how: Completion,
+        now: i64,
+    ) -> Result<(), String> {
+        // A payment whose expiry passed has failed, whether or not anyone looked since.
+        self.sweep(now);
+        let index = self
+            .payments
+            .iter()
+            .position(|p| {
+                p.payment_request_id == payment_request_id
+                    && client_id.is_none_or(|c| c == p.client_id)
+            })
+            .ok_or_else(|| format!("no payment {payment_request_id:?}"))?;
+        if self.payments[index].state != PayState::Processing {
+            return Err(format!("payment {payment_request_id:?} is not processing"));
+        }
+        self.finish_processing(index, how, ResultCode::ProcessFail, now);
+        Ok(())
+    }
+
+    fn finish_processing(
+        &mut self,
+        index: usize,
+        how: Completion,
+        fail_code: ResultCode,
+        now: i64,
+    ) {
+        let refusal = match (
+            how,
+            self.payments[index]
+                .user
+                .as_ref()
+                .and_then(|u| self.users.get(u)),
+        ) {
+            (Completion::Fail, _) => Some(fail_code),
+            (Completion::Success, None) => Some(ResultCode::UserNotExist),
+            (Completion::Success, Some(user)) => {
+                self.refusal(user, self.payments[index].amount, true)
+            }
+        };
+        match refusal {
+            None => self.debit(index, now),
+            Some(code) => {
+                let p = &mut self.payments[index];
+                p.state = PayState::Fail;
+                p.result_code = code;
+            }
+        }
+        self.notify_payment(index, now);
+    }
+
+    /// Fails every processing payment whose expiry has passed. Returns the next expiry, if any.
+    pub(crate) fn sweep(&mut self, now: i64) -> Option<i64> {
+        let expired: Vec<usize> = (0..self.payments.len())
+            .filter(|&i| {
+                self.payments[i].state == PayState::Processing && now > self.payments[i].expires_ms
+            })
+            .collect();
+        for index in expired {
+            self.finish_processing(index, Completion::Fail, ResultCode::OrderIsClosed, now);
+        }
+        self.payments
+            .iter()
+            .filter(|p| p.state == PayState::Processing)
+            .map(|p| p.expires_ms + 1)
+            .min()
+    }
+
+    fn find_payment(
+        &self,
+        client_id: &str,
+        payment_id: Option<&str>,
+        payment_request_id: Option<&str>,
+    ) -> Option<usize> {
+        let index = match (payment_id, payment_request_id) {
+            (Some(id), _) => self.payment_by_id.get(id).copied(),
+            (None, Some(request)) => self
+                .payment_by_request
+                .get(&(client_id.to_owned(), request.to_owned()))
+                .copied(),
+            (None, None) => None,
+        }?;
+        (self.payments[index].client_id == client_id).then_some(index)
+    }
+
+    pub(crate) fn inquiry_payment(
+        &self,
+        client_id: &str,
+        req: &InquiryPaymentRequest,
+    ) -> InquiryPaymentResponse {
+        let Some(index) = self.find_payment(
+            client_id,
+            req.payment_id.as_ref().map(|i| i.as_str()),
+            req.payment_request_id.as_ref().map(|i| i.as_str()),
+        ) else {
+            return InquiryPaymentResponse::new(result(
+                ResultCode::OrderNotExist,
+                "The payment does not exist.",
+            ));
+        };
+        let p = &self.payments[index];
+        let mut response = InquiryPaymentResponse::new(AmsResult::success());
+        let (status, code) = match p.state {
+            PayState::Success => (PaymentStatus::Success, ResultCode::Success),
+            PayState::Fail => (PaymentStatus::Fail, p.result_code.clone()),
+            PayState::Processing => (PaymentStatus::Processing, ResultCode::PaymentInProcess),
+            PayState::Cancelled => (PaymentStatus::Cancelled, ResultCode::OrderIsClosed),
+        };
+        response.payment_status = Some(status);
+        response.payment_result_message = Some(code.as_str().to_owned());
+        response.payment_result_code = Some(code);
+        response.payment_request_id = Some(p.payment_request_id.clone().into());
+        response.payment_id = Some(p.payment_id.clone().into());
+        response.payment_amount = Some(p.amount);
+        response.payment_create_time = Some(ams_time(p.created_ms));
+        response.payment_time = p.paid_ms.map(ams_time);
+        let mut transactions: Vec<Transaction> = p
+            .refunds
+            .iter()
+            .map(|&r| {
+                let refund = &self.refunds[r];
+                let mut t = Transaction::default();
+                t.transaction_result = Some(AmsResult::success());
+                t.transaction_id = Some(refund.refund_id.clone());
+                t.transaction_type = Some(TransactionType::Refund);
+                t.transaction_status = Some(TransactionStatus::Success);
+                t.transaction_amount = Some(refund.amount);
+                t.transaction_request_id = Some(refund.refund_request_id.clone());
+                t.transaction_time = Some(ams_time(refund.time_ms));
+                t
+            })
+            .collect();
+        if let Some(cancel_ms) = p.cancel_ms {
+            let mut t = Transaction::default();
+            t.transaction_result = Some(AmsResult::success());
+            t.transaction_type = Some(TransactionType::Cancel);
+            t.transaction_status = Some(TransactionStatus::Success);
+            t.transaction_amount = Some(p.amount);
+            t.transaction_time = Some(ams_time(cancel_ms));
+            transactions.push(t);
+        }
+        if !transactions.is_empty() {
+            response.transactions = Some(transactions);
+        }
+        response
+    }
+
+    pub(crate) fn cancel(
+        &mut self,
+        client_id: &str,
+        req: &CancelRequest,
+        now: i64,
+    ) -> CancelResponse {
+        let Some(index) = self.find_payment(
+            client_id,
+            req.payment_id.as_ref().map(|i| i.as_str()),
+            req.payment_request_id.as_ref().map(|i| i.as_str()),
+        ) else {
+            self.overtaken_by_cancel(client_id, req);
+            return CancelResponse::new(result(
+                ResultCode::OrderNotExist,
+                "The payment does not exist.",
+            ));
+        };
+        let p = &self.payments[index];
+        let answer = |p: &Payment| {
+            let mut response = CancelResponse::new(AmsResult::success());
+            response.payment_id = Some(p.payment_id.clone().into());
+            response.payment_request_id = Some(p.payment_request_id.clone().into());
+            response.cancel_time = p.cancel_ms.map(ams_time);
+            response
+        };
+        if p.state == PayState::Cancelled {
+            return answer(p);
+        }
+        if now > cancel_deadline_ms(p.created_ms) {
+            return CancelResponse::new(result(
+                ResultCode::CancelWindowExceed,
+                "The cancel window (00:15 UTC+8 on the day after the payment) has passed; refund instead.",
+            ));
+        }
+        if !p.refunds.is_empty() {
+            return CancelResponse::new(result(
+                ResultCode::OrderStatusInvalid,
+                "A refunded payment cannot be cancelled.",
+            ));
+        }
+        if p.debited {
+            let amount = p.amount;
+            self.post(
+                now,
+                index,
+                EntryKind::Credit,
+                EntryReason::Cancel,
+                amount,
+                None,
+            );
+        }
+        let p = &mut self.payments[index];
+        p.state = PayState::Cancelled;
+        p.cancel_ms = Some(now);
+        answer(p)
+    }
+
+    /// A cancel found no payment: the pay it names may still be in transit. Under
+    /// [`OvertakenPay::Closed`] the `paymentRequestId` it names is closed for good.
+    fn overtaken_by_cancel(&mut self, client_id: &str, req: &CancelRequest) {
+        if self.settings.overtaken_pay != OvertakenPay::Closed {
+            return;
+        }
+        let Some(request) = &req.payment_request_id else {
+            return;
+        };
+        let key = (client_id.to_owned(), request.as_str().to_owned());
+        if !self.payment_by_request.contains_key(&key) {
+            self.closed_requests.insert(key);
+        }
+    }
+
+    pub(crate) fn refund(
+        &mut self,
+        client_id: &str,
+        req: &RefundRequest,
+        now: i64,
+    ) -> RefundResponse {
+        let key = (
+            client_id.to_owned(),
+            req.refund_request_id.as_str().to_owned(),
+        );
+        if let Some(&r) = self.refund_by_request.get(&key) {
+            let refund = &self.refunds[r];
+            if refund.amount != req.refund_amount
+                || self.payments[refund.payment].payment_id != req.payment_id.as_str()
+            {
+                return RefundResponse::new(result(
+                    ResultCode::RepeatReqInconsistent,
+                    "The refundRequestId was used with a different refundAmount or paymentId.",
+                ));
+            }
+            return self.refund_response(r);
+        }
+        let Some(index) = self.find_payment(client_id, Some(req.payment_id.as_str()), None) else {
+            return RefundResponse::new(result(
+                ResultCode::OrderNotExist,
+                "The payment does not exist.",
+            ));
+        };
+        let p = &self.payments[index];
+        let refusal = match p.state {
+            PayState::Cancelled => {
+                Some((ResultCode::OrderIsCanceled, "The payment was cancelled."))
+            }
+            PayState::Processing | PayState::Fail => Some((
+                ResultCode::OrderStatusInvalid,
+                "Only a successful payment can be refunded.",
+            )),
+            PayState::Success => None,
+        }
+        .or_else(|| {
+            (req.refund_amount.currency != p.amount.currency).then_some((
+                ResultCode::CurrencyNotSupport,
+                "The refund currency differs from the payment's.",
+            ))
+        })
+        .or_else(|| {
+            (p.paid_ms.unwrap_or(p.created_ms) + self.lifetimes.refund_window_ms < now).then_some((
+                ResultCode::RefundWindowExceed,
+                "The refund window has passed.",
+            ))
+        })
+        .or_else(|| {
+            (p.refunded.saturating_add(req.refund_amount.minor_units()) > p.amount.minor_units())
+                .then_some((
+                    ResultCode::RefundAmountExceed,
+                    "The refunds would exceed the amount paid.",
+                ))
+        });
+        let refund_id = format!("{}{}", date_digits(now), random_digits(24));
+        let r = self.refunds.len();
+        self.refunds.push(Refund {
+            client_id: client_id.to_owned(),
+            refund_request_id: key.1.clone(),
+            refund_id: refund_id.clone(),
+            payment: index,
+            amount: req.refund_amount,
+            time_ms: now,
+            failure: refusal.clone(),
+        });
+        self.refund_by_request.insert(key.clone(), r);
+        self.refund_by_id.insert(refund_id.clone(), r);
+        if refusal.is_some() {
+            return self.refund_response(r);
+        }
+        self.payments[index].refunded += req.refund_amount.minor_units();
+        self.payments[index].refunds.push(r);
+        self.post(
+            now,
+            index,
+            EntryKind::Credit,
+            EntryReason::Refund,
+            req.refund_amount,
+            Some(key.1.clone()),
+        );
+
+        let mut notify = NotifyRefund::new(
+            AmsResult::success(),
+            RefundStatus::Success,
+            key.1.clone(),
+            refund_id,
+            req.refund_amount,
+        );
+        notify.refund_time = Some(ams_time(now));
+        let body = serde_json::to_string(&notify).unwrap_or_default();
+        let url = req.refund_notify_url.clone().or_else(|| {
+            self.merchant_settings(client_id)
+                .and_then(|m| m.refund_notify_url)
+        });
+        self.enqueue(NotificationKind::Refund, client_id, url, &key.1, body, now);
+        self.refund_response(r)
+    }
+
+    fn refund_response(&self, r: usize) -> RefundResponse {
+        let refund = &self.refunds[r];
+        if let Some((code, message)) = &refund.failure {
+            return RefundResponse::new(result(code.clone(), message));
+        }
+        let mut response = RefundResponse::new(AmsResult::success());
+        response.refund_request_id = Some(refund.refund_request_id.clone().into());
+        response.refund_id = Some(refund.refund_id.clone().into());
+        response.payment_id = Some(self.payments[refund.payment].payment_id.clone().into());
+        response.refund_amount = Some(refund.amount);
+        response.refund_time = Some(ams_time(refund.time_ms));
+        response
+    }
+
+    pub(crate) fn inquiry_refund(
+        &self,
+        client_id: &str,
+        req: &InquiryRefundRequest,
+    ) -> InquiryRefundResponse {
+        let index = match (&req.refund_id, &req.refund_request_id) {
+            (Some(id), _) => self.refund_by_id.get(id.as_str()).copied(),
+            (None, Some(request)) => self
+                .refund_by_request
+                .get(&(client_id.to_owned(), request.as_str().to_owned()))
+                .copied(),
+            (None, None) => None,
+        }
+        .filter(|&r| self.refunds[r].client_id == client_id);
+        let Some(r) = index else {
+            return InquiryRefundResponse::new(result(
+                ResultCode::OrderNotExist,
+                "The refund does not exist.",
+            ));
+        };
+        let refund = &self.refunds[r];
+        let mut response = InquiryRefundResponse::new(AmsResult::success());
+        response.refund_id = Some(refund.refund_id.clone().into());
+        response.refund_request_id = Some(refund.refund_request_id.clone().into());
+        response.refund_amount = Some(refund.amount);
+        response.refund_status = Some(if refund.failure.is_some() {
+            TransactionStatus::Fail
+        } else {
+            TransactionStatus::Success
+        });
+        response.refund_time = refund.failure.is_none().then(|| ams_time(refund.time_ms));
+        response
+    }
+}
