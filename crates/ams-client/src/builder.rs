@@ -21,8 +21,32 @@ use crate::retry::RetryPolicy;
 
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default timeout of one attempt, from connecting until the whole answer is read.
+/// Default timeout of one attempt, from connecting until the whole answer is read, for every API
+/// except those [`default_timeout_for`] gives [`DEFAULT_CALL_AGAIN_TIMEOUT`].
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default timeout of one attempt of `inquiryPayment`, `cancel` and `refund`: Alipay's best
+/// practice (seed 004) is to call these again when no result comes back within 3 seconds.
+pub const DEFAULT_CALL_AGAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The default timeout of one attempt of `api`, when neither [`ClientBuilder::api_timeout`] nor
+/// [`ClientBuilder::call_timeout`] is given: [`DEFAULT_CALL_AGAIN_TIMEOUT`] (3 s) for
+/// `inquiryPayment`, `cancel` and `refund`, [`DEFAULT_CALL_TIMEOUT`] (10 s) for every other API.
+///
+/// ```
+/// use std::time::Duration;
+/// use ams_client::default_timeout_for;
+/// use ams_protocol::Api;
+///
+/// assert_eq!(default_timeout_for(Api::Refund), Duration::from_secs(3));
+/// assert_eq!(default_timeout_for(Api::Pay), Duration::from_secs(10));
+/// ```
+#[must_use]
+pub const fn default_timeout_for(api: Api) -> Duration {
+    match api {
+        Api::InquiryPayment | Api::Cancel | Api::Refund => DEFAULT_CALL_AGAIN_TIMEOUT,
+        _ => DEFAULT_CALL_TIMEOUT,
+    }
+}
 /// Default limit on the size of an answer (AMS answers are a few kilobytes).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Default `user-agent`.
@@ -86,7 +110,8 @@ struct Options {
     agent_token: Option<AgentToken>,
     user_agent: String,
     connect_timeout: Duration,
-    call_timeout: Duration,
+    /// `None` until [`ClientBuilder::call_timeout`] is given: each API has its default then.
+    call_timeout: Option<Duration>,
     api_timeouts: BTreeMap<Api, Duration>,
     retry: BTreeMap<Api, RetryPolicy>,
     proxy: ProxySetting,
@@ -102,7 +127,7 @@ impl Default for Options {
             agent_token: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            call_timeout: DEFAULT_CALL_TIMEOUT,
+            call_timeout: None,
             api_timeouts: BTreeMap::new(),
             retry: BTreeMap::new(),
             proxy: ProxySetting::Environment,
@@ -274,15 +299,25 @@ impl<G, C, K, P> ClientBuilder<G, C, K, P> {
         self
     }
 
-    /// How long one attempt may take, from connecting until the whole answer is read (default
-    /// [`DEFAULT_CALL_TIMEOUT`]). A timeout is a *maybe sent* error.
+    /// How long one attempt may take, from connecting until the whole answer is read, for every
+    /// API without its own [`api_timeout`](Self::api_timeout) — including `inquiryPayment`,
+    /// `cancel` and `refund`, whose 3 s default it replaces too. A timeout is a *maybe sent*
+    /// error.
+    ///
+    /// Without it, each API has [`default_timeout_for`] it: 3 s
+    /// ([`DEFAULT_CALL_AGAIN_TIMEOUT`]) for `inquiryPayment`, `cancel` and `refund`, 10 s
+    /// ([`DEFAULT_CALL_TIMEOUT`]) for the others.
     #[must_use]
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.options.call_timeout = timeout;
+        self.options.call_timeout = Some(timeout);
         self
     }
 
-    /// The per-attempt timeout for one API, instead of [`call_timeout`](Self::call_timeout).
+    /// The per-attempt timeout for one API. It wins over [`call_timeout`](Self::call_timeout)
+    /// and over the API's default, whichever order they are given in.
+    ///
+    /// Precedence, as [`AmsClient::timeout_for`] reports it: `api_timeout(api, ..)`, else
+    /// `call_timeout(..)`, else [`default_timeout_for`]`(api)`.
     #[must_use]
     pub fn api_timeout(mut self, api: Api, timeout: Duration) -> Self {
         self.options.api_timeouts.insert(api, timeout);

@@ -15,12 +15,12 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 use tracing::field;
 
-use crate::builder::ClientBuilder;
+use crate::builder::{ClientBuilder, default_timeout_for};
 use crate::classify::{Classified, Phase, TransportFacts, classify};
 use crate::clock::Clock;
 use crate::error::{
-    BadResponse, BadResponseKind, Error, KEPT_BODY_BYTES, MaybeSent, NotSent, NotSentKind,
-    ResponseBody, TransportError,
+    BadResponse, BadResponseKind, Error, InvalidBody, KEPT_BODY_BYTES, MaybeSent, NotSent,
+    NotSentKind, ResponseBody, TransportError,
 };
 use crate::gateway::Gateway;
 use crate::keys::{AgentToken, AlipayPublicKeys};
@@ -66,7 +66,8 @@ pub(crate) struct Inner {
     pub(crate) agent_token_value: Option<HeaderValue>,
     pub(crate) user_agent: String,
     pub(crate) connect_timeout: Duration,
-    pub(crate) call_timeout: Duration,
+    /// Set explicitly, for every API without its own timeout.
+    pub(crate) call_timeout: Option<Duration>,
     pub(crate) api_timeouts: BTreeMap<Api, Duration>,
     pub(crate) retry: BTreeMap<Api, RetryPolicy>,
     pub(crate) proxy: String,
@@ -117,7 +118,10 @@ impl AmsClient {
         self.inner.target(api).path
     }
 
-    /// The per-attempt timeout for `api`.
+    /// The per-attempt timeout for `api`: its [`api_timeout`](ClientBuilder::api_timeout) if given,
+    /// else the [`call_timeout`](ClientBuilder::call_timeout) if given, else
+    /// [`default_timeout_for`]`(api)` (3 s for `inquiryPayment`, `cancel` and `refund`, 10 s for
+    /// the others).
     #[must_use]
     pub fn timeout_for(&self, api: Api) -> Duration {
         self.inner.timeout_for(api)
@@ -172,19 +176,87 @@ impl AmsClient {
     where
         R: AmsRequest + RequestId,
     {
-        let api = R::API;
-        let span = tracing::info_span!(
-            "ams_call",
-            api = api.name(),
-            request_id = request.request_id().unwrap_or("-"),
-            attempts = field::Empty,
-            duration_ms = field::Empty,
-            outcome = field::Empty,
-        );
+        let span = call_span(R::API, request.request_id());
+        let body = serde_json::to_vec(request)
+            .map(Bytes::from)
+            .map_err(|e| Error::NotSent(NotSent::new(NotSentKind::Serialize, e)));
+        self.call::<R::Response>(span, R::API, body, policy).await
+    }
+
+    /// Sends a stored request body **byte for byte** as a request of `R::API`, with an explicit
+    /// retry policy.
+    ///
+    /// For a merchant that stores the exact `pay` or `refund` body it sent and must resend the
+    /// same bytes when the outcome is unknown (Alipay's idempotency compares the request): the
+    /// bytes are never re-serialised, so key order, whitespace and escapes (`\u00e9`) reach Alipay
+    /// as stored. Everything else is as in [`execute_with_policy`](Self::execute_with_policy):
+    /// each attempt is signed with a fresh `request-time` over exactly these bytes, the answer is
+    /// verified fail-closed and parsed as `R::Response`, the policy decides the retries, and the
+    /// `ams_call` span carries the request id of the parsed body ([`RequestId`]).
+    ///
+    /// Before anything is sent, the bytes must parse as `R` (JSON). Fields `R` does not know are
+    /// not refused (the wire types are forward compatible), so a body of another API whose fields
+    /// are a subset of `R`'s (a `cancel` body given as `inquiryPayment`) is not detected.
+    ///
+    /// ```no_run
+    /// # async fn resend(client: &ams_client::AmsClient, stored: Vec<u8>) {
+    /// use ams_client::RetryPolicy;
+    /// use ams_protocol::PayRequest;
+    ///
+    /// // `stored` is the exact body of the first attempt, kept with its paymentRequestId.
+    /// let outcome = client.execute_body::<PayRequest>(stored, RetryPolicy::Never).await;
+    /// # let _ = outcome;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSent`] with [`NotSentKind::InvalidBody`] when the bytes are not a valid `R`
+    /// request; nothing is sent then. Its message names the API and says why (a JSON syntax error,
+    /// a missing field, or the kind of value found and the type expected, with line and column)
+    /// without quoting the body, which can hold an access token. Otherwise as
+    /// [`execute`](Self::execute).
+    pub async fn execute_body<R>(
+        &self,
+        body: impl Into<Bytes>,
+        policy: RetryPolicy,
+    ) -> CallResult<R::Response>
+    where
+        R: AmsRequest + RequestId + DeserializeOwned,
+    {
+        let body: Bytes = body.into();
+        let (span, body) = match serde_json::from_slice::<R>(&body) {
+            Ok(request) => (call_span(R::API, request.request_id()), Ok(body)),
+            Err(e) => (
+                call_span(R::API, None),
+                Err(Error::NotSent(NotSent::new(
+                    NotSentKind::InvalidBody,
+                    InvalidBody::new(R::API, &e),
+                ))),
+            ),
+        };
+        self.call::<R::Response>(span, R::API, body, policy).await
+    }
+
+    /// One call of `api` with `body` (or the error that stops it before sending) in `span`:
+    /// attempts under `policy`, and the call's outcome recorded and logged.
+    async fn call<T>(
+        &self,
+        span: tracing::Span,
+        api: Api,
+        body: Result<Bytes, Error>,
+        policy: RetryPolicy,
+    ) -> CallResult<T>
+    where
+        T: DeserializeOwned + AmsResponse,
+    {
         let inner = &*self.inner;
         async move {
             let started = inner.clock.monotonic();
-            let result = inner.run(request, policy, started).await;
+            let result = match body {
+                Ok(body) => inner.run::<T>(api, &body, policy, started).await,
+                Err(error) => Err(error),
+            };
             let span = tracing::Span::current();
             let class = class_of(&result);
             span.record("outcome", class.as_str());
@@ -201,6 +273,18 @@ impl AmsClient {
         .instrument(span)
         .await
     }
+}
+
+/// The `ams_call` span of one call.
+fn call_span(api: Api, request_id: Option<&str>) -> tracing::Span {
+    tracing::info_span!(
+        "ams_call",
+        api = api.name(),
+        request_id = request_id.unwrap_or("-"),
+        attempts = field::Empty,
+        duration_ms = field::Empty,
+        outcome = field::Empty,
+    )
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -249,23 +333,21 @@ impl Inner {
         self.api_timeouts
             .get(&api)
             .copied()
-            .unwrap_or(self.call_timeout)
+            .or(self.call_timeout)
+            .unwrap_or_else(|| default_timeout_for(api))
     }
 
-    async fn run<R>(
+    /// The attempt loop: sends `body` to `api` until `policy` says stop.
+    async fn run<T>(
         &self,
-        request: &R,
+        api: Api,
+        body: &Bytes,
         policy: RetryPolicy,
         started: Duration,
-    ) -> CallResult<R::Response>
+    ) -> CallResult<T>
     where
-        R: AmsRequest,
+        T: DeserializeOwned + AmsResponse,
     {
-        let body = match serde_json::to_vec(request) {
-            Ok(body) => Bytes::from(body),
-            Err(e) => return Err(Error::NotSent(NotSent::new(NotSentKind::Serialize, e))),
-        };
-        let api = R::API;
         let target = self.target(api);
         let timeout = self.timeout_for(api);
         let mut attempt: u32 = 1;
@@ -278,7 +360,7 @@ impl Inner {
             );
             let attempt_started = self.clock.monotonic();
             let result = self
-                .attempt::<R::Response>(&target, &body, timeout)
+                .attempt::<T>(&target, body, timeout)
                 .instrument(attempt_span.clone())
                 .await;
             let class = class_of(&result);

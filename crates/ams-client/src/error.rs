@@ -18,10 +18,11 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use ams_protocol::AmsResult;
+use ams_protocol::{AmsResult, Api};
 use ams_signing::{HeaderError, KeyVersion, VerifyError};
 use bytes::Bytes;
 use http::StatusCode;
+use serde_json::error::Category;
 
 use crate::retry::AttemptClass;
 
@@ -308,6 +309,10 @@ pub enum NotSentKind {
     Sign,
     /// The request could not be built (a header value or the URL was refused).
     InvalidRequest,
+    /// A stored request body given to [`AmsClient::execute_body`](crate::AmsClient::execute_body)
+    /// is not a valid request of its API (not JSON, or not the API's request type). The source
+    /// says which API and why, without quoting the body.
+    InvalidBody,
     /// The gateway's host name did not resolve.
     Dns,
     /// The connection was refused.
@@ -326,7 +331,10 @@ impl NotSentKind {
     pub fn is_local(&self) -> bool {
         matches!(
             self,
-            NotSentKind::Serialize | NotSentKind::Sign | NotSentKind::InvalidRequest
+            NotSentKind::Serialize
+                | NotSentKind::Sign
+                | NotSentKind::InvalidRequest
+                | NotSentKind::InvalidBody
         )
     }
 }
@@ -337,6 +345,7 @@ impl fmt::Display for NotSentKind {
             NotSentKind::Serialize => "the request body could not be serialised",
             NotSentKind::Sign => "the request could not be signed",
             NotSentKind::InvalidRequest => "the HTTP request could not be built",
+            NotSentKind::InvalidBody => "the stored request body was refused before sending",
             NotSentKind::Dns => "the gateway host name did not resolve",
             NotSentKind::ConnectionRefused => "the connection was refused",
             NotSentKind::Unreachable => "the gateway is unreachable",
@@ -380,6 +389,132 @@ impl StdError for NotSent {
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }
+}
+
+/// Why a stored body is not a valid request of its API: the source of [`NotSentKind::InvalidBody`].
+///
+/// Built from the JSON error without keeping it: serde's messages quote the offending value
+/// (`invalid type: string "…"`), and a stored body can hold an access token. Only the kind of
+/// error, the names the schema knows (a missing field, the expected type) and the position are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidBody {
+    api: Api,
+    reason: String,
+}
+
+impl InvalidBody {
+    pub(crate) fn new(api: Api, error: &serde_json::Error) -> Self {
+        let mut reason = match error.classify() {
+            Category::Syntax | Category::Eof => {
+                format!("it is not valid JSON ({})", json_message(error))
+            }
+            Category::Data => data_reason(&json_message(error)),
+            Category::Io => "it could not be read".to_owned(),
+        };
+        if error.line() > 0 {
+            reason.push_str(&format!(
+                " at line {} column {}",
+                error.line(),
+                error.column()
+            ));
+        }
+        Self { api, reason }
+    }
+}
+
+impl fmt::Display for InvalidBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the stored body is not a valid `{}` request: {}",
+            self.api.name(),
+            self.reason
+        )
+    }
+}
+
+impl StdError for InvalidBody {}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn json_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) if error.line() > 0 => message.to_owned(),
+        _ => text,
+    }
+}
+
+/// A data error's message with every value taken from the body removed. serde's own messages
+/// are recognised and kept without their quoted value (`invalid type: string, expected …`);
+/// any other message (a type's own check, which may print the value unquoted) becomes a generic
+/// one.
+fn data_reason(message: &str) -> String {
+    const VALUE_FIRST: [&str; 4] = [
+        "invalid type: ",
+        "invalid value: ",
+        "unknown variant ",
+        "unknown field ",
+    ];
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
+        .and_then(|rest| rest.strip_suffix('`'))
+        .filter(|name| is_field_name(name))
+    {
+        let what = if message.starts_with("missing") {
+            "missing"
+        } else {
+            "duplicate"
+        };
+        return format!("{what} field `{field}`");
+    }
+    if let Some((length, expected)) = message
+        .strip_prefix("invalid length ")
+        .and_then(|rest| rest.split_once(", expected "))
+        && length.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("invalid length {length}, expected {expected}");
+    }
+    for prefix in VALUE_FIRST {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        // The value comes first, quoted; what follows the last `, expected ` is the schema's.
+        // For `invalid …`, the kind of value (`string`, `integer`, `map`) is the text before its
+        // quote or comma.
+        let expected = rest
+            .rfind(", expected ")
+            .map(|i| &rest[i + ", expected ".len()..]);
+        let kind_end = rest.find(['`', '"', ',']).unwrap_or(rest.len());
+        let kind = rest[..kind_end].trim_end();
+        let kind = if prefix.starts_with("invalid")
+            && kind.len() <= 32
+            && kind.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ')
+        {
+            kind
+        } else {
+            ""
+        };
+        let mut reason = prefix.trim_end().trim_end_matches(':').to_owned();
+        if !kind.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(kind);
+        }
+        if let Some(expected) = expected {
+            reason.push_str(", expected ");
+            reason.push_str(expected);
+        }
+        return reason;
+    }
+    "a field's value is not valid for its type".to_owned()
+}
+
+/// `true` for a JSON field name as the request types spell them (`paymentRequestId`).
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Why a request may have been sent without a usable answer.
@@ -634,5 +769,96 @@ mod tests {
         assert_eq!(err.class(), AttemptClass::NotSent);
         let local = Error::NotSent(NotSent::new(NotSentKind::Sign, "x"));
         assert_eq!(local.class(), AttemptClass::LocalError);
+    }
+
+    /// The reason for `body` parsed as a `pay` request.
+    fn pay_reason(body: &str) -> String {
+        let error = serde_json::from_str::<ams_protocol::PayRequest>(body).unwrap_err();
+        InvalidBody::new(Api::Pay, &error).to_string()
+    }
+
+    const SECRET: &str = "281010033AB2F588D14B43238637264FCA5A0001";
+
+    #[test]
+    fn invalid_bodies_say_why_without_quoting_the_body() {
+        let syntax = pay_reason(&format!(r#"{{"paymentRequestId":"{SECRET}""#));
+        assert!(
+            syntax.starts_with("the stored body is not a valid `pay` request: it is not valid JSON (EOF while parsing an object) at line 1 column "),
+            "{syntax}"
+        );
+        let missing = pay_reason("{}");
+        assert_eq!(
+            missing,
+            "the stored body is not a valid `pay` request: missing field `productCode` at line 1 column 2"
+        );
+        // serde quotes the offending value; the reason keeps only its kind and the expectation.
+        let wrong_type = pay_reason(&format!(
+            r#"{{"productCode":"AGREEMENT_PAYMENT","paymentMethod":"{SECRET}"}}"#
+        ));
+        assert!(
+            wrong_type.contains("invalid type: string, expected struct PaymentMethod at line 1"),
+            "{wrong_type}"
+        );
+        let number = pay_reason(r#"{"productCode":7}"#);
+        assert!(
+            number.contains("invalid type: integer, expected "),
+            "{number}"
+        );
+        let object = pay_reason(r#"{"productCode":{}}"#);
+        assert!(object.contains("invalid type: map, expected "), "{object}");
+        // A type's own message may print the value unquoted: it is replaced entirely.
+        let amount = pay_reason(&format!(
+            r#"{{"productCode":"AGREEMENT_PAYMENT","paymentAmount":{{"currency":"USD","value":"{SECRET}"}}}}"#
+        ));
+        assert!(
+            amount.contains("a field's value is not valid for its type at line 1"),
+            "{amount}"
+        );
+        for reason in [&syntax, &wrong_type, &amount] {
+            assert!(
+                !reason.contains(SECRET) && !reason.contains("281010033"),
+                "{reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_reasons_drop_body_values() {
+        assert_eq!(
+            data_reason("missing field `paymentId`"),
+            "missing field `paymentId`"
+        );
+        assert_eq!(
+            data_reason("duplicate field `paymentId`"),
+            "duplicate field `paymentId`"
+        );
+        assert_eq!(
+            data_reason("invalid length 3, expected a tuple of 2"),
+            "invalid length 3, expected a tuple of 2"
+        );
+        assert_eq!(
+            data_reason(r#"invalid value: string "s3cr, expected x"", expected a currency"#),
+            "invalid value: string, expected a currency"
+        );
+        assert_eq!(
+            data_reason("invalid type: floating point `1.5`, expected u64"),
+            "invalid type: floating point, expected u64"
+        );
+        assert_eq!(
+            data_reason("unknown variant `s3cr`, expected one of `A`, `B`"),
+            "unknown variant, expected one of `A`, `B`"
+        );
+        assert_eq!(
+            data_reason("unknown field `s3cr`, there are no fields"),
+            "unknown field"
+        );
+        assert_eq!(
+            data_reason("missing field `s3cr et`"),
+            "a field's value is not valid for its type"
+        );
+        assert_eq!(
+            data_reason("amount value s3cr is negative"),
+            "a field's value is not valid for its type"
+        );
     }
 }

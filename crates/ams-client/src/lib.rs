@@ -7,11 +7,22 @@
 //!   named regions or any origin ([`Gateway`]); timeouts (connect, per call, per [`Api`](ams_protocol::Api)), proxy and
 //!   user agent are configurable; TLS is always verified, and plain `http://` is refused except on a
 //!   loopback host (a local sandbox).
+//! * **Timeouts follow Alipay's advice.** One attempt of `inquiryPayment`, `cancel` or `refund` times
+//!   out after 3 s ([`DEFAULT_CALL_AGAIN_TIMEOUT`]: "if no result comes back within 3 seconds, call
+//!   again"), any other API after 10 s ([`DEFAULT_CALL_TIMEOUT`]); [`default_timeout_for`] says which.
+//!   [`ClientBuilder::api_timeout`] wins over everything for its API; otherwise
+//!   [`ClientBuilder::call_timeout`] sets every API, these three included.
+//!   [`AmsClient::timeout_for`] reports the result.
 //! * **One generic call.** [`AmsClient::execute`] takes any [`ams_protocol::AmsRequest`], serialises
 //!   it once, signs each attempt with a fresh `request-time`, and **verifies Alipay's signature over
 //!   the exact response bytes before parsing**, failing closed: unsigned, partially signed,
 //!   mis-signed or foreign-client answers are errors, never results. Alipay's keys are held by key
 //!   version ([`AlipayPublicKeys`]) so a rotation needs no downtime.
+//! * **Stored bodies, byte for byte.** [`AmsClient::execute_body`] sends the exact bytes a merchant
+//!   stored for a request (say the first `pay` or `refund` body, resent with the same request id
+//!   because Alipay's idempotency compares the request), never re-serialised, through the same
+//!   signing, verification and retry machinery. Bytes that do not parse as the API's request are
+//!   [`Error::NotSent`] ([`NotSentKind::InvalidBody`]); the message says why without quoting them.
 //! * **Outcomes as data.** A verified answer is an [`Outcome`]: `Success` (S), `Failed` (F) or
 //!   `Unknown` (U, or a status this crate does not know). Failures say whether the request may
 //!   have reached Alipay: [`Error::NotSent`], [`Error::MaybeSent`], [`Error::BadResponse`].
@@ -28,7 +39,10 @@
 //! * **Secrets stay secret.** The private key shows only its public fingerprint, the agent token
 //!   and the tokens inside requests are redacted in `Debug`, and nothing logs bodies. Each call runs
 //!   in a `tracing` span `ams_call` with the API name, the request id ([`RequestId`]), the number of
-//!   attempts, the duration and the outcome; each attempt in a child span `ams_attempt`.
+//!   attempts, the duration and the outcome; each attempt in a child span `ams_attempt`. Requests
+//!   identified only by a secret log no request id (`-`): `applyToken` (auth code, refresh token),
+//!   `revoke` (access token) and `consult`, whose `authState` completes or declines the
+//!   authorization and is therefore a bearer capability.
 //!
 //! # Example
 //!
@@ -170,8 +184,9 @@ pub mod testing;
 mod verify;
 
 pub use builder::{
-    ClientBuilder, ClientId, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_USER_AGENT, Unset,
+    ClientBuilder, ClientId, DEFAULT_CALL_AGAIN_TIMEOUT, DEFAULT_CALL_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_USER_AGENT, Unset,
+    default_timeout_for,
 };
 pub use client::{AmsClient, CallResult, REQUEST_CONTENT_TYPE};
 pub use clock::{Clock, Sleep, SystemClock};

@@ -1,7 +1,10 @@
-//! The business id of a request, for logs: `paymentRequestId`, `refundRequestId`, `authState`, ...
+//! The business id of a request, for logs: `paymentRequestId`, `refundRequestId`, `paymentId`,
+//! `refundId`.
 //!
-//! Never a secret: requests identified only by a token or an auth code (`applyToken`, `revoke`)
-//! have no request id here.
+//! Never a secret: requests identified only by a secret have no request id here — `applyToken`
+//! (an auth code or refresh token), `revoke` (the access token) and `consult`, whose `authState`
+//! is a bearer capability (whoever holds it can complete or decline the authorization it names),
+//! so it is never written into a span or a log line.
 
 use ams_protocol::{
     ApplyTokenRequest, CancelRequest, ConsultRequest, InquiryPaymentRequest, InquiryRefundRequest,
@@ -18,9 +21,10 @@ pub trait RequestId {
 }
 
 impl RequestId for ConsultRequest {
-    /// `authState`.
+    /// None: the request is identified by its `authState`, which completes or declines the
+    /// authorization and so is a secret.
     fn request_id(&self) -> Option<&str> {
-        Some(self.auth_state.as_str())
+        None
     }
 }
 
@@ -142,6 +146,9 @@ mod tests {
             AuthState::new("STATE_1"),
             TerminalType::Web,
         );
-        assert_eq!(RequestId::request_id(&&consult), Some("STATE_1"));
+        assert_eq!(consult.request_id(), None);
+        assert_eq!(RequestId::request_id(&&consult), None);
+        // The blanket impl for references forwards.
+        assert_eq!(RequestId::request_id(&&pay), Some("PAY_1"));
     }
 }

@@ -4,7 +4,9 @@
 //! rules require), re-signed with a fresh `request-time`. The defaults follow Alipay's advice (seed
 //! 004): `cancel` and `refund` are retried with the same parameters for 60 s, every 5–10 s, while the
 //! outcome is unknown or the request did not get through; everything else — `pay` above all — is not
-//! retried by the client unless the caller asks for it.
+//! retried by the client unless the caller asks for it. An attempt of `cancel`, `refund` or
+//! `inquiryPayment` gives up after 3 s by default ([`default_timeout_for`](crate::default_timeout_for)),
+//! so an answer that does not come counts as *maybe sent* and the policy decides what follows.
 
 use std::time::Duration;
 

@@ -1,8 +1,5 @@
 //! Building the client, and keeping its secrets out of `Debug` and logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use ams_client::{AmsClient, BuildError, Gateway, KeyVersion, PrivateKey, RetryPolicy};
 use ams_protocol::Api;
 
@@ -142,32 +139,9 @@ fn accessors_report_the_configuration() {
     assert_eq!(client.retry_policy_for(Api::Pay), RetryPolicy::Never);
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn calls_are_traced_without_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
 
     let stub = Stub::start(|i, request| {
         let body = match i {
@@ -190,7 +164,7 @@ async fn calls_are_traced_without_secrets() {
         .await
         .unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("ams_call"), "{logs}");
     assert!(
         logs.contains("api=\"pay\"") || logs.contains("api=pay"),

@@ -6,6 +6,7 @@ mod notifications;
 mod outcomes;
 mod retry;
 mod sandbox;
+mod stored_body;
 mod support;
 mod transport;
 mod verification;

@@ -131,6 +131,81 @@ async fn a_per_api_timeout_beats_the_default() {
     );
 }
 
+/// The APIs Alipay says to call again when no result comes back within 3 seconds.
+const CALL_AGAIN_APIS: [Api; 3] = [Api::InquiryPayment, Api::Cancel, Api::Refund];
+
+#[test]
+fn inquiry_cancel_and_refund_default_to_three_seconds() {
+    assert_eq!(
+        ams_client::DEFAULT_CALL_AGAIN_TIMEOUT,
+        Duration::from_secs(3)
+    );
+    assert_eq!(ams_client::DEFAULT_CALL_TIMEOUT, Duration::from_secs(10));
+    let client = client("http://127.0.0.1:9");
+    for api in Api::ALL {
+        let expected = if CALL_AGAIN_APIS.contains(&api) {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(10)
+        };
+        assert_eq!(client.timeout_for(api), expected, "{api}");
+        assert_eq!(ams_client::default_timeout_for(api), expected, "{api}");
+    }
+}
+
+#[test]
+fn an_explicit_call_timeout_sets_every_api_without_its_own() {
+    let client = builder("http://127.0.0.1:9", &manual_clock())
+        .call_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    for api in Api::ALL {
+        // Including inquiryPayment, cancel and refund: their 3 s default gives way too.
+        assert_eq!(client.timeout_for(api), Duration::from_secs(20), "{api}");
+    }
+}
+
+#[test]
+fn an_api_timeout_wins_over_the_call_timeout_and_the_default() {
+    let over = |builder: crate::sandbox::Builder| {
+        builder
+            .api_timeout(Api::Refund, Duration::from_secs(7))
+            .api_timeout(Api::Pay, Duration::from_secs(1))
+    };
+    // Without a call timeout: the two set, the others at their defaults.
+    let client = over(builder("http://127.0.0.1:9", &manual_clock()))
+        .build()
+        .unwrap();
+    assert_eq!(client.timeout_for(Api::Refund), Duration::from_secs(7));
+    assert_eq!(client.timeout_for(Api::Pay), Duration::from_secs(1));
+    assert_eq!(client.timeout_for(Api::Cancel), Duration::from_secs(3));
+    assert_eq!(
+        client.timeout_for(Api::InquiryPayment),
+        Duration::from_secs(3)
+    );
+    assert_eq!(client.timeout_for(Api::Consult), Duration::from_secs(10));
+
+    // With a call timeout, given before or after: the two set, every other API at 20 s.
+    let before =
+        over(builder("http://127.0.0.1:9", &manual_clock()).call_timeout(Duration::from_secs(20)))
+            .build()
+            .unwrap();
+    let after = over(builder("http://127.0.0.1:9", &manual_clock()))
+        .call_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    for client in [before, after] {
+        for api in Api::ALL {
+            let expected = match api {
+                Api::Refund => Duration::from_secs(7),
+                Api::Pay => Duration::from_secs(1),
+                _ => Duration::from_secs(20),
+            };
+            assert_eq!(client.timeout_for(api), expected, "{api}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn requests_go_through_the_configured_proxy() {
     // The "gateway" is a port where nothing answers; the proxy is the stub, which answers for it.

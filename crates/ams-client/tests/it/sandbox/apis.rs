@@ -335,3 +335,34 @@ async fn refund_then_inquire_refund() {
     assert_eq!((ledger.debits, ledger.credits), (1, 1));
     assert!(f.clock.sleeps().is_empty());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn consult_never_logs_the_auth_state() {
+    // authState completes or declines the authorization it names: a bearer capability.
+    const AUTH_STATE: &str = "STATE_BEARER_7f3a9c2e41d8";
+    let (captured, _guard) = capture_logs();
+    let f = Fixture::start().await;
+
+    let consulted = f.success(&consult(AUTH_STATE)).await;
+    assert!(consulted.normal_url.is_some());
+    // It did reach the sandbox: the consent page carries it back to the merchant.
+    let url = consulted.normal_url.expect("normalUrl");
+    let code = agree(&url, ALICE, AUTH_STATE).await;
+    assert!(!code.is_empty());
+
+    let logs = captured.text();
+    // The call was traced (so the capture works) ...
+    assert!(logs.contains("ams_call"), "{logs}");
+    assert!(
+        logs.contains("api=\"consult\"") || logs.contains("api=consult"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("request_id=\"-\"") || logs.contains("request_id=-"),
+        "{logs}"
+    );
+    assert!(logs.contains("success"), "{logs}");
+    // ... and the authState appears nowhere in it.
+    assert!(!logs.contains(AUTH_STATE), "authState logged: {logs}");
+    assert!(!logs.contains("7f3a9c2e41d8"), "authState logged: {logs}");
+}

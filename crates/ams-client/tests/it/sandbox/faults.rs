@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use ams_client::{BadResponseKind, Error, MaybeSentKind, Outcome, VerificationError, VerifyError};
+use ams_client::{
+    BadResponseKind, Clock as _, Error, MaybeSentKind, Outcome, VerificationError, VerifyError,
+};
 use ams_protocol::{Api, PaymentStatus, ResultCode, ResultStatus};
 use ams_sandbox::{FaultAction, FaultRule};
 use ams_signing::VerifyErrorKind;
@@ -234,4 +236,57 @@ async fn faults_without_processing_change_nothing() {
         assert_eq!(f.debits(id), 1, "{action:?}");
     }
     assert_eq!(f.balance(ALICE), usd(10_000 - 6 * 100));
+}
+
+#[tokio::test]
+async fn an_inquiry_held_past_its_timeout_is_maybe_sent_at_once() {
+    // inquiryPayment defaults to 3 s (call again when no result comes within 3 s); a shorter
+    // api_timeout replaces it, and a delayed answer ends the call when that timeout fires.
+    const INQUIRY_TIMEOUT: Duration = Duration::from_millis(300);
+    const HELD_MS: u64 = 1_500;
+    let f = Fixture::start_with(SANDBOX_CLIENT_ID, |b| {
+        b.api_timeout(Api::InquiryPayment, INQUIRY_TIMEOUT)
+    })
+    .await;
+    assert_eq!(f.client.timeout_for(Api::InquiryPayment), INQUIRY_TIMEOUT);
+    assert_eq!(f.client.timeout_for(Api::Cancel), Duration::from_secs(3));
+    let token = f.alice_token().await;
+    assert!(
+        f.pay(&pay("PAY_INQ_SLOW", usd(500), &token))
+            .await
+            .unwrap()
+            .is_success()
+    );
+    f.sandbox.add_fault(
+        FaultRule::new(Api::InquiryPayment, FaultAction::Delay { ms: HELD_MS })
+            .for_request("PAY_INQ_SLOW"),
+    );
+
+    // Real time, through the crate's system clock: the timeout fires in real time.
+    let real = ams_client::SystemClock::new();
+    let started = real.monotonic();
+    let result = f
+        .client
+        .execute(&ams_protocol::InquiryPaymentRequest::by_payment_request_id(
+            "PAY_INQ_SLOW",
+        ))
+        .await;
+    let waited = real.monotonic().saturating_sub(started);
+
+    let Err(Error::MaybeSent(maybe)) = &result else {
+        panic!("expected MaybeSent, got {result:?}")
+    };
+    assert_eq!(maybe.kind(), &MaybeSentKind::Timeout);
+    assert!(
+        waited >= INQUIRY_TIMEOUT && waited < Duration::from_millis(HELD_MS),
+        "the call took {waited:?}"
+    );
+    // One attempt (inquiryPayment is not retried by default), and the rule fired on it.
+    assert_eq!(f.fault_counters().await, [(1, 1)]);
+    assert!(f.clock.sleeps().is_empty());
+    // Calling again, as Alipay advises, gets the answer.
+    assert_eq!(
+        f.inquire("PAY_INQ_SLOW").await.payment_status,
+        Some(PaymentStatus::Success)
+    );
 }

@@ -1,5 +1,6 @@
 //! The client against the in-process ams-sandbox, Alipay's stand-in: every API with typed requests
-//! and responses, every gateway fault, the retry policy end to end, notifications, and the example.
+//! and responses, every gateway fault, the retry policy end to end, stored bodies sent byte for
+//! byte, notifications, and the example.
 //!
 //! The sandbox registers the vectors' merchant key for both a production and a `SANDBOX_` client id,
 //! signs as the vectors' simulated Alipay key, and has its clock frozen at [`T0`]; the client signs
@@ -11,6 +12,7 @@ mod example;
 mod faults;
 mod notifications;
 mod retry;
+mod stored_body;
 
 use ams_client::testing::ManualClock;
 use ams_client::{AlipayPublicKeys, AmsClient, CallResult, ClientBuilder, ClientId, Gateway};
