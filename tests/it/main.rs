@@ -3,6 +3,7 @@
 //! Alipay is always played by `ams-sandbox` on loopback or by the official SDK run locally; the
 //! real gateway is never called.
 
+mod domain;
 mod interop;
 mod python;
 mod sdk_sandbox;

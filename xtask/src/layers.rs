@@ -1,8 +1,10 @@
 //! The layer rule, checked over `cargo metadata`: which workspace crate may depend on which, and which
 //! crate alone may use a reserved third-party crate (`reqwest`, `sqlx`, `axum`, `rsa`).
 //!
-//! The rules live in two tables at the top of this file, [`CRATES`] and [`RESERVED`]; a new crate is
-//! added there, once. `deny.toml`'s `[bans]` wrappers say the same thing for the whole graph.
+//! The rules live in three tables at the top of this file, [`CRATES`], [`RESERVED`] and [`PURE`]; a
+//! new crate is added there, once. `deny.toml`'s `[bans]` wrappers say the same thing for the whole
+//! graph. [`PURE`] is checked over the whole resolved graph, not only direct edges: a crate listed
+//! there must not reach the named crates through any chain of normal or build dependencies.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -28,6 +30,7 @@ const CRATES: &[(&str, Place)] = &[
     ("ams-sandbox", Place::Layer(1)),
     ("autodebit-domain", Place::Layer(2)),
     ("autodebit-store", Place::Layer(3)),
+    ("autodebit-alipay", Place::Layer(3)),
     ("autodebit-server", Place::Layer(4)),
     ("xtask", Place::Outside),
     ("autodebit-tests", Place::Outside),
@@ -68,6 +71,23 @@ const RESERVED: &[Reserved] = &[
     },
 ];
 
+/// Crates whose whole normal/build dependency tree must hold none of the named crates: the domain
+/// is a pure core (no transport, runtime, database or TLS), whatever its dependencies pull in.
+const PURE: &[(&str, &[&str])] = &[(
+    "autodebit-domain",
+    &[
+        "ams-client",
+        "ams-sandbox",
+        "reqwest",
+        "hyper",
+        "tokio",
+        "axum",
+        "sqlx",
+        "rustls",
+        "aws-lc-sys",
+    ],
+)];
+
 fn place_of(name: &str) -> Option<Place> {
     CRATES
         .iter()
@@ -93,7 +113,22 @@ pub(crate) fn run(root: &Path) -> Result<usize> {
     let metadata: Value =
         serde_json::from_slice(&output.stdout).context("`cargo metadata` printed invalid JSON")?;
     let crates = workspace_packages(&metadata)?.len();
-    let violations = check(&metadata)?;
+    let mut violations = check(&metadata)?;
+    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("could not run `cargo metadata` for the resolved graph")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata --locked` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let resolved: Value =
+        serde_json::from_slice(&output.stdout).context("`cargo metadata` printed invalid JSON")?;
+    violations.extend(check_pure(&resolved)?);
     if !violations.is_empty() {
         bail!("layer rule violated:\n  {}", violations.join("\n  "));
     }
@@ -173,6 +208,83 @@ pub(crate) fn check(metadata: &Value) -> Result<Vec<String>> {
         }
     }
     Ok(violations.into_iter().collect())
+}
+
+/// Checks the [`PURE`] rule over a resolved `cargo metadata` document (with dependencies): for each
+/// listed crate, the chain to every forbidden crate it reaches through normal or build dependencies.
+pub(crate) fn check_pure(metadata: &Value) -> Result<Vec<String>> {
+    let packages = metadata["packages"]
+        .as_array()
+        .context("metadata has no `packages` array")?;
+    let name_of: BTreeMap<&str, &str> = packages
+        .iter()
+        .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str()?)))
+        .collect();
+    let nodes = metadata["resolve"]["nodes"]
+        .as_array()
+        .context("metadata has no resolved graph (`resolve.nodes`)")?;
+    // Normal and build edges only: dev-dependencies do not reach a crate's users.
+    let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for node in nodes {
+        let id = node["id"].as_str().context("a node has no `id`")?;
+        let deps = node["deps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for dep in deps {
+            let kinds = dep["dep_kinds"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let shipped = kinds
+                .iter()
+                .any(|k| matches!(k["kind"].as_str(), None | Some("build")));
+            if shipped && let Some(to) = dep["pkg"].as_str() {
+                edges.entry(id).or_default().push(to);
+            }
+        }
+    }
+    let mut violations = Vec::new();
+    for (krate, forbidden) in PURE {
+        let Some(start) = name_of
+            .iter()
+            .find(|(_, name)| *name == krate)
+            .map(|(id, _)| *id)
+        else {
+            continue;
+        };
+        // Breadth first, remembering how each crate was reached, to name the chain.
+        let mut parent: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        let mut seen = BTreeSet::from([start]);
+        while let Some(id) = queue.pop_front() {
+            for &next in edges.get(id).map(Vec::as_slice).unwrap_or_default() {
+                if seen.insert(next) {
+                    parent.insert(next, id);
+                    queue.push_back(next);
+                }
+            }
+        }
+        for id in &seen {
+            let name = name_of.get(id).copied().unwrap_or(id);
+            if forbidden.contains(&name) {
+                let mut chain = vec![name];
+                let mut at = *id;
+                while let Some(&up) = parent.get(at) {
+                    chain.push(name_of.get(up).copied().unwrap_or(up));
+                    at = up;
+                }
+                chain.reverse();
+                violations.push(format!(
+                    "{krate} reaches {name} ({}): {krate} must stay free of {}",
+                    chain.join(" -> "),
+                    forbidden.join(", ")
+                ));
+            }
+        }
+    }
+    violations.sort();
+    Ok(violations)
 }
 
 /// The rule an edge `from -> to` of `kind` breaks, if any.
@@ -265,13 +377,14 @@ mod tests {
                     dep("reqwest", None),
                 ],
             ),
-            (
-                "autodebit-domain",
-                vec![dep("ams-protocol", None), dep("ams-client", None)],
-            ),
+            ("autodebit-domain", vec![dep("ams-protocol", None)]),
             (
                 "autodebit-store",
                 vec![dep("autodebit-domain", None), dep("sqlx", None)],
+            ),
+            (
+                "autodebit-alipay",
+                vec![dep("autodebit-domain", None), dep("ams-client", None)],
             ),
             (
                 "autodebit-server",
@@ -408,6 +521,63 @@ mod tests {
             [
                 "autodebit-server -> autodebit-tests (dev): nothing may depend on autodebit-tests (it is outside the layers)"
             ]
+        );
+    }
+
+    /// One crate of a resolved graph and its dependencies `(name, kind)`, kind `None` for normal.
+    type Node<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)]);
+
+    /// A resolved graph.
+    fn resolved(nodes: &[Node<'_>]) -> Value {
+        let id = |name: &str| format!("{name} 0.0.0");
+        json!({
+            "packages": nodes.iter().map(|(name, _)| json!({ "name": name, "id": id(name) })).collect::<Vec<_>>(),
+            "resolve": { "nodes": nodes.iter().map(|(name, deps)| json!({
+                "id": id(name),
+                "deps": deps.iter().map(|(dep, kind)| json!({
+                    "pkg": id(dep),
+                    "dep_kinds": [{ "kind": kind, "target": null }],
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>() },
+        })
+    }
+
+    #[test]
+    fn the_pure_core_is_checked_through_its_whole_tree() {
+        let clean = resolved(&[
+            (
+                "autodebit-domain",
+                &[
+                    ("ams-protocol", None),
+                    ("proptest", Some("dev")),
+                    ("tokio", Some("dev")),
+                ],
+            ),
+            ("ams-protocol", &[("serde", None)]),
+            ("serde", &[]),
+            ("proptest", &[]),
+            ("tokio", &[]),
+        ]);
+        assert_eq!(super::check_pure(&clean).unwrap(), Vec::<String>::new());
+        let planted = resolved(&[
+            (
+                "autodebit-domain",
+                &[("ams-protocol", None), ("helper", None)],
+            ),
+            ("ams-protocol", &[("serde", None)]),
+            ("helper", &[("ams-client", Some("build"))]),
+            ("ams-client", &[("reqwest", None)]),
+            ("reqwest", &[("tokio", None)]),
+            ("serde", &[]),
+            ("tokio", &[]),
+        ]);
+        let violations = super::check_pure(&planted).unwrap();
+        assert_eq!(violations.len(), 3, "{violations:?}");
+        assert!(
+            violations.iter().any(|v| v.starts_with(
+                "autodebit-domain reaches tokio (autodebit-domain -> helper -> ams-client -> reqwest -> tokio)"
+            )),
+            "{violations:?}"
         );
     }
 

@@ -162,8 +162,8 @@ const TABLE: &[Row] = &[
         Any,
         F,
         Some("REPEAT_REQ_INCONSISTENT"),
-        AskOperator,
-        "a request id reused with other parameters: a bug",
+        Inquire,
+        "the id was used before with other parameters: the first request may have taken effect, so find out, never call it failed",
     ),
     // Setup codes come next; see SETUP_CODES (rendered as one row in the docs).
     row(
@@ -296,22 +296,22 @@ const TABLE: &[Row] = &[
         One(Api::Cancel),
         F,
         Some("ORDER_NOT_EXIST"),
-        Succeeded,
-        "Alipay has no such payment: nothing was charged",
+        Inquire,
+        "no such payment yet: the pay may still be in transit; cancel again until its expiry (plus a margin) has passed, then confirm by inquiry",
     ),
     row(
         One(Api::Cancel),
         F,
         Some("CANCEL_WINDOW_EXCEED"),
-        AskOperator,
-        "too late to cancel: refund instead",
+        Inquire,
+        "too late to cancel: inquire until final, and refund it if it was paid",
     ),
     row(
         One(Api::Cancel),
         F,
         None,
         AskOperator,
-        "the cancel was refused",
+        "the cancel was refused: inquire until final, refund it if it was paid, and tell a person",
     ),
     row(
         One(Api::Refund),
@@ -392,6 +392,70 @@ pub fn decide_payment_status(
     }
 }
 
+/// The rules the flows apply around the table, where an answer's meaning depends on time or on
+/// what is under way. Each is the reading of the seeds that cannot lose or double money.
+pub const RULES: &str = r#"## Rules around the table
+
+These are applied by the flows (`services::payments`, `services::refunds`, `services::jobs`), because
+what an answer means there depends on time or on what else is under way. Where the seeds can be
+read two ways, the reading below is the one that cannot lose or double money.
+
+**`ORDER_NOT_EXIST` proves nothing while a `pay` can still land.** A `cancel` (or an inquiry)
+answered `ORDER_NOT_EXIST` may have overtaken its `pay`, still in transit or queued; seed 004's
+store-and-forward queue sends the cancel only *after* the original transaction exists, and the
+sandbox's default is that an overtaken `pay` still debits. Every `pay` carries a `paymentExpiryTime`
+(55 s); a `pay` that reaches Alipay after it is closed. So until that time plus a margin for clock
+skew (`expiry_margin_ms`, 5 min) has passed, "no such payment" is *not yet*: the cancel is sent
+again on its schedule. After it, the payment is confirmed by inquiry, and "no such payment" then
+settles it as cancelled (or failed, if no cancel was wanted) with nothing charged
+(`NOT_FOUND_AFTER_EXPIRY`).
+
+**A cancel is never given up; past its window, refund instead.** Seed 004: cancel what stays
+unknown; retry the cancel "periodically or when the network recovers … until success"; past the
+window (00:15 UTC+8 on T+1), use `refund`. The cancel is sent every 5–10 s for 60 s, then with
+growing waits (up to 30 min) until the window closes; a person is told after the first minute.
+Past the window, or when Alipay refuses the cancel, the payment is inquired with growing waits
+until Alipay says it is final (`Confirming`): failed or cancelled settles it; paid makes the order
+paid and refunds it in full at once, with its own `refundRequestId` (`RefundOrigin::CancelTooLate`),
+whoever wanted the cancel (the merchant, or the rule that cancels what stays unknown).
+
+**A reported success is a fact about the past; an inquiry is the present.** `pay` S and a success
+notification say the payment succeeded *when they were made*: a cancel sent since may have
+reversed it. While a cancel is, or was, under way (`CancelRequested`, `Confirming`), they settle
+nothing and only make the cancel or the inquiry run at once (seed 004: after a cancel, go by its
+result). An inquiry's `SUCCESS` is the current status and is applied.
+
+**An answer is applied only to its own request.** A verified answer whose `paymentRequestId` /
+`refundRequestId`, amount or currency differs from what was asked is not applied: it is flagged,
+and the payment or refund stays unknown until an inquiry settles it. `REPEAT_REQ_INCONSISTENT`
+means the id was used before: the first request may have worked, so it is inquired, never failed.
+
+**One business order, one live attempt.** The merchant's reference is unique. An order is paid
+again (a new attempt, a new `paymentRequestId`) only when every earlier attempt is failed or
+cancelled; while one is not final the answer is a conflict that names it.
+
+**A job runs once: leases are tokens, renewed before every call.** Every claim gets a fresh lease
+token (never the worker's name). Before a job runs, its lease is renewed for a whole lease; right
+before each call to Alipay it is renewed for the call and its guard (`reply_timeout_ms`, which must
+exceed the client's timeout `max_call_ms` by at least a second); a call is never made on a lease
+that could not be renewed. The single-use auth code and the refresh token are sent only so. A
+call's result is kept even if the lease was lost meanwhile; only the job is left to its new
+holder. A job taken `job_max_attempts` times in a row without finishing, or whose row cannot be
+read, is set aside with an attention item; the others go on.
+
+**Refunds end.** A refund whose sends surely never left (`NotSent`), `refund_max_not_sent` times in
+a row and never once maybe sent, fails as `NOT_SENT` (nothing happened at Alipay) and a person is
+told. `inquiryRefund` answering `ORDER_NOT_EXIST` sends the same bytes again.
+
+**Tokens.** The refresh is due before the earlier of the access and refresh tokens' expiries; with
+no refresh token, the authorization needs the user when the access token expires. A
+`TOKEN_CANCELED` naming a token rotated since still ends the authorization. An authorization that
+waits for the user longer than `consent_timeout_ms` expires; one left consulting by a crash fails
+(`CONSULT_INTERRUPTED`) and can be restarted. An exchange refused after an earlier try went
+unanswered may have left a token at Alipay: a person is told, and a token Alipay reports with
+`TOKEN_CREATED` that the authorization does not hold is revoked.
+"#;
+
 /// The table as Markdown, the form the crate documents it in.
 pub fn table_markdown() -> String {
     let mut out =
@@ -439,9 +503,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/DECISIONS.md");
         let doc = std::fs::read_to_string(path).expect("DECISIONS.md");
         let generated = format!(
-            "# Decisions\n\nFirst match wins. Generated from `src/decision.rs` (`table_markdown`); \
-             `UPDATE_EXPECT=1 cargo test -p autodebit-domain decision` rewrites it.\n\n{}",
-            table_markdown()
+            "# Decisions\n\nFirst match wins. Generated from `src/decision.rs` (`table_markdown`, \
+             `RULES`); `UPDATE_EXPECT=1 cargo test -p autodebit-domain decision` rewrites it.\n\n{}\n{}",
+            table_markdown(),
+            RULES
         );
         if std::env::var_os("UPDATE_EXPECT").is_some() {
             std::fs::write(path, &generated).expect("write DECISIONS.md");
@@ -476,7 +541,11 @@ mod tests {
         );
         assert_eq!(
             d(Api::Pay, ResultStatus::F, "REPEAT_REQ_INCONSISTENT"),
-            AskOperator
+            Inquire
+        );
+        assert_eq!(
+            d(Api::Refund, ResultStatus::F, "REPEAT_REQ_INCONSISTENT"),
+            Inquire
         );
         assert_eq!(d(Api::Pay, ResultStatus::F, "A_NEW_CODE"), FailedForGood);
     }
@@ -489,11 +558,12 @@ mod tests {
         );
         assert_eq!(
             d(Api::Cancel, ResultStatus::F, "CANCEL_WINDOW_EXCEED"),
-            AskOperator
+            Inquire
         );
+        assert_eq!(d(Api::Cancel, ResultStatus::F, "ORDER_NOT_EXIST"), Inquire);
         assert_eq!(
-            d(Api::Cancel, ResultStatus::F, "ORDER_NOT_EXIST"),
-            Succeeded
+            d(Api::Cancel, ResultStatus::F, "ORDER_STATUS_INVALID"),
+            AskOperator
         );
         assert_eq!(
             d(Api::Refund, ResultStatus::U, "UNKNOWN_EXCEPTION"),

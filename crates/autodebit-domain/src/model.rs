@@ -1,14 +1,20 @@
 //! The records the flows keep: authorizations with their tokens, orders, payment attempts (with the
-//! exact request sent, since Alipay's idempotency compares it), refunds, jobs, events, the
-//! notification inbox and merchant idempotency keys.
+//! exact request sent, since Alipay's idempotency compares it), refunds, jobs, events, items that
+//! need a person, the notification inbox and merchant idempotency keys.
 //!
-//! Plain data: no serde, no database derives. The store crate owns the mapping to rows.
+//! Plain data: no serde, no database derives. The store crate owns the mapping to rows. Alipay's ids
+//! are the protocol's types ([`PaymentRequestId`], [`PaymentId`], [`RefundRequestId`],
+//! [`AlipayRefundId`], [`AuthState`]); our own ids are the newtypes below.
 
 use std::fmt;
 
 use ams_protocol::{
     AccessToken, Amount, AuthCode, CustomerBelongsTo, OsType, RefreshToken, TerminalType,
 };
+pub use ams_protocol::{AuthState, PaymentId, PaymentRequestId, RefundRequestId};
+
+/// Alipay's `refundId` (the protocol's `RefundId`; ours is [`RefundId`]).
+pub type AlipayRefundId = ams_protocol::RefundId;
 
 use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::authorization::AuthorizationState;
@@ -45,32 +51,74 @@ macro_rules! local_id {
 }
 
 local_id!(
-    /// Our id for an authorization.
+    /// Our id for an authorization (`auth_…`).
     AuthorizationId
 );
 local_id!(
-    /// Our id for an order.
+    /// Our id for an order, which the merchant sees as a payment (`pay_…`).
     OrderId
 );
 local_id!(
-    /// Our id for a payment attempt.
+    /// Our id for a payment attempt (`att_…`).
     AttemptId
 );
 local_id!(
-    /// Our id for a refund.
+    /// Our id for a refund (`re_…`).
     RefundId
 );
 local_id!(
     /// A job's id.
     JobId
 );
+local_id!(
+    /// An attention item's id.
+    AttentionId
+);
+local_id!(
+    /// The token of one claim of a job: whoever holds it holds the job. A new one for every claim,
+    /// so two workers (even with the same name) never share a lease.
+    LeaseToken
+);
+
+/// A request or notification body kept byte for byte. It can hold an access token or an auth code,
+/// so its `Debug` shows only its length; the store encrypts it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Body(String);
+
+impl Body {
+    /// Wraps the exact text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+
+    /// The exact text (a secret: never log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Body(<{} bytes>)", self.0.len())
+    }
+}
 
 /// The tokens of an active authorization. Secrets: `Debug` is redacted by the ams-protocol types.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenSet {
     /// The access token (the `paymentMethodId` of every charge).
     pub access_token: AccessToken,
-    /// When the access token stops working.
+    /// When the access token stops working (`Millis::MAX`: Alipay gave no expiry).
     pub access_expires_at: Millis,
     /// The refresh token, when the wallet issues one.
     pub refresh_token: Option<RefreshToken>,
@@ -79,7 +127,10 @@ pub struct TokenSet {
 }
 
 /// A user's authorization of the merchant in a wallet.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` hides the `authState` (a capability: whoever has it can complete or decline the
+/// authorization) and every token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Authorization {
     /// Our id.
     pub id: AuthorizationId,
@@ -93,18 +144,28 @@ pub struct Authorization {
     pub os_type: Option<OsType>,
     /// Where the user goes after the wallet (the merchant's page).
     pub return_url: String,
-    /// The current unguessable `authState` (a new one for each consult).
-    pub auth_state: String,
-    /// The URL the user must open, once consult answered.
+    /// The current unguessable `authState` (a new one for each consult). Never logged.
+    pub auth_state: AuthState,
+    /// The URL the user must open, once consult answered with one.
     pub auth_url: Option<String>,
+    /// Scan to Bind: the value to show as a QR code, once consult answered with one.
+    pub qr_code: Option<String>,
     /// Where it stands.
     pub state: AuthorizationState,
     /// The tokens, once active.
     pub token: Option<TokenSet>,
-    /// The auth code received (redirect or `AUTHCODE_CREATED`) and not yet exchanged, kept so a
-    /// durable `ExchangeCode` job can retry `applyToken` after a crash or an unknown answer.
-    /// A secret: its `Debug` is redacted.
+    /// The auth code received (redirect or `AUTHCODE_CREATED`) and not yet exchanged, kept so the
+    /// authorization's job can retry `applyToken` after a crash or an unknown answer. A secret.
     pub pending_auth_code: Option<AuthCode>,
+    /// Calls made for the step under way (an exchange or a revoke), counted before each call
+    /// leaves; from zero when the state moves. An exchange refused after an earlier try that may
+    /// have reached Alipay may have left a token we never received.
+    pub tries: u32,
+    /// A token Alipay told us it issued for this authorization (`TOKEN_CREATED`) that we do not
+    /// hold: the authorization's job revokes it, so no token is left live at Alipay unknown to us.
+    pub stray_token: Option<AccessToken>,
+    /// When the user's consent link stops being waited for.
+    pub consent_expires_at: Option<Millis>,
     /// The masked wallet login id, when Alipay returned it.
     pub user_login_id: Option<String>,
     /// Why it failed, when it did (result code or reason).
@@ -117,14 +178,33 @@ pub struct Authorization {
     pub updated_at: Millis,
 }
 
-/// A business order to be paid with an authorization.
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization")
+            .field("id", &self.id)
+            .field("customer_id", &self.customer_id)
+            .field("wallet", &self.wallet)
+            .field("terminal_type", &self.terminal_type)
+            .field("state", &self.state)
+            .field("auth_state", &"<redacted>")
+            .field("token", &self.token)
+            .field("pending_auth_code", &self.pending_auth_code)
+            .field("stray_token", &self.stray_token)
+            .field("failure", &self.failure)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A business order to be paid with an authorization: what the merchant sees as a payment. It has
+/// one or more attempts, at most one of them not final.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Order {
     /// Our id.
     pub id: OrderId,
     /// The authorization charged.
     pub authorization_id: AuthorizationId,
-    /// The merchant's order reference (`referenceOrderId`).
+    /// The merchant's order reference (`referenceOrderId`): unique, one order per reference.
     pub reference: String,
     /// What it is for (`orderDescription`).
     pub description: String,
@@ -142,6 +222,32 @@ pub struct Order {
     pub updated_at: Millis,
 }
 
+/// Who wants a payment cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CancelReason {
+    /// The merchant asked.
+    Merchant,
+    /// The inquiries ran out without a result (seed 004: cancel what stays unknown).
+    Unresolved,
+}
+
+impl CancelReason {
+    /// The reason's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Merchant => "merchant",
+            Self::Unresolved => "unresolved",
+        }
+    }
+
+    /// The reason with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Merchant, Self::Unresolved]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
+}
+
 /// One `pay` request: its id and the exact body sent (a retry resends these bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PaymentAttempt {
@@ -150,24 +256,28 @@ pub struct PaymentAttempt {
     /// The order it pays.
     pub order_id: OrderId,
     /// `paymentRequestId`: unique, never sequential, never reused for another attempt.
-    pub payment_request_id: String,
+    pub payment_request_id: PaymentRequestId,
     /// The exact `pay` body, as sent and re-sent. Holds the access token: the store encrypts it.
-    pub request_body: String,
+    pub request_body: Body,
     /// The amount (also inside the body), for checks without parsing.
     pub amount: Amount,
     /// Where it stands.
     pub state: AttemptState,
     /// Alipay's `paymentId`, once known.
-    pub payment_id: Option<String>,
-    /// The last result code that mattered (a failure reason, or why it needs an operator).
+    pub payment_id: Option<PaymentId>,
+    /// The last result code that mattered (a failure reason, or why it is cancelled).
     pub result_code: Option<String>,
     /// Inquiries made so far.
     pub inquiries: u32,
-    /// Whether a success arrived after the attempt was cancelled (Alipay refunds it itself).
+    /// Whether a success arrived after the attempt was cancelled by a `cancel` S (which returned
+    /// that money).
     pub late_success: bool,
-    /// When the cancel started (its first try): cancel is retried for a bounded time from here.
+    /// Why a cancel was asked for, once one was.
+    pub cancel_reason: Option<CancelReason>,
+    /// When the cancel started (its first try): the retry schedule is measured from here.
     pub cancel_started_at: Option<Millis>,
-    /// When the payment expires at Alipay (after it, an unknown payment cannot turn into a debit).
+    /// The attempt's `paymentExpiryTime`: after it (plus a margin for clock skew), a `pay` that
+    /// has not reached Alipay can no longer debit.
     pub expires_at: Millis,
     /// Compare-and-set version.
     pub version: u64,
@@ -175,6 +285,33 @@ pub struct PaymentAttempt {
     pub created_at: Millis,
     /// Last changed at.
     pub updated_at: Millis,
+}
+
+/// Why a refund exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefundOrigin {
+    /// The merchant asked.
+    Merchant,
+    /// A cancel was wanted but could not be done in time, and the payment turned out paid: the
+    /// refund returns the money instead (seed 004: past the cancel window, refund).
+    CancelTooLate,
+}
+
+impl RefundOrigin {
+    /// The origin's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Merchant => "merchant",
+            Self::CancelTooLate => "cancel_too_late",
+        }
+    }
+
+    /// The origin with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Merchant, Self::CancelTooLate]
+            .into_iter()
+            .find(|r| r.name() == name)
+    }
 }
 
 /// A refund of (part of) a paid order.
@@ -185,21 +322,27 @@ pub struct Refund {
     /// The order refunded.
     pub order_id: OrderId,
     /// `refundRequestId`.
-    pub refund_request_id: String,
+    pub refund_request_id: RefundRequestId,
     /// The exact `refund` body, as sent and re-sent.
-    pub request_body: String,
+    pub request_body: Body,
     /// How much.
     pub amount: Amount,
+    /// Why it exists.
+    pub origin: RefundOrigin,
     /// Where it stands.
     pub state: RefundState,
     /// Alipay's `refundId`, once known.
-    pub refund_id: Option<String>,
+    pub alipay_refund_id: Option<AlipayRefundId>,
     /// The last result code that mattered.
     pub result_code: Option<String>,
     /// Sends so far.
     pub sends: u32,
-    /// When the first send left: the same request is retried for a bounded time from here, then
-    /// inquired.
+    /// Sends in a row that surely never left (a refund that can never be sent ends as failed).
+    pub not_sent: u32,
+    /// Whether any send may have reached Alipay.
+    pub maybe_sent: bool,
+    /// When the first send that may have reached Alipay left: the same request is retried for a
+    /// bounded time from here, then inquired.
     pub first_sent_at: Option<Millis>,
     /// `inquiryRefund` calls so far.
     pub inquiries: u32,
@@ -211,24 +354,62 @@ pub struct Refund {
     pub updated_at: Millis,
 }
 
-/// Future work, durable: written with the state change that needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Future work, durable: written with the state change that needs it. One job per subject at most;
+/// what it does is read from the subject's state when it runs (send, inquire, cancel, refresh, …).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
-    /// Send a stored payment attempt that has not left yet (its first send, or again after a send
-    /// that surely did not leave).
-    SendPayment(AttemptId),
-    /// Resolve an unknown payment: inquire on a schedule, then cancel.
-    ResolvePayment(AttemptId),
-    /// Cancel a payment (store-and-forward; retried on a schedule inside the cancel window).
-    CancelPayment(AttemptId),
-    /// Refresh an authorization's access token before it expires.
-    RefreshToken(AuthorizationId),
-    /// Exchange a received auth code for a token (retried when the answer is unknown).
-    ExchangeCode(AuthorizationId),
-    /// Revoke a token (retried when the answer is unknown).
-    Revoke(AuthorizationId),
-    /// Send a refund again, or inquire it.
-    ResolveRefund(RefundId),
+    /// Move a payment attempt on: send it, inquire it, cancel it, confirm it.
+    Payment(AttemptId),
+    /// Move a refund on: send it, send it again, inquire it.
+    Refund(RefundId),
+    /// Move an authorization on: recover an interrupted consult, expire a consent nobody gave,
+    /// exchange a code, refresh or expire a token, revoke.
+    Authorization(AuthorizationId),
+}
+
+impl JobKind {
+    /// The kind's name, as stored.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Payment(_) => "payment",
+            Self::Refund(_) => "refund",
+            Self::Authorization(_) => "authorization",
+        }
+    }
+
+    /// The id of its subject.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Payment(id) => id.as_str(),
+            Self::Refund(id) => id.as_str(),
+            Self::Authorization(id) => id.as_str(),
+        }
+    }
+
+    /// The kind with this name and subject.
+    pub fn from_parts(name: &str, subject: &str) -> Option<Self> {
+        match name {
+            "payment" => Some(Self::Payment(AttemptId::new(subject))),
+            "refund" => Some(Self::Refund(RefundId::new(subject))),
+            "authorization" => Some(Self::Authorization(AuthorizationId::new(subject))),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.name(), self.subject())
+    }
+}
+
+/// Who holds a job, until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobLease {
+    /// The claim's token.
+    pub token: LeaseToken,
+    /// Until when the lease holds.
+    pub until: Millis,
 }
 
 /// A job as stored.
@@ -240,12 +421,11 @@ pub struct Job {
     pub kind: JobKind,
     /// When it is due.
     pub due_at: Millis,
-    /// How many times it was taken.
+    /// How many times in a row it was taken without finishing (a run that ends by rescheduling
+    /// counts as finished). Past the maximum, it is set aside as a dead letter.
     pub attempts: u32,
-    /// Who holds it, while leased.
-    pub lease_holder: Option<String>,
-    /// Until when the lease holds.
-    pub lease_until: Option<Millis>,
+    /// The lease, while held.
+    pub lease: Option<JobLease>,
 }
 
 /// Something the merchant's own systems must hear about.
@@ -253,7 +433,7 @@ pub struct Job {
 pub enum EventKind {
     /// The user authorized: the token is active.
     AuthorizationActive,
-    /// The authorization needs the user again (refresh failed, token rejected).
+    /// The authorization needs the user again (refresh failed, token expired or rejected).
     AuthorizationNeedsReauthorization,
     /// The authorization ended (revoked by the merchant or the user).
     AuthorizationEnded,
@@ -269,7 +449,7 @@ pub enum EventKind {
     RefundSucceeded,
     /// A refund was refused.
     RefundFailed,
-    /// Something needs a person: the subject and the reason say what.
+    /// Something needs a person: the subject and the reason say what (an attention item).
     OperatorAttention,
 }
 
@@ -304,6 +484,152 @@ pub struct Event {
     pub at: Millis,
 }
 
+impl Event {
+    /// An event about `subject` at `at`.
+    pub fn new(
+        kind: EventKind,
+        subject: impl fmt::Display,
+        detail: Option<String>,
+        at: Millis,
+    ) -> Self {
+        Self {
+            kind,
+            subject: subject.to_string(),
+            detail,
+            at,
+        }
+    }
+}
+
+/// What an attention item is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Subject {
+    /// An authorization.
+    Authorization(AuthorizationId),
+    /// An order (the merchant's payment) and its attempts.
+    Order(OrderId),
+    /// A refund.
+    Refund(RefundId),
+    /// A job that was set aside.
+    Job(JobId),
+    /// A notification (by its inbox key, or the id it names).
+    Notification(String),
+}
+
+impl Subject {
+    /// The kind of subject, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Authorization(_) => "authorization",
+            Self::Order(_) => "order",
+            Self::Refund(_) => "refund",
+            Self::Job(_) => "job",
+            Self::Notification(_) => "notification",
+        }
+    }
+
+    /// The subject's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Authorization(id) => id.as_str(),
+            Self::Order(id) => id.as_str(),
+            Self::Refund(id) => id.as_str(),
+            Self::Job(id) => id.as_str(),
+            Self::Notification(id) => id,
+        }
+    }
+
+    /// The subject of this kind and id.
+    pub fn from_parts(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "authorization" => Some(Self::Authorization(AuthorizationId::new(id))),
+            "order" => Some(Self::Order(OrderId::new(id))),
+            "refund" => Some(Self::Refund(RefundId::new(id))),
+            "job" => Some(Self::Job(JobId::new(id))),
+            "notification" => Some(Self::Notification(id.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind(), self.id())
+    }
+}
+
+/// What a person can do about an attention item (each is an operation of
+/// [`crate::services::operator::Operator`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperatorAction {
+    /// Ask Alipay now where the payment or refund stands, and apply what it says.
+    InquireNow,
+    /// Send the cancel again now.
+    RetryCancel,
+    /// Refund the order (what is left of it).
+    Refund,
+    /// Close the item with a reason (after acting outside the system, e.g. with Alipay's support).
+    Resolve,
+}
+
+impl OperatorAction {
+    /// The action's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InquireNow => "inquire_now",
+            Self::RetryCancel => "retry_cancel",
+            Self::Refund => "refund",
+            Self::Resolve => "resolve",
+        }
+    }
+
+    /// Every action.
+    pub const ALL: [OperatorAction; 4] = [
+        Self::InquireNow,
+        Self::RetryCancel,
+        Self::Refund,
+        Self::Resolve,
+    ];
+
+    /// The action with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// How an attention item was closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// When.
+    pub at: Millis,
+    /// Why (the person's reason, or what settled it on its own).
+    pub reason: String,
+}
+
+/// Something a person must look at: what is wrong, what was tried, what they can do. At most one
+/// open item per subject and code; raising it again updates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttentionItem {
+    /// Its id.
+    pub id: AttentionId,
+    /// What it is about.
+    pub subject: Subject,
+    /// A stable, machine-readable code (`payment_unresolved`, `cancel_refused`, …).
+    pub code: String,
+    /// What is wrong.
+    pub reason: String,
+    /// What the system tried (and is still trying, if anything).
+    pub tried: String,
+    /// What a person can do.
+    pub actions: Vec<OperatorAction>,
+    /// When it was raised first.
+    pub opened_at: Millis,
+    /// When it was raised or updated last.
+    pub updated_at: Millis,
+    /// How it was closed, once it was.
+    pub resolution: Option<Resolution>,
+}
+
 /// A notification from Alipay as received, before it is applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InboxEntry {
@@ -315,7 +641,7 @@ pub struct InboxEntry {
     pub headers: Vec<(String, String)>,
     /// The raw body. Holds tokens or auth codes for authorization notifications: the store
     /// encrypts it.
-    pub body: String,
+    pub body: Body,
     /// When it arrived.
     pub received_at: Millis,
 }
@@ -327,8 +653,75 @@ pub struct IdempotencyRecord {
     pub key: String,
     /// A fingerprint of the command's parameters.
     pub fingerprint: String,
-    /// What the command created (an authorization, order or refund id).
+    /// What the command created (an authorization, order, attempt or refund id).
     pub resource: String,
     /// When.
     pub created_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_debug() {
+        let body = Body::new(r#"{"paymentMethodId":"tok-secret"}"#);
+        assert_eq!(format!("{body:?}"), "Body(<32 bytes>)");
+        let auth = Authorization {
+            id: AuthorizationId::new("auth_1"),
+            customer_id: "c".into(),
+            wallet: CustomerBelongsTo::AlipayCn,
+            terminal_type: TerminalType::Web,
+            os_type: None,
+            return_url: "https://m.example".into(),
+            auth_state: AuthState::new("state-capability"),
+            auth_url: None,
+            qr_code: None,
+            state: AuthorizationState::Active,
+            token: Some(TokenSet {
+                access_token: AccessToken::new("tok-secret"),
+                access_expires_at: 1,
+                refresh_token: Some(RefreshToken::new("ref-secret")),
+                refresh_expires_at: None,
+            }),
+            pending_auth_code: Some(AuthCode::new("code-secret")),
+            tries: 0,
+            stray_token: Some(AccessToken::new("stray-secret")),
+            consent_expires_at: None,
+            user_login_id: None,
+            failure: None,
+            version: 0,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let shown = format!("{auth:?}");
+        for secret in [
+            "state-capability",
+            "tok-secret",
+            "ref-secret",
+            "code-secret",
+            "stray-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for kind in [
+            JobKind::Payment(AttemptId::new("a")),
+            JobKind::Refund(RefundId::new("r")),
+            JobKind::Authorization(AuthorizationId::new("z")),
+        ] {
+            assert_eq!(JobKind::from_parts(kind.name(), kind.subject()), Some(kind));
+        }
+        for action in OperatorAction::ALL {
+            assert_eq!(OperatorAction::from_name(action.name()), Some(action));
+        }
+        let subject = Subject::Order(OrderId::new("pay_1"));
+        assert_eq!(
+            Subject::from_parts(subject.kind(), subject.id()),
+            Some(subject)
+        );
+    }
 }

@@ -1,84 +1,148 @@
-//! Request ids as seed 004 asks: timestamp (to the second), terminal, amount, a sequence and a
-//! random part. Unique, never sequential, never reused; a business order never doubles as one.
+//! Ids as seed 004 asks: a `paymentRequestId` is timestamp (to the second), terminal, amount, a
+//! sequence and a random part; unique, never sequential, never reused; a business order never
+//! doubles as one. Also `authState`, our own ids and lease tokens, all from the [`Random`] port.
+//!
+//! When the random source fails, every id is an error: never a zeroed `authState` or an id that is
+//! only a sequence number.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::model::Millis;
-use crate::ports::RequestIds;
+use ams_protocol::{AuthState, PaymentRequestId, RefundRequestId};
 
-/// The default source of request ids.
-#[derive(Debug, Default)]
-pub struct SeedRequestIds {
+use crate::model::{LeaseToken, Millis};
+use crate::ports::{Random, RandomError};
+
+/// The operating system's generator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the one adapter of the Random port"
+    )]
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
+    }
+}
+
+/// Makes every id the flows need.
+pub struct Ids {
+    random: Arc<dyn Random>,
     sequence: AtomicU64,
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // The OS generator does not fail on supported platforms; if it did, the sequence part still
-    // keeps ids unique within the process.
-    let _ = getrandom::fill(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ids").finish_non_exhaustive()
+    }
 }
 
 /// `yyyyMMddHHmmss` in UTC of a Unix-millisecond instant.
 fn timestamp(now: Millis) -> String {
-    let secs = now.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    match ams_protocol::AmsDateTime::from_unix_millis(now, 0) {
+        Ok(t) => t
+            .as_str()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .take(14)
+            .collect(),
+        Err(_) => "00000000000000".to_owned(),
+    }
 }
 
-impl SeedRequestIds {
-    /// A new source.
-    pub fn new() -> Self {
-        Self::default()
+impl Ids {
+    /// Ids from `random`.
+    pub fn new(random: Arc<dyn Random>) -> Self {
+        Self {
+            random,
+            sequence: AtomicU64::new(0),
+        }
+    }
+
+    fn hex(&self, bytes: usize) -> Result<String, RandomError> {
+        let mut buf = vec![0u8; bytes];
+        self.random.fill(&mut buf)?;
+        Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
     }
 
     fn next(&self) -> u64 {
         self.sequence.fetch_add(1, Ordering::Relaxed) % 1_000_000
     }
-}
 
-impl RequestIds for SeedRequestIds {
-    fn payment_request_id(&self, now: Millis, terminal: &str, amount_minor: u64) -> String {
+    /// A new `paymentRequestId` for a payment of `amount_minor` on `terminal`.
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn payment_request_id(
+        &self,
+        now: Millis,
+        terminal: &str,
+        amount_minor: u64,
+    ) -> Result<PaymentRequestId, RandomError> {
         let terminal: String = terminal
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .take(8)
             .collect();
-        format!(
-            "{}{terminal}{amount_minor}{:06}{}",
+        let random = self.hex(6)?;
+        Ok(PaymentRequestId::new(format!(
+            "{}{terminal}{amount_minor}{:06}{random}",
             timestamp(now),
             self.next(),
-            random_hex(6)
-        )
+        )))
     }
 
-    fn refund_request_id(&self, now: Millis) -> String {
-        format!("R{}{:06}{}", timestamp(now), self.next(), random_hex(6))
+    /// A new `refundRequestId`.
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn refund_request_id(&self, now: Millis) -> Result<RefundRequestId, RandomError> {
+        let random = self.hex(6)?;
+        Ok(RefundRequestId::new(format!(
+            "R{}{:06}{random}",
+            timestamp(now),
+            self.next()
+        )))
     }
 
-    fn auth_state(&self, _now: Millis) -> String {
-        random_hex(16)
+    /// A new unguessable `authState` (128 random bits).
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn auth_state(&self) -> Result<AuthState, RandomError> {
+        Ok(AuthState::new(self.hex(16)?))
     }
 
-    fn local_id(&self, prefix: &str) -> String {
-        format!("{prefix}_{}", random_hex(12))
+    /// A new local id: `prefix_` and 96 random bits.
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn local_id(&self, prefix: &str) -> Result<String, RandomError> {
+        Ok(format!("{prefix}_{}", self.hex(12)?))
+    }
+
+    /// A new lease token.
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn lease_token(&self) -> Result<LeaseToken, RandomError> {
+        Ok(LeaseToken::new(format!("lease_{}", self.hex(16)?)))
+    }
+
+    /// A wait drawn uniformly from `min..=max` (the seeds' "every 5 to 10 seconds"). Timing is not
+    /// a secret: if the source fails, the midpoint is as good a wait as any.
+    pub fn jitter(&self, min: Millis, max: Millis) -> Millis {
+        if max <= min {
+            return min;
+        }
+        let mut bytes = [0u8; 8];
+        if self.random.fill(&mut bytes).is_err() {
+            return min + (max - min) / 2;
+        }
+        let span = u64::try_from(max - min).unwrap_or(0) + 1;
+        min + Millis::try_from(u64::from_le_bytes(bytes) % span).unwrap_or(0)
     }
 }
 
@@ -86,18 +150,27 @@ impl RequestIds for SeedRequestIds {
 mod tests {
     use super::*;
 
+    struct Broken;
+
+    impl Random for Broken {
+        fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
+            Err(RandomError("no entropy".into()))
+        }
+    }
+
     #[test]
     fn payment_request_ids_follow_the_seed_and_never_repeat() {
-        let ids = SeedRequestIds::new();
+        let ids = Ids::new(Arc::new(OsRandom));
         let now = 1_704_067_200_000; // 2024-01-01T00:00:00Z
-        let a = ids.payment_request_id(now, "WEB", 2500);
-        let b = ids.payment_request_id(now, "WEB", 2500);
+        let a = ids.payment_request_id(now, "WEB", 2500).unwrap();
+        let b = ids.payment_request_id(now, "WEB", 2500).unwrap();
+        let (a, b) = (a.as_str(), b.as_str());
         assert!(a.starts_with("20240101000000WEB2500000000"), "{a}");
         assert!(b.starts_with("20240101000000WEB2500000001"), "{b}");
         assert_ne!(a[a.len() - 12..], b[b.len() - 12..], "random parts differ");
         assert!(a.len() <= 64);
         let many: std::collections::HashSet<String> = (0..10_000)
-            .map(|_| ids.payment_request_id(now, "APP", 1))
+            .map(|_| ids.payment_request_id(now, "APP", 1).unwrap().into_inner())
             .collect();
         assert_eq!(many.len(), 10_000);
     }
@@ -111,8 +184,29 @@ mod tests {
 
     #[test]
     fn auth_states_are_unguessable() {
-        let ids = SeedRequestIds::new();
-        assert_eq!(ids.auth_state(0).len(), 32);
-        assert_ne!(ids.auth_state(0), ids.auth_state(0));
+        let ids = Ids::new(Arc::new(OsRandom));
+        assert_eq!(ids.auth_state().unwrap().as_str().len(), 32);
+        assert_ne!(ids.auth_state().unwrap(), ids.auth_state().unwrap());
+    }
+
+    #[test]
+    fn a_failed_random_source_is_an_error_never_a_weak_id() {
+        let ids = Ids::new(Arc::new(Broken));
+        assert!(ids.auth_state().is_err());
+        assert!(ids.payment_request_id(0, "WEB", 1).is_err());
+        assert!(ids.refund_request_id(0).is_err());
+        assert!(ids.local_id("pay").is_err());
+        assert!(ids.lease_token().is_err());
+        assert_eq!(ids.jitter(5_000, 10_000), 7_500);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        let ids = Ids::new(Arc::new(OsRandom));
+        for _ in 0..1_000 {
+            let j = ids.jitter(5_000, 10_000);
+            assert!((5_000..=10_000).contains(&j), "{j}");
+        }
+        assert_eq!(ids.jitter(7, 7), 7);
     }
 }

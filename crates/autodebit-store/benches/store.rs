@@ -5,24 +5,27 @@
 //! `synchronous=FULL` (an fsync of the WAL per commit), PostgreSQL `synchronous_commit=on`.
 //!
 //! - `transition`: one unit of work as the flows write it: read an attempt, compare-and-set it to
-//!   a new state, enqueue the job and push the event the change creates, commit. Sequential, and
-//!   16 units of work in flight on different attempts.
+//!   a new state, schedule its job (an upsert at commit) and push the event the change creates,
+//!   commit. Sequential, and 16 units of work in flight on different attempts.
 //! - `claim`: take one due job under a lease (`claim_jobs` with limit 1) from a queue 10,000 deep
 //!   (only the claim is timed); and `claim_and_complete`: take one and complete it in its own unit
 //!   of work, as a worker does.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ams_protocol::{Amount, Currency, CustomerBelongsTo, TerminalType};
+use ams_protocol::{
+    Amount, AuthState, Currency, CustomerBelongsTo, PaymentRequestId, TerminalType,
+};
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::lifecycle::authorization::AuthorizationState;
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::model::{
-    AttemptId, Authorization, AuthorizationId, Event, EventKind, JobKind, Order, OrderId,
-    PaymentAttempt,
+    AttemptId, Authorization, AuthorizationId, Body, Event, EventKind, Job, JobKind, LeaseToken,
+    Order, OrderId, PaymentAttempt,
 };
-use autodebit_domain::ports::Store;
+use autodebit_domain::ports::{Claim, Store};
 use autodebit_store::{Keyring, SqlStore, StoreOptions};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -102,16 +105,17 @@ fn attempt(n: usize) -> PaymentAttempt {
     PaymentAttempt {
         id: AttemptId::new(format!("attempt-{n}")),
         order_id: OrderId::new("order-1"),
-        payment_request_id: format!("prid-{n}"),
-        request_body: format!(
+        payment_request_id: PaymentRequestId::new(format!("prid-{n}")),
+        request_body: Body::new(format!(
             r#"{{"paymentRequestId":"prid-{n}","paymentMethod":{{"paymentMethodType":"ALIPAY_CN","paymentMethodId":"281010033AB2F588D14B43238637264FCA5A0001"}},"paymentAmount":{{"currency":"USD","value":"1000"}}}}"#
-        ),
+        )),
         amount: Amount::new(Currency::USD, 1_000),
         state: AttemptState::Sent,
         payment_id: None,
         result_code: None,
         inquiries: 0,
         late_success: false,
+        cancel_reason: None,
         cancel_started_at: None,
         expires_at: T0 + 60_000,
         version: 0,
@@ -129,11 +133,15 @@ async fn seed(store: &SqlStore) {
         terminal_type: TerminalType::Web,
         os_type: None,
         return_url: "https://merchant.example/done".into(),
-        auth_state: "state-1".into(),
+        auth_state: AuthState::new("state-1"),
         auth_url: None,
+        qr_code: None,
         state: AuthorizationState::Active,
         token: None,
         pending_auth_code: None,
+        tries: 0,
+        stray_token: None,
+        consent_expires_at: None,
         user_login_id: None,
         failure: None,
         version: 0,
@@ -174,7 +182,7 @@ async fn transition(store: &SqlStore, n: usize) {
     };
     a.updated_at += 1;
     assert!(tx.update_attempt(&a).await.expect("update"), "uncontended");
-    tx.enqueue_job(JobKind::ResolvePayment(id.clone()), a.updated_at + 3_000)
+    tx.schedule_job(JobKind::Payment(id.clone()), a.updated_at + 3_000)
         .await
         .expect("job");
     tx.push_event(&Event {
@@ -188,26 +196,58 @@ async fn transition(store: &SqlStore, n: usize) {
     tx.commit().await.expect("commit");
 }
 
+/// Queue subjects, numbered across the whole run: one job per subject.
+static QUEUED: AtomicU64 = AtomicU64::new(0);
+
 async fn fill_queue(store: &SqlStore, jobs: u64) {
     let mut left = jobs;
     while left > 0 {
         let mut tx = store.begin().await.expect("begin");
         for _ in 0..left.min(1_000) {
-            tx.enqueue_job(JobKind::ResolvePayment(AttemptId::new("q")), T0)
+            let n = QUEUED.fetch_add(1, Ordering::Relaxed);
+            tx.schedule_job(JobKind::Payment(AttemptId::new(format!("q{n}"))), T0)
                 .await
-                .expect("enqueue");
+                .expect("schedule");
         }
         tx.commit().await.expect("commit");
         left = left.saturating_sub(1_000);
     }
 }
 
-async fn drain(store: &SqlStore) {
+fn claim(token: &str, now: i64, limit: u32) -> Claim {
+    Claim {
+        now,
+        token: LeaseToken::new(token),
+        lease_ms: 3_600_000,
+        limit,
+        max_attempts: u32::MAX,
+    }
+}
+
+async fn complete(store: &SqlStore, jobs: &[Job], token: &str) {
     let mut tx = store.begin().await.expect("begin");
-    tx.remove_jobs(&JobKind::ResolvePayment(AttemptId::new("q")))
-        .await
-        .expect("remove");
+    for job in jobs {
+        assert!(
+            tx.complete_job(&job.id, &LeaseToken::new(token))
+                .await
+                .expect("complete")
+        );
+    }
     tx.commit().await.expect("commit");
+}
+
+/// Takes every job left (whenever due) and completes it.
+async fn drain(store: &SqlStore) {
+    loop {
+        let jobs = store
+            .claim_jobs(&claim("drain", T0 + 1_000_000_000_000, 1_000))
+            .await
+            .expect("claim");
+        if jobs.is_empty() {
+            break;
+        }
+        complete(store, &jobs, "drain").await;
+    }
 }
 
 #[allow(
@@ -277,20 +317,12 @@ fn bench(c: &mut Criterion) {
                     let mut claimed = Vec::new();
                     total += timed(&runtime, async {
                         claimed = store
-                            .claim_jobs(T0, "bench", 3_600_000, 1)
+                            .claim_jobs(&claim("bench", T0, 1))
                             .await
                             .expect("claim");
                     });
                     assert_eq!(claimed.len(), 1);
-                    runtime.block_on(async {
-                        let mut tx = store.begin().await.expect("begin");
-                        assert!(
-                            tx.complete_job(&claimed[0].id, "bench")
-                                .await
-                                .expect("complete")
-                        );
-                        tx.commit().await.expect("commit");
-                    });
+                    runtime.block_on(complete(store, &claimed, "bench"));
                 }
                 total
             });
@@ -301,16 +333,11 @@ fn bench(c: &mut Criterion) {
                 timed(&runtime, async {
                     for _ in 0..iters {
                         let jobs = store
-                            .claim_jobs(T0, "worker", 3_600_000, 1)
+                            .claim_jobs(&claim("worker", T0, 1))
                             .await
                             .expect("claim");
-                        let mut tx = store.begin().await.expect("begin");
-                        assert!(
-                            tx.complete_job(&jobs[0].id, "worker")
-                                .await
-                                .expect("complete")
-                        );
-                        tx.commit().await.expect("commit");
+                        assert_eq!(jobs.len(), 1);
+                        complete(store, &jobs, "worker").await;
                     }
                 })
             });

@@ -98,6 +98,15 @@ impl Row {
         self.opt_text(i)?.ok_or_else(|| self.missing(i))
     }
 
+    /// A row made by hand, for unit tests of the mapping.
+    #[cfg(test)]
+    pub(crate) fn for_tests(names: &[&str], values: Vec<Value>) -> Self {
+        Self {
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            values,
+        }
+    }
+
     /// The name of column `i`.
     pub(crate) fn name(&self, i: usize) -> &str {
         self.names.get(i).map_or("?", String::as_str)

@@ -9,16 +9,21 @@
 //! - **Compare-and-set.** Every update names the version it read (`… WHERE id = $1 AND version =
 //!   $n`); a notification and an inquiry racing to change one record apply once, the loser sees
 //!   `false` and re-reads.
-//! - **Leased jobs.** [`Store::claim_jobs`](autodebit_domain::ports::Store::claim_jobs) takes due
-//!   jobs in due order and leases them to one worker; on PostgreSQL with `FOR UPDATE SKIP LOCKED`,
-//!   so replicas never take the same job; a crashed worker's job is taken again once its lease runs
-//!   out. Completing or rescheduling a job checks the lease when asked and again at commit (job
-//!   changes are staged and applied at commit, as the in-memory store does), so a worker whose lease
-//!   ran out never commits beside the one that took the job over.
-//! - **Tokens encrypted at rest** ([`crypto`]): access and refresh tokens, pending auth codes, the
-//!   exact `pay`/`refund` bodies (which carry the token) and inbox bodies are AES-256-GCM sealed,
-//!   the associated data binding table, column, row id and key version. Lookups by token use a
-//!   blind index (HMAC). [`SqlStore::reencrypt`] moves old rows to the current key.
+//! - **Leased jobs, one per subject.**
+//!   [`Store::claim_jobs`](autodebit_domain::ports::Store::claim_jobs) takes due jobs in due order
+//!   under the claim's lease token; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so replicas never
+//!   take the same job; a crashed worker's job is taken again once its lease runs out. A job taken
+//!   too often in a row, or whose row cannot be read, is set aside (a dead letter, with an
+//!   attention item and an event) in the claim's transaction, and the others are claimed: one bad
+//!   row never stops the queue. Scheduling, completing and rescheduling are staged and applied at
+//!   commit with the job rows locked in id order and every lease checked again, as the in-memory
+//!   store does, so a worker whose lease was taken over never commits beside the one that took it.
+//! - **Attention items**: one open item per subject and code (a partial unique index).
+//! - **Tokens encrypted at rest** ([`crypto`]): access and refresh tokens, stray tokens, pending
+//!   auth codes, the exact `pay`/`refund` bodies (which carry the token) and inbox bodies are
+//!   AES-256-GCM sealed, the associated data binding table, column, row id and key version.
+//!   Lookups by token use a blind index (HMAC); an access token a refresh rotated away is kept only
+//!   as its blind index. [`SqlStore::reencrypt`] moves old rows to the current key.
 //! - **Migrations** are embedded per backend and applied on open ([`StoreOptions::migrate`]) or by
 //!   `autodebit migrate`.
 //!
@@ -35,14 +40,16 @@
 
 pub mod crypto;
 mod db;
+mod jobs;
 mod migrations;
 mod rotate;
 mod rows;
 mod store;
+mod tx;
 
 pub use crypto::{CryptoError, Keyring};
 pub use rotate::Reencrypted;
-pub use store::{Diagnostics, Migrated, SqlStore, StoreOptions};
+pub use store::{DeadJob, Diagnostics, Migrated, SqlStore, StoreOptions};
 
 /// Which database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -3,6 +3,11 @@
 //!
 //! Each row is rewritten with a compare-and-set on its version and key version, so a unit of work
 //! that changes the row meanwhile wins (and writes it with the current key itself).
+//!
+//! Access tokens a refresh rotated away are kept only as a blind index under the key current when
+//! they were retired (`retired_access_tokens.key_version`): without the token there is nothing to
+//! index again, so a lookup by such a token works while that key stays configured. They are not
+//! counted as rows on old keys.
 
 use autodebit_domain::ports::StoreError;
 
@@ -13,7 +18,7 @@ use crate::store::SqlStore;
 /// What a re-encryption pass rewrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reencrypted {
-    /// Authorizations (tokens, pending auth codes, blind index).
+    /// Authorizations (tokens, pending auth codes, stray tokens, blind index).
     pub authorizations: u64,
     /// Payment attempts (`pay` bodies).
     pub attempts: u64,
@@ -45,12 +50,17 @@ struct Sealed {
 const TABLES: [Sealed; 4] = [
     Sealed {
         table: "authorizations",
-        select: "SELECT id, version, key_version, access_token, refresh_token, pending_auth_code \
-                 FROM authorizations WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        select: "SELECT id, version, key_version, access_token, refresh_token, pending_auth_code, \
+                 stray_token FROM authorizations WHERE key_version <> $1 ORDER BY id LIMIT $2",
         update: "UPDATE authorizations SET access_token = $2, refresh_token = $3, \
-                 pending_auth_code = $4, access_token_index = $5, key_version = $6 \
-                 WHERE id = $1 AND version = $7 AND key_version = $8",
-        columns: &["access_token", "refresh_token", "pending_auth_code"],
+                 pending_auth_code = $4, stray_token = $5, access_token_index = $6, \
+                 key_version = $7 WHERE id = $1 AND version = $8 AND key_version = $9",
+        columns: &[
+            "access_token",
+            "refresh_token",
+            "pending_auth_code",
+            "stray_token",
+        ],
         tally: |r| &mut r.authorizations,
     },
     Sealed {

@@ -3,15 +3,18 @@
 //! table, the column and the row id as associated data.
 
 use ams_protocol::{
-    AccessToken, Amount, AuthCode, Currency, CustomerBelongsTo, OsType, RefreshToken, TerminalType,
+    AccessToken, Amount, AuthCode, AuthState, Currency, CustomerBelongsTo, OsType, PaymentId,
+    PaymentRequestId, RefreshToken, RefundRequestId, TerminalType,
 };
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::lifecycle::authorization::AuthorizationState;
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::lifecycle::refund::RefundState;
 use autodebit_domain::model::{
-    AttemptId, Authorization, AuthorizationId, Event, EventKind, IdempotencyRecord, InboxEntry,
-    Job, JobId, JobKind, Order, OrderId, PaymentAttempt, Refund, RefundId, TokenSet,
+    AlipayRefundId, AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body,
+    CancelReason, Event, EventKind, IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease,
+    LeaseToken, OperatorAction, Order, OrderId, PaymentAttempt, Refund, RefundId, RefundOrigin,
+    Resolution, Subject, TokenSet,
 };
 use autodebit_domain::ports::StoreError;
 
@@ -23,7 +26,8 @@ macro_rules! authorization_columns {
     () => {
         "id, customer_id, wallet, terminal_type, os_type, return_url, auth_state, auth_url, state, \
          access_token, access_expires_at, refresh_token, refresh_expires_at, pending_auth_code, \
-         user_login_id, failure, version, created_at, updated_at, key_version, access_token_index"
+         user_login_id, failure, version, created_at, updated_at, key_version, access_token_index, \
+         qr_code, tries, stray_token, consent_expires_at"
     };
 }
 /// The columns of `orders`.
@@ -38,28 +42,37 @@ macro_rules! attempt_columns {
     () => {
         "id, order_id, payment_request_id, request_body, currency, amount_minor, state, \
          payment_id, result_code, inquiries, late_success, cancel_started_at, expires_at, \
-         version, created_at, updated_at, key_version"
+         version, created_at, updated_at, key_version, cancel_reason"
     };
 }
 /// The columns of `refunds`.
 macro_rules! refund_columns {
     () => {
         "id, order_id, refund_request_id, request_body, currency, amount_minor, state, \
-         refund_id, result_code, sends, first_sent_at, inquiries, version, created_at, \
-         updated_at, key_version"
+         alipay_refund_id, result_code, sends, first_sent_at, inquiries, version, created_at, \
+         updated_at, key_version, origin, not_sent, maybe_sent"
     };
 }
-/// The columns of `jobs`.
+/// The columns of `jobs` that make a [`Job`], in the order [`job`] reads them.
 macro_rules! job_columns {
     () => {
-        "id, kind, subject, due_at, attempts, lease_holder, lease_until"
+        "id, kind, subject, due_at, attempts, lease_token, lease_until"
+    };
+}
+/// The columns of `attention_items`, in the order [`attention`] reads them.
+macro_rules! attention_columns {
+    () => {
+        "id, subject_kind, subject_id, code, reason, tried, actions, opened_at, updated_at, \
+         resolved_at, resolution"
     };
 }
 pub(crate) use {
-    attempt_columns, authorization_columns, job_columns, order_columns, refund_columns,
+    attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
+    refund_columns,
 };
 
-/// Blind-index purpose of the access token.
+/// Blind-index purpose of the access token (current and retired ones share it, so a token is
+/// found by the same index before and after a refresh rotates it away).
 pub(crate) const ACCESS_TOKEN_INDEX: &str = "authorizations.access_token";
 
 pub(crate) fn crypto(error: CryptoError) -> StoreError {
@@ -83,6 +96,14 @@ fn to_u32(value: i64, what: &str) -> Result<u32, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("{what} is out of range ({value})")))
 }
 
+fn flag(row: &Row, i: usize) -> Result<bool, StoreError> {
+    match row.int(i)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(StoreError::Corrupt(format!("{} is {other}", row.name(i)))),
+    }
+}
+
 fn amount(row: &Row, currency: usize, minor: usize) -> Result<Amount, StoreError> {
     let code = row.text(currency)?;
     let currency = Currency::parse(&code).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -92,11 +113,26 @@ fn amount(row: &Row, currency: usize, minor: usize) -> Result<Amount, StoreError
     ))
 }
 
-fn state<S>(row: &Row, i: usize, parse: fn(&str) -> Option<S>) -> Result<S, StoreError> {
+/// A column holding a name, read back with `parse` (a state, an origin, a reason, …).
+fn named<S>(row: &Row, i: usize, parse: fn(&str) -> Option<S>) -> Result<S, StoreError> {
     let name = row.text(i)?;
     parse(&name).ok_or_else(|| {
-        StoreError::Corrupt(format!("{} {name:?} is not a known state", row.name(i)))
+        StoreError::Corrupt(format!(
+            "{} {name:?} is not known to this version",
+            row.name(i)
+        ))
     })
+}
+
+fn opt_named<S>(
+    row: &Row,
+    i: usize,
+    parse: fn(&str) -> Option<S>,
+) -> Result<Option<S>, StoreError> {
+    match row.opt_text(i)? {
+        None => Ok(None),
+        Some(_) => named(row, i, parse).map(Some),
+    }
 }
 
 fn open(
@@ -131,6 +167,7 @@ pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, 
     let access = sealed(9, "access_token")?;
     let refresh = sealed(11, "refresh_token")?;
     let code = sealed(13, "pending_auth_code")?;
+    let stray = sealed(23, "stray_token")?;
     let token = match access {
         Some(access) => Some(TokenSet {
             access_token: AccessToken::new(access),
@@ -148,11 +185,15 @@ pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, 
         terminal_type: TerminalType::from_wire(&row.text(3)?),
         os_type: row.opt_text(4)?.map(|o| OsType::from_wire(&o)),
         return_url: row.text(5)?,
-        auth_state: row.text(6)?,
+        auth_state: AuthState::new(row.text(6)?),
         auth_url: row.opt_text(7)?,
-        state: state(row, 8, AuthorizationState::from_name)?,
+        qr_code: row.opt_text(21)?,
+        state: named(row, 8, AuthorizationState::from_name)?,
         token,
         pending_auth_code: code.map(AuthCode::new),
+        tries: to_u32(row.int(22)?, "tries")?,
+        stray_token: stray.map(AccessToken::new),
+        consent_expires_at: row.opt_int(24)?,
         user_login_id: row.opt_text(14)?,
         failure: row.opt_text(15)?,
         version: to_u64(row.int(16)?, "version")?,
@@ -162,8 +203,8 @@ pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, 
     })
 }
 
-/// The values of an authorization row, in [`authorization_columns`] order, sealed with the
-/// current key, with `version` as given.
+/// The values of an authorization row, in [`authorization_columns`] order, every sealed column
+/// sealed with the current key (the row's `key_version`), with `version` as given.
 pub(crate) fn authorization_values(
     a: &Authorization,
     version: u64,
@@ -205,6 +246,14 @@ pub(crate) fn authorization_values(
         access
             .map(|t| keys.blind_index(ACCESS_TOKEN_INDEX, t))
             .into(),
+        a.qr_code.as_deref().into(),
+        i64::from(a.tries).into(),
+        seal(
+            "stray_token",
+            a.stray_token.as_ref().map(|t| t.expose_secret()),
+        )?
+        .into(),
+        a.consent_expires_at.into(),
     ])
 }
 
@@ -216,7 +265,7 @@ pub(crate) fn order(row: &Row) -> Result<Order, StoreError> {
         reference: row.text(2)?,
         description: row.text(3)?,
         amount: amount(row, 4, 5)?,
-        state: state(row, 6, OrderState::from_name)?,
+        state: named(row, 6, OrderState::from_name)?,
         refunded: to_u64(row.int(7)?, "refunded_minor")?,
         version: to_u64(row.int(8)?, "version")?,
         created_at: row.int(9)?,
@@ -254,18 +303,15 @@ pub(crate) fn attempt(row: &Row, keys: &Keyring) -> Result<PaymentAttempt, Store
     .unwrap_or_default();
     Ok(PaymentAttempt {
         order_id: OrderId::new(row.text(1)?),
-        payment_request_id: row.text(2)?,
-        request_body: body,
+        payment_request_id: PaymentRequestId::new(row.text(2)?),
+        request_body: Body::new(body),
         amount: amount(row, 4, 5)?,
-        state: state(row, 6, AttemptState::from_name)?,
-        payment_id: row.opt_text(7)?,
+        state: named(row, 6, AttemptState::from_name)?,
+        payment_id: row.opt_text(7)?.map(PaymentId::new),
         result_code: row.opt_text(8)?,
         inquiries: to_u32(row.int(9)?, "inquiries")?,
-        late_success: match row.int(10)? {
-            0 => false,
-            1 => true,
-            other => return Err(StoreError::Corrupt(format!("late_success is {other}"))),
-        },
+        late_success: flag(row, 10)?,
+        cancel_reason: opt_named(row, 17, CancelReason::from_name)?,
         cancel_started_at: row.opt_int(11)?,
         expires_at: row.int(12)?,
         version: to_u64(row.int(13)?, "version")?,
@@ -291,13 +337,13 @@ pub(crate) fn attempt_values(
             "payment_attempts",
             "request_body",
             id,
-            Some(&a.request_body),
+            Some(a.request_body.expose()),
         )?
         .into(),
         a.amount.currency.code().into(),
         to_i64(a.amount.minor_units(), "amount")?.into(),
         a.state.name().into(),
-        a.payment_id.as_deref().into(),
+        a.payment_id.as_ref().map(PaymentId::as_str).into(),
         a.result_code.as_deref().into(),
         i64::from(a.inquiries).into(),
         i64::from(a.late_success).into(),
@@ -307,6 +353,7 @@ pub(crate) fn attempt_values(
         a.created_at.into(),
         a.updated_at.into(),
         i64::from(keys.current_version()).into(),
+        a.cancel_reason.map(CancelReason::name).into(),
     ])
 }
 
@@ -316,13 +363,16 @@ pub(crate) fn refund(row: &Row, keys: &Keyring) -> Result<Refund, StoreError> {
     let body = open(keys, "refunds", "request_body", &id, Some(row.text(3)?))?.unwrap_or_default();
     Ok(Refund {
         order_id: OrderId::new(row.text(1)?),
-        refund_request_id: row.text(2)?,
-        request_body: body,
+        refund_request_id: RefundRequestId::new(row.text(2)?),
+        request_body: Body::new(body),
         amount: amount(row, 4, 5)?,
-        state: state(row, 6, RefundState::from_name)?,
-        refund_id: row.opt_text(7)?,
+        origin: named(row, 16, RefundOrigin::from_name)?,
+        state: named(row, 6, RefundState::from_name)?,
+        alipay_refund_id: row.opt_text(7)?.map(AlipayRefundId::new),
         result_code: row.opt_text(8)?,
         sends: to_u32(row.int(9)?, "sends")?,
+        not_sent: to_u32(row.int(17)?, "not_sent")?,
+        maybe_sent: flag(row, 18)?,
         first_sent_at: row.opt_int(10)?,
         inquiries: to_u32(row.int(11)?, "inquiries")?,
         version: to_u64(row.int(12)?, "version")?,
@@ -343,11 +393,21 @@ pub(crate) fn refund_values(
         id.into(),
         r.order_id.as_str().into(),
         r.refund_request_id.as_str().into(),
-        seal(keys, "refunds", "request_body", id, Some(&r.request_body))?.into(),
+        seal(
+            keys,
+            "refunds",
+            "request_body",
+            id,
+            Some(r.request_body.expose()),
+        )?
+        .into(),
         r.amount.currency.code().into(),
         to_i64(r.amount.minor_units(), "amount")?.into(),
         r.state.name().into(),
-        r.refund_id.as_deref().into(),
+        r.alipay_refund_id
+            .as_ref()
+            .map(AlipayRefundId::as_str)
+            .into(),
         r.result_code.as_deref().into(),
         i64::from(r.sends).into(),
         r.first_sent_at.into(),
@@ -356,51 +416,132 @@ pub(crate) fn refund_values(
         r.created_at.into(),
         r.updated_at.into(),
         i64::from(keys.current_version()).into(),
+        r.origin.name().into(),
+        i64::from(r.not_sent).into(),
+        i64::from(r.maybe_sent).into(),
     ])
 }
 
-/// A job's kind as (kind, subject) columns.
-pub(crate) fn job_kind_values(kind: &JobKind) -> (&'static str, &str) {
-    match kind {
-        JobKind::SendPayment(id) => ("send_payment", id.as_str()),
-        JobKind::ResolvePayment(id) => ("resolve_payment", id.as_str()),
-        JobKind::CancelPayment(id) => ("cancel_payment", id.as_str()),
-        JobKind::RefreshToken(id) => ("refresh_token", id.as_str()),
-        JobKind::ExchangeCode(id) => ("exchange_code", id.as_str()),
-        JobKind::Revoke(id) => ("revoke", id.as_str()),
-        JobKind::ResolveRefund(id) => ("resolve_refund", id.as_str()),
-    }
-}
-
-fn job_kind(kind: &str, subject: String) -> Result<JobKind, StoreError> {
-    Ok(match kind {
-        "send_payment" => JobKind::SendPayment(AttemptId::new(subject)),
-        "resolve_payment" => JobKind::ResolvePayment(AttemptId::new(subject)),
-        "cancel_payment" => JobKind::CancelPayment(AttemptId::new(subject)),
-        "refresh_token" => JobKind::RefreshToken(AuthorizationId::new(subject)),
-        "exchange_code" => JobKind::ExchangeCode(AuthorizationId::new(subject)),
-        "revoke" => JobKind::Revoke(AuthorizationId::new(subject)),
-        "resolve_refund" => JobKind::ResolveRefund(RefundId::new(subject)),
-        other => {
+/// A job row ([`job_columns`]). A kind this version does not know, an attempt count out of range
+/// or half a lease is [`StoreError::Corrupt`].
+pub(crate) fn job(row: &Row) -> Result<Job, StoreError> {
+    let id = row.int(0)?;
+    let name = row.text(1)?;
+    let subject = row.text(2)?;
+    let kind = JobKind::from_parts(&name, &subject).ok_or_else(|| {
+        StoreError::Corrupt(format!("job kind {name:?} is not known to this version"))
+    })?;
+    let lease = match (row.opt_text(5)?, row.opt_int(6)?) {
+        (Some(token), Some(until)) => Some(JobLease {
+            token: LeaseToken::new(token),
+            until,
+        }),
+        (None, None) => None,
+        _ => {
             return Err(StoreError::Corrupt(format!(
-                "job kind {other:?} is not known to this version"
+                "job {id} has half a lease (a token without an expiry, or the reverse)"
             )));
         }
-    })
-}
-
-/// A job row.
-pub(crate) fn job(row: &Row) -> Result<Job, StoreError> {
+    };
     Ok(Job {
-        id: JobId::new(row.int(0)?.to_string()),
-        kind: job_kind(&row.text(1)?, row.text(2)?)?,
+        id: job_id(id),
+        kind,
         due_at: row.int(3)?,
         attempts: to_u32(row.int(4)?, "attempts")?,
-        lease_holder: row.opt_text(5)?,
-        lease_until: row.opt_int(6)?,
+        lease,
     })
 }
 
+/// What a job row is for, as stored (`payment att_1`), readable or not: for dead letters.
+pub(crate) fn job_what(row: &Row) -> String {
+    let part = |i: usize| {
+        row.opt_text(i)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    format!("{} {}", part(1), part(2))
+}
+
+/// A job's id as the domain sees it.
+pub(crate) fn job_id(number: i64) -> JobId {
+    JobId::new(number.to_string())
+}
+
+/// A job id's row number (`None`: not one of ours).
+pub(crate) fn job_number(id: &JobId) -> Option<i64> {
+    id.as_str().parse().ok()
+}
+
+/// The stored form of a list of actions: their names, comma-separated.
+pub(crate) fn actions_value(actions: &[OperatorAction]) -> String {
+    actions
+        .iter()
+        .map(|a| a.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// An attention item row ([`attention_columns`]).
+pub(crate) fn attention(row: &Row) -> Result<AttentionItem, StoreError> {
+    let id = row.text(0)?;
+    let kind = row.text(1)?;
+    let subject_id = row.text(2)?;
+    let subject = Subject::from_parts(&kind, &subject_id).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "attention item {id}: subject kind {kind:?} is not known to this version"
+        ))
+    })?;
+    let actions = row
+        .text(6)?
+        .split(',')
+        .filter(|a| !a.is_empty())
+        .map(|name| {
+            OperatorAction::from_name(name).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "attention item {id}: action {name:?} is not known to this version"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let resolution = match (row.opt_int(9)?, row.opt_text(10)?) {
+        (Some(at), Some(reason)) => Some(Resolution { at, reason }),
+        (None, None) => None,
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "attention item {id} is half resolved"
+            )));
+        }
+    };
+    Ok(AttentionItem {
+        subject,
+        code: row.text(3)?,
+        reason: row.text(4)?,
+        tried: row.text(5)?,
+        actions,
+        opened_at: row.int(7)?,
+        updated_at: row.int(8)?,
+        resolution,
+        id: AttentionId::new(id),
+    })
+}
+
+/// The values of an attention item row, in [`attention_columns`] order.
+pub(crate) fn attention_values(item: &AttentionItem) -> Vec<Value> {
+    vec![
+        item.id.as_str().into(),
+        item.subject.kind().into(),
+        item.subject.id().into(),
+        item.code.as_str().into(),
+        item.reason.as_str().into(),
+        item.tried.as_str().into(),
+        actions_value(&item.actions).into(),
+        item.opened_at.into(),
+        item.updated_at.into(),
+        item.resolution.as_ref().map(|r| r.at).into(),
+        item.resolution.as_ref().map(|r| r.reason.as_str()).into(),
+    ]
+}
 /// Every event kind, for reading names back.
 const EVENT_KINDS: [EventKind; 10] = [
     EventKind::AuthorizationActive,
@@ -443,7 +584,7 @@ pub(crate) fn inbox(row: &Row, keys: &Keyring) -> Result<InboxEntry, StoreError>
     Ok(InboxEntry {
         path: row.text(1)?,
         headers,
-        body,
+        body: Body::new(body),
         received_at: row.int(4)?,
         dedup_key: key,
     })
@@ -457,7 +598,7 @@ pub(crate) fn inbox_values(e: &InboxEntry, keys: &Keyring) -> Result<Vec<Value>,
         e.dedup_key.as_str().into(),
         e.path.as_str().into(),
         headers.into(),
-        seal(keys, "inbox", "body", &e.dedup_key, Some(&e.body))?.into(),
+        seal(keys, "inbox", "body", &e.dedup_key, Some(e.body.expose()))?.into(),
         e.received_at.into(),
         i64::from(keys.current_version()).into(),
     ])
@@ -501,23 +642,50 @@ mod tests {
     }
 
     #[test]
-    fn every_job_kind_round_trips() {
-        let kinds = [
-            JobKind::SendPayment(AttemptId::new("a")),
-            JobKind::ResolvePayment(AttemptId::new("a")),
-            JobKind::CancelPayment(AttemptId::new("a")),
-            JobKind::RefreshToken(AuthorizationId::new("z")),
-            JobKind::ExchangeCode(AuthorizationId::new("z")),
-            JobKind::Revoke(AuthorizationId::new("z")),
-            JobKind::ResolveRefund(RefundId::new("r")),
-        ];
-        for kind in kinds {
-            let (name, subject) = job_kind_values(&kind);
-            assert_eq!(job_kind(name, subject.to_owned()).unwrap(), kind);
+    fn every_job_kind_round_trips_and_an_unknown_one_is_corrupt() {
+        let row = |kind: &str, subject: &str, attempts: i64, token: Option<&str>| {
+            Row::for_tests(
+                &[
+                    "id",
+                    "kind",
+                    "subject",
+                    "due_at",
+                    "attempts",
+                    "lease_token",
+                    "lease_until",
+                ],
+                vec![
+                    7_i64.into(),
+                    kind.into(),
+                    subject.into(),
+                    5_i64.into(),
+                    attempts.into(),
+                    token.into(),
+                    Value::Int(token.map(|_| 9)),
+                ],
+            )
+        };
+        for kind in [
+            JobKind::Payment(AttemptId::new("a")),
+            JobKind::Refund(RefundId::new("r")),
+            JobKind::Authorization(AuthorizationId::new("z")),
+        ] {
+            let job = job(&row(kind.name(), kind.subject(), 1, Some("t"))).unwrap();
+            assert_eq!(job.kind, kind);
+            assert_eq!(job.id, JobId::new("7"));
+            assert_eq!(
+                job.lease.map(|l| (l.token, l.until)),
+                Some((LeaseToken::new("t"), 9))
+            );
         }
         assert!(matches!(
-            job_kind("mystery", "x".into()),
+            job(&row("mystery", "x", 0, None)),
             Err(StoreError::Corrupt(m)) if m.contains("mystery")
         ));
+        assert!(matches!(
+            job(&row("payment", "x", 1 << 40, None)),
+            Err(StoreError::Corrupt(m)) if m.contains("attempts")
+        ));
+        assert_eq!(job_what(&row("mystery", "x", 0, None)), "mystery x");
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use autodebit_domain::model::{
-    AttemptId, Authorization, AuthorizationId, Event, IdempotencyRecord, InboxEntry, Job, JobId,
-    JobKind, Millis, Order, OrderId, PaymentAttempt, Refund, RefundId,
+    AttentionId, AttentionItem, Authorization, Event, InboxEntry, Job, JobId, JobKind, LeaseToken,
+    Millis, Order, PaymentAttempt, Refund,
 };
-use autodebit_domain::ports::{Store, StoreError, Tx};
+use autodebit_domain::ports::{Claim, Store, StoreError, Tx};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -19,10 +19,13 @@ use sqlx::sqlite::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::crypto::Keyring;
-use crate::db::{Exec, Row, Value, map_error};
+use crate::db::{Exec, Row, map_error};
+use crate::jobs;
 use crate::rows::{
-    self, attempt_columns, authorization_columns, job_columns, order_columns, refund_columns,
+    self, attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
+    refund_columns,
 };
+use crate::tx::SqlTx;
 use crate::{Backend, OpenError};
 
 /// How to open a store. [`StoreOptions::new`] takes a database URL: `sqlite://PATH` (or
@@ -272,6 +275,32 @@ impl SqlStore {
         })
     }
 
+    /// Applies the migrations up to `version` only, as [`SqlStore::migrate_database`] applies
+    /// them all: for tests that build a database as an older release left it, then migrate it.
+    ///
+    /// # Errors
+    /// As [`SqlStore::migrate_database`].
+    #[doc(hidden)]
+    pub async fn migrate_database_to(
+        options: StoreOptions,
+        version: i64,
+    ) -> Result<Vec<i64>, OpenError> {
+        let keys = Keyring::parse(
+            &Keyring::generate_entry(0).map_err(|e| OpenError::Migrate(e.to_string()))?,
+        )
+        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        let store = Self::connect(&options, keys).await?;
+        let migrator = crate::migrations::migrator(store.backend());
+        match &store.inner.pool {
+            Pool::Sqlite { pool, .. } => migrator.run_to(version, pool).await,
+            Pool::Postgres(pool) => migrator.run_to(version, pool).await,
+        }
+        .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        let applied = store.applied_migrations().await;
+        store.close().await;
+        applied
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self.inner.pool {
@@ -362,7 +391,7 @@ impl SqlStore {
             keys: self.inner.keys.clone(),
             backend: self.backend(),
             jobs: Vec::new(),
-            _writer: permit,
+            writer: permit,
         })
     }
 
@@ -387,20 +416,137 @@ impl SqlStore {
         rows.iter().map(rows::event).collect()
     }
 
-    /// Every job, in due order (for operators and tests).
+    /// Every job that will run (not set aside), in due order: for operators, and for tests that
+    /// inspect a run.
+    ///
+    /// # Errors
+    /// As any read; [`StoreError::Corrupt`] when a row cannot be read (the next claim sets it
+    /// aside).
+    pub async fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!(
+                "SELECT ",
+                job_columns!(),
+                " FROM jobs WHERE dead_reason IS NULL ORDER BY due_at, id"
+            ),
+            vec![],
+            |row, _| rows::job(row),
+        )
+        .await
+    }
+
+    /// Jobs set aside as dead letters, oldest first, with why.
     ///
     /// # Errors
     /// As any read.
-    pub async fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+    pub async fn dead_jobs(&self) -> Result<Vec<DeadJob>, StoreError> {
         let mut tx = self.begin_tx().await?;
-        let rows = tx
-            .exec
-            .fetch(
-                concat!("SELECT ", job_columns!(), " FROM jobs ORDER BY due_at, id"),
-                vec![],
-            )
-            .await?;
-        rows.iter().map(rows::job).collect()
+        tx.read(
+            concat!(
+                "SELECT ",
+                job_columns!(),
+                ", dead_reason, dead_at FROM jobs WHERE dead_reason IS NOT NULL \
+                 ORDER BY dead_at, id"
+            ),
+            vec![],
+            |row, _| {
+                Ok(DeadJob {
+                    id: rows::job_id(row.int(0)?),
+                    what: rows::job_what(row),
+                    job: rows::job(row).ok(),
+                    reason: row.text(7)?,
+                    dead_at: row.int(8)?,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Every attention item, open or closed, in (opened_at, id) order.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn attention_items(&self) -> Result<Vec<AttentionItem>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!(
+                "SELECT ",
+                attention_columns!(),
+                " FROM attention_items ORDER BY opened_at, id"
+            ),
+            vec![],
+            |row, _| rows::attention(row),
+        )
+        .await
+    }
+
+    /// Every authorization, by id, decrypted.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn authorizations(&self) -> Result<Vec<Authorization>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!(
+                "SELECT ",
+                authorization_columns!(),
+                " FROM authorizations ORDER BY id"
+            ),
+            vec![],
+            rows::authorization,
+        )
+        .await
+    }
+
+    /// Every order, by id.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn orders(&self) -> Result<Vec<Order>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!("SELECT ", order_columns!(), " FROM orders ORDER BY id"),
+            vec![],
+            |row, _| rows::order(row),
+        )
+        .await
+    }
+
+    /// Every payment attempt, by creation time, decrypted.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn attempts(&self) -> Result<Vec<PaymentAttempt>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!(
+                "SELECT ",
+                attempt_columns!(),
+                " FROM payment_attempts ORDER BY created_at, id"
+            ),
+            vec![],
+            rows::attempt,
+        )
+        .await
+    }
+
+    /// Every refund, by creation time, decrypted.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn refunds(&self) -> Result<Vec<Refund>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            concat!(
+                "SELECT ",
+                refund_columns!(),
+                " FROM refunds ORDER BY created_at, id"
+            ),
+            vec![],
+            rows::refund,
+        )
+        .await
     }
 
     /// Every inbox entry, oldest first, decrypted.
@@ -409,16 +555,13 @@ impl SqlStore {
     /// As any read; [`StoreError::Corrupt`] when a body does not decrypt.
     pub async fn inbox(&self) -> Result<Vec<InboxEntry>, StoreError> {
         let mut tx = self.begin_tx().await?;
-        let rows = tx
-            .exec
-            .fetch(
-                "SELECT dedup_key, path, headers, body, received_at FROM inbox ORDER BY received_at, dedup_key",
-                vec![],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| rows::inbox(r, &self.inner.keys))
-            .collect()
+        tx.read(
+            "SELECT dedup_key, path, headers, body, received_at FROM inbox \
+             ORDER BY received_at, dedup_key",
+            vec![],
+            rows::inbox,
+        )
+        .await
     }
 
     /// What the database runs with: for the start-up log, and to check the settings took.
@@ -523,6 +666,21 @@ impl SqlStore {
     }
 }
 
+/// A job set aside as a dead letter (see [`SqlStore::dead_jobs`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadJob {
+    /// Its id.
+    pub id: JobId,
+    /// Its kind and subject as stored (`payment att_1`), readable by this version or not.
+    pub what: String,
+    /// The job, when its row can be read (`None`: a kind from a newer version, a corrupt value).
+    pub job: Option<Job>,
+    /// Why it was set aside.
+    pub reason: String,
+    /// When.
+    pub dead_at: Millis,
+}
+
 /// What [`SqlStore::migrate_database`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Migrated {
@@ -549,697 +707,85 @@ pub struct Diagnostics {
     pub migrations: Vec<i64>,
 }
 
-/// A unit of work on a [`SqlStore`]: one open database transaction. Dropped without
-/// [`Tx::commit`], it rolls back.
-pub(crate) struct SqlTx {
-    pub(crate) exec: Box<dyn Exec>,
-    pub(crate) keys: Arc<Keyring>,
-    backend: Backend,
-    /// Job changes, applied at commit in this order (see [`SqlTx::apply_jobs`]).
-    jobs: Vec<JobOp>,
-    _writer: Option<OwnedSemaphorePermit>,
-}
-
-/// A job change staged by the unit of work.
-#[derive(Debug)]
-enum JobOp {
-    /// A job inserted by this unit of work (inserted at once; kept here so a removal staged
-    /// before it does not remove it).
-    Enqueued(i64),
-    Complete {
-        id: i64,
-        worker: String,
-    },
-    Reschedule {
-        id: i64,
-        worker: String,
-        due_at: Millis,
-    },
-    Remove {
-        kind: &'static str,
-        subject: String,
-    },
-}
-
-/// Reads a row into a record (with the keyring for sealed columns).
-type Decode<T> = fn(&Row, &Keyring) -> Result<T, StoreError>;
-
-impl SqlTx {
-    /// Runs a query and decodes every row.
-    async fn read<T>(
-        &mut self,
-        sql: &'static str,
-        args: Vec<Value>,
-        decode: Decode<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        let rows = self.exec.fetch(sql, args).await?;
-        rows.iter().map(|row| decode(row, &self.keys)).collect()
-    }
-
-    /// Runs a query for at most one row.
-    async fn read_one<T>(
-        &mut self,
-        sql: &'static str,
-        args: Vec<Value>,
-        decode: Decode<T>,
-    ) -> Result<Option<T>, StoreError> {
-        Ok(self.read(sql, args, decode).await?.into_iter().next())
-    }
-
-    /// Runs an `INSERT … ON CONFLICT DO NOTHING`; no row inserted is a conflict.
-    async fn insert(
-        &mut self,
-        sql: &'static str,
-        values: Vec<Value>,
-        conflict: impl FnOnce() -> String + Send,
-    ) -> Result<(), StoreError> {
-        match self.exec.execute(sql, values).await? {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict(conflict())),
-        }
-    }
-
-    /// Runs a compare-and-set `UPDATE` whose last parameter is the version read.
-    async fn update(
-        &mut self,
-        sql: &'static str,
-        mut values: Vec<Value>,
-        expected: u64,
-    ) -> Result<bool, StoreError> {
-        values.push(
-            i64::try_from(expected)
-                .map_err(|_| StoreError::Rejected("version out of range".into()))?
-                .into(),
-        );
-        Ok(self.exec.execute(sql, values).await? == 1)
-    }
-
-    /// Runs a `SELECT count(*)`.
-    pub(crate) async fn count(
-        &mut self,
-        sql: &'static str,
-        args: Vec<Value>,
-    ) -> Result<u64, StoreError> {
-        let n = self
-            .read_one(sql, args, |row, _| row.int(0))
-            .await?
-            .unwrap_or(0);
-        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("a count of {n}")))
-    }
-
-    /// Stages `op` for job `id` if `worker` holds its lease as committed now (checked again at
-    /// commit); returns whether it does.
-    async fn stage_if_held(
-        &mut self,
-        id: &JobId,
-        worker: &str,
-        op: impl FnOnce(i64, String) -> JobOp + Send,
-    ) -> Result<bool, StoreError> {
-        let Some(number) = job_number(id) else {
-            return Ok(false);
-        };
-        let held = self
-            .count(
-                "SELECT count(*) FROM jobs WHERE id = $1 AND lease_holder = $2",
-                vec![number.into(), worker.into()],
-            )
-            .await?
-            == 1;
-        if held {
-            self.jobs.push(op(number, worker.to_owned()));
-        }
-        Ok(held)
-    }
-
-    /// Applies the staged job changes, as the in-memory store does at commit: first every job
-    /// row involved is locked in id order (PostgreSQL; SQLite already holds the write lock) and
-    /// every lease the unit of work relied on is checked, then the changes apply in the order they
-    /// were made. Staging them keeps job rows unlocked while the unit of work runs, so a worker
-    /// finishing a job and a notification settling the same payment cannot deadlock on a job row
-    /// and an entity row taken in opposite orders.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when a lease is no longer held (the caller re-reads and re-applies).
-    async fn apply_jobs(&mut self) -> Result<(), StoreError> {
-        if self.jobs.iter().all(|op| matches!(op, JobOp::Enqueued(_))) {
-            return Ok(());
-        }
-        // The rows each removal covers, as committed now (plus this unit of work's own inserts).
-        let mut removals: Vec<Vec<i64>> = Vec::new();
-        let mut involved: Vec<i64> = Vec::new();
-        for op in &self.jobs {
-            match op {
-                JobOp::Enqueued(_) => {}
-                JobOp::Complete { id, .. } | JobOp::Reschedule { id, .. } => involved.push(*id),
-                JobOp::Remove { kind, subject } => {
-                    let rows = self
-                        .exec
-                        .fetch(
-                            "SELECT id FROM jobs WHERE kind = $1 AND subject = $2 ORDER BY id",
-                            vec![(*kind).into(), subject.as_str().into()],
-                        )
-                        .await?;
-                    let ids = rows
-                        .iter()
-                        .map(|r| r.int(0))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    involved.extend(&ids);
-                    removals.push(ids);
-                }
-            }
-        }
-        involved.sort_unstable();
-        involved.dedup();
-        let lock = match self.backend {
-            Backend::Postgres => "SELECT id, lease_holder FROM jobs WHERE id = $1 FOR UPDATE",
-            Backend::Sqlite => "SELECT id, lease_holder FROM jobs WHERE id = $1",
-        };
-        let mut holders = std::collections::BTreeMap::new();
-        for id in involved {
-            let rows = self.exec.fetch(lock, vec![id.into()]).await?;
-            if let Some(row) = rows.first() {
-                holders.insert(id, row.opt_text(1)?);
-            }
-        }
-        for op in &self.jobs {
-            if let JobOp::Complete { id, worker } | JobOp::Reschedule { id, worker, .. } = op
-                && holders.get(id).and_then(Option::as_deref) != Some(worker.as_str())
-            {
-                return Err(StoreError::Conflict(format!(
-                    "job {id} is no longer leased to {worker}"
-                )));
-            }
-        }
-        let ops = std::mem::take(&mut self.jobs);
-        let mut removals = removals.into_iter();
-        for (i, op) in ops.iter().enumerate() {
-            match op {
-                JobOp::Enqueued(_) => {}
-                JobOp::Complete { id, .. } => {
-                    self.exec
-                        .execute("DELETE FROM jobs WHERE id = $1", vec![(*id).into()])
-                        .await?;
-                }
-                JobOp::Reschedule { id, due_at, .. } => {
-                    self.exec
-                        .execute(
-                            "UPDATE jobs SET due_at = $2, lease_holder = NULL, lease_until = NULL \
-                             WHERE id = $1",
-                            vec![(*id).into(), (*due_at).into()],
-                        )
-                        .await?;
-                }
-                JobOp::Remove { .. } => {
-                    // Jobs this unit of work enqueues after the removal stay.
-                    let later: Vec<i64> = ops[i..]
-                        .iter()
-                        .filter_map(|o| match o {
-                            JobOp::Enqueued(id) => Some(*id),
-                            _ => None,
-                        })
-                        .collect();
-                    for id in removals.next().unwrap_or_default() {
-                        if !later.contains(&id) {
-                            self.exec
-                                .execute("DELETE FROM jobs WHERE id = $1", vec![id.into()])
-                                .await?;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for SqlTx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlTx").finish_non_exhaustive()
-    }
-}
-
-const CLAIM_SQLITE: &str = concat!(
-    "UPDATE jobs SET lease_holder = $1, lease_until = $2, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM jobs WHERE due_at <= $3 \
-     AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at, id LIMIT $4) \
-     RETURNING ",
-    job_columns!()
-);
-
-const CLAIM_POSTGRES: &str = concat!(
-    "UPDATE jobs SET lease_holder = $1, lease_until = $2, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM jobs WHERE due_at <= $3 \
-     AND (lease_until IS NULL OR lease_until <= $3) ORDER BY due_at, id LIMIT $4 \
-     FOR UPDATE SKIP LOCKED) \
-     RETURNING ",
-    job_columns!()
-);
-
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
         Ok(Box::new(self.begin_tx().await?))
     }
 
-    async fn claim_jobs(
+    async fn claim_jobs(&self, claim: &Claim) -> Result<Vec<Job>, StoreError> {
+        jobs::claim_jobs(self, claim).await
+    }
+
+    async fn claim_job(
         &self,
+        kind: &JobKind,
         now: Millis,
-        worker: &str,
+        token: &LeaseToken,
         lease_ms: Millis,
+    ) -> Result<Option<Job>, StoreError> {
+        jobs::claim_job(self, kind, now, token, lease_ms).await
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &JobId,
+        token: &LeaseToken,
+        until: Millis,
+    ) -> Result<bool, StoreError> {
+        jobs::renew_lease(self, id, token, until).await
+    }
+
+    async fn open_attention(
+        &self,
+        after: Option<&AttentionId>,
         limit: u32,
-    ) -> Result<Vec<Job>, StoreError> {
-        let sql = match self.backend() {
-            Backend::Sqlite => CLAIM_SQLITE,
-            Backend::Postgres => CLAIM_POSTGRES,
-        };
-        let until = now.checked_add(lease_ms).ok_or_else(|| {
-            StoreError::Rejected(format!("a lease of {lease_ms} ms from {now} overflows"))
-        })?;
+    ) -> Result<Vec<AttentionItem>, StoreError> {
         let mut tx = self.begin_tx().await?;
-        let rows = tx
-            .exec
-            .fetch(
-                sql,
-                vec![
-                    worker.into(),
-                    until.into(),
-                    now.into(),
-                    i64::from(limit).into(),
-                ],
-            )
-            .await?;
-        let mut jobs = rows.iter().map(rows::job).collect::<Result<Vec<_>, _>>()?;
-        tx.exec.commit().await?;
-        jobs.sort_by_key(|j| (j.due_at, job_number(&j.id)));
-        Ok(jobs)
-    }
-}
-
-fn job_number(id: &JobId) -> Option<i64> {
-    id.as_str().parse().ok()
-}
-
-fn version_after(version: u64) -> Result<u64, StoreError> {
-    version
-        .checked_add(1)
-        .ok_or_else(|| StoreError::Rejected("the version counter is exhausted".into()))
-}
-
-#[async_trait]
-impl Tx for SqlTx {
-    async fn authorization(
-        &mut self,
-        id: &AuthorizationId,
-    ) -> Result<Option<Authorization>, StoreError> {
-        self.read_one(
-            concat!(
-                "SELECT ",
-                authorization_columns!(),
-                " FROM authorizations WHERE id = $1"
-            ),
-            vec![id.as_str().into()],
-            rows::authorization,
-        )
-        .await
-    }
-
-    async fn authorization_by_auth_state(
-        &mut self,
-        auth_state: &str,
-    ) -> Result<Option<Authorization>, StoreError> {
-        self.read_one(
-            concat!(
-                "SELECT ",
-                authorization_columns!(),
-                " FROM authorizations WHERE auth_state = $1"
-            ),
-            vec![auth_state.into()],
-            rows::authorization,
-        )
-        .await
-    }
-
-    async fn authorization_by_access_token(
-        &mut self,
-        access_token: &str,
-    ) -> Result<Option<Authorization>, StoreError> {
-        // The blind index under every configured key: rows not yet re-encrypted still match.
-        for index in self
-            .keys
-            .blind_indexes(rows::ACCESS_TOKEN_INDEX, access_token)
-        {
-            let found = self
-                .read(
+        let cursor = match after {
+            None => None,
+            Some(id) => {
+                tx.read_one(
+                    "SELECT opened_at, id FROM attention_items WHERE id = $1",
+                    vec![id.as_str().into()],
+                    |row, _| Ok((row.int(0)?, row.text(1)?)),
+                )
+                .await?
+            }
+        };
+        let limit = i64::from(limit);
+        // After the cursor's place in (opened_at, id) order, even if it was closed since; an
+        // unknown cursor lists from the start.
+        let items = match cursor {
+            None => {
+                tx.read(
                     concat!(
                         "SELECT ",
-                        authorization_columns!(),
-                        " FROM authorizations WHERE access_token_index = $1 ORDER BY id"
+                        attention_columns!(),
+                        " FROM attention_items WHERE resolved_at IS NULL \
+                         ORDER BY opened_at, id LIMIT $1"
                     ),
-                    vec![index.into()],
-                    rows::authorization,
+                    vec![limit.into()],
+                    |row, _| rows::attention(row),
                 )
-                .await?;
-            if let Some(auth) = found.into_iter().find(|a| {
-                a.token
-                    .as_ref()
-                    .is_some_and(|t| t.access_token.expose_secret() == access_token)
-            }) {
-                return Ok(Some(auth));
+                .await?
             }
-        }
-        Ok(None)
-    }
-
-    async fn insert_authorization(
-        &mut self,
-        authorization: &Authorization,
-    ) -> Result<(), StoreError> {
-        let values = rows::authorization_values(authorization, 0, &self.keys)?;
-        self.insert(
-            concat!(
-                "INSERT INTO authorizations (",
-                authorization_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING"
-            ),
-            values,
-            || format!("authorization {} or its authState exists", authorization.id),
-        )
-        .await
-    }
-
-    async fn update_authorization(
-        &mut self,
-        authorization: &Authorization,
-    ) -> Result<bool, StoreError> {
-        let values = rows::authorization_values(
-            authorization,
-            version_after(authorization.version)?,
-            &self.keys,
-        )?;
-        self.update(
-            "UPDATE authorizations SET customer_id = $2, wallet = $3, terminal_type = $4, \
-             os_type = $5, return_url = $6, auth_state = $7, auth_url = $8, state = $9, \
-             access_token = $10, access_expires_at = $11, refresh_token = $12, \
-             refresh_expires_at = $13, pending_auth_code = $14, user_login_id = $15, \
-             failure = $16, version = $17, created_at = $18, updated_at = $19, \
-             key_version = $20, access_token_index = $21 WHERE id = $1 AND version = $22",
-            values,
-            authorization.version,
-        )
-        .await
-    }
-
-    async fn order(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
-        self.read_one(
-            concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
-            vec![id.as_str().into()],
-            |row, _| rows::order(row),
-        )
-        .await
-    }
-
-    async fn insert_order(&mut self, order: &Order) -> Result<(), StoreError> {
-        self.insert(
-            concat!(
-                "INSERT INTO orders (",
-                order_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
-            ),
-            rows::order_values(order, 0)?,
-            || format!("order {} exists", order.id),
-        )
-        .await
-    }
-
-    async fn update_order(&mut self, order: &Order) -> Result<bool, StoreError> {
-        self.update(
-            "UPDATE orders SET authorization_id = $2, reference = $3, description = $4, \
-             currency = $5, amount_minor = $6, state = $7, refunded_minor = $8, version = $9, \
-             created_at = $10, updated_at = $11 WHERE id = $1 AND version = $12",
-            rows::order_values(order, version_after(order.version)?)?,
-            order.version,
-        )
-        .await
-    }
-
-    async fn attempt(&mut self, id: &AttemptId) -> Result<Option<PaymentAttempt>, StoreError> {
-        self.read_one(
-            concat!(
-                "SELECT ",
-                attempt_columns!(),
-                " FROM payment_attempts WHERE id = $1"
-            ),
-            vec![id.as_str().into()],
-            rows::attempt,
-        )
-        .await
-    }
-
-    async fn attempt_by_payment_request_id(
-        &mut self,
-        id: &str,
-    ) -> Result<Option<PaymentAttempt>, StoreError> {
-        self.read_one(
-            concat!(
-                "SELECT ",
-                attempt_columns!(),
-                " FROM payment_attempts WHERE payment_request_id = $1"
-            ),
-            vec![id.into()],
-            rows::attempt,
-        )
-        .await
-    }
-
-    async fn attempts_of_order(
-        &mut self,
-        order: &OrderId,
-    ) -> Result<Vec<PaymentAttempt>, StoreError> {
-        self.read(
-            concat!(
-                "SELECT ",
-                attempt_columns!(),
-                " FROM payment_attempts WHERE order_id = $1 ORDER BY created_at, id"
-            ),
-            vec![order.as_str().into()],
-            rows::attempt,
-        )
-        .await
-    }
-
-    async fn insert_attempt(&mut self, attempt: &PaymentAttempt) -> Result<(), StoreError> {
-        let values = rows::attempt_values(attempt, 0, &self.keys)?;
-        self.insert(
-            concat!(
-                "INSERT INTO payment_attempts (",
-                attempt_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17) ON CONFLICT DO NOTHING"
-            ),
-            values,
-            || {
-                format!(
-                    "attempt {} or paymentRequestId {} exists",
-                    attempt.id, attempt.payment_request_id
+            Some((opened_at, id)) => {
+                tx.read(
+                    concat!(
+                        "SELECT ",
+                        attention_columns!(),
+                        " FROM attention_items WHERE resolved_at IS NULL \
+                         AND (opened_at > $1 OR (opened_at = $1 AND id > $2)) \
+                         ORDER BY opened_at, id LIMIT $3"
+                    ),
+                    vec![opened_at.into(), id.into(), limit.into()],
+                    |row, _| rows::attention(row),
                 )
-            },
-        )
-        .await
-    }
-
-    async fn update_attempt(&mut self, attempt: &PaymentAttempt) -> Result<bool, StoreError> {
-        let values = rows::attempt_values(attempt, version_after(attempt.version)?, &self.keys)?;
-        self.update(
-            "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
-             request_body = $4, currency = $5, amount_minor = $6, state = $7, \
-             payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
-             cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
-             updated_at = $16, key_version = $17 WHERE id = $1 AND version = $18",
-            values,
-            attempt.version,
-        )
-        .await
-    }
-
-    async fn refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
-        self.read_one(
-            concat!("SELECT ", refund_columns!(), " FROM refunds WHERE id = $1"),
-            vec![id.as_str().into()],
-            rows::refund,
-        )
-        .await
-    }
-
-    async fn refund_by_refund_request_id(
-        &mut self,
-        id: &str,
-    ) -> Result<Option<Refund>, StoreError> {
-        self.read_one(
-            concat!(
-                "SELECT ",
-                refund_columns!(),
-                " FROM refunds WHERE refund_request_id = $1"
-            ),
-            vec![id.into()],
-            rows::refund,
-        )
-        .await
-    }
-
-    async fn refunds_of_order(&mut self, order: &OrderId) -> Result<Vec<Refund>, StoreError> {
-        self.read(
-            concat!(
-                "SELECT ",
-                refund_columns!(),
-                " FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
-            ),
-            vec![order.as_str().into()],
-            rows::refund,
-        )
-        .await
-    }
-
-    async fn insert_refund(&mut self, refund: &Refund) -> Result<(), StoreError> {
-        let values = rows::refund_values(refund, 0, &self.keys)?;
-        self.insert(
-            concat!(
-                "INSERT INTO refunds (",
-                refund_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16) ON CONFLICT DO NOTHING"
-            ),
-            values,
-            || {
-                format!(
-                    "refund {} or refundRequestId {} exists",
-                    refund.id, refund.refund_request_id
-                )
-            },
-        )
-        .await
-    }
-
-    async fn update_refund(&mut self, refund: &Refund) -> Result<bool, StoreError> {
-        let values = rows::refund_values(refund, version_after(refund.version)?, &self.keys)?;
-        self.update(
-            "UPDATE refunds SET order_id = $2, refund_request_id = $3, request_body = $4, \
-             currency = $5, amount_minor = $6, state = $7, refund_id = $8, result_code = $9, \
-             sends = $10, first_sent_at = $11, inquiries = $12, version = $13, \
-             created_at = $14, updated_at = $15, key_version = $16 \
-             WHERE id = $1 AND version = $17",
-            values,
-            refund.version,
-        )
-        .await
-    }
-
-    async fn enqueue_job(&mut self, kind: JobKind, due_at: Millis) -> Result<JobId, StoreError> {
-        let (name, subject) = rows::job_kind_values(&kind);
-        let id = self
-            .read_one(
-                "INSERT INTO jobs (kind, subject, due_at, attempts) VALUES ($1, $2, $3, 0) RETURNING id",
-                vec![name.into(), subject.into(), due_at.into()],
-                |row, _| row.int(0),
-            )
-            .await?
-            .ok_or_else(|| StoreError::Unavailable("the job insert returned no id".into()))?;
-        self.jobs.push(JobOp::Enqueued(id));
-        Ok(JobId::new(id.to_string()))
-    }
-
-    async fn complete_job(&mut self, id: &JobId, worker: &str) -> Result<bool, StoreError> {
-        self.stage_if_held(id, worker, |id, worker| JobOp::Complete { id, worker })
-            .await
-    }
-
-    async fn reschedule_job(
-        &mut self,
-        id: &JobId,
-        worker: &str,
-        due_at: Millis,
-    ) -> Result<bool, StoreError> {
-        self.stage_if_held(id, worker, |id, worker| JobOp::Reschedule {
-            id,
-            worker,
-            due_at,
-        })
-        .await
-    }
-
-    async fn remove_jobs(&mut self, kind: &JobKind) -> Result<usize, StoreError> {
-        let (name, subject) = rows::job_kind_values(kind);
-        let count = self
-            .count(
-                "SELECT count(*) FROM jobs WHERE kind = $1 AND subject = $2",
-                vec![name.into(), subject.into()],
-            )
-            .await?;
-        self.jobs.push(JobOp::Remove {
-            kind: name,
-            subject: subject.to_owned(),
-        });
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
-    }
-
-    async fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
-        self.exec
-            .execute(
-                "INSERT INTO events (kind, subject, detail, at) VALUES ($1, $2, $3, $4)",
-                vec![
-                    event.kind.name().into(),
-                    event.subject.as_str().into(),
-                    event.detail.as_deref().into(),
-                    event.at.into(),
-                ],
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn inbox_insert(&mut self, entry: &InboxEntry) -> Result<bool, StoreError> {
-        let n = self
-            .exec
-            .execute(
-                "INSERT INTO inbox (dedup_key, path, headers, body, received_at, key_version) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                rows::inbox_values(entry, &self.keys)?,
-            )
-            .await?;
-        Ok(n == 1)
-    }
-
-    async fn idempotency(&mut self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.read_one(
-            "SELECT key, fingerprint, resource, created_at FROM idempotency_keys WHERE key = $1",
-            vec![key.into()],
-            |row, _| rows::idempotency(row),
-        )
-        .await
-    }
-
-    async fn insert_idempotency(&mut self, record: &IdempotencyRecord) -> Result<bool, StoreError> {
-        let n = self
-            .exec
-            .execute(
-                "INSERT INTO idempotency_keys (key, fingerprint, resource, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                vec![
-                    record.key.as_str().into(),
-                    record.fingerprint.as_str().into(),
-                    record.resource.as_str().into(),
-                    record.created_at.into(),
-                ],
-            )
-            .await?;
-        Ok(n == 1)
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.apply_jobs().await?;
-        let SqlTx { exec, _writer, .. } = *self;
-        let result = exec.commit().await;
-        drop(_writer);
-        result
+                .await?
+            }
+        };
+        drop(tx);
+        Ok(items)
     }
 }

@@ -241,14 +241,16 @@ pub fn transition(
         // other does nothing. A code for a link we let expire is still the user's consent.
         E::AuthCodeReceived => match state {
             S::AwaitingUser | S::Expired => moved(S::Exchanging),
+            // Failed: the exchange of the first code failed; a late copy of it changes nothing.
             S::Exchanging
             | S::Active
             | S::Refreshing
             | S::NeedsReauthorization
             | S::Revoking
             | S::Revoked(_)
-            | S::Invalid => unchanged(),
-            S::Consulting | S::Failed | S::Declined => invalid(),
+            | S::Invalid
+            | S::Failed => unchanged(),
+            S::Consulting | S::Declined => invalid(),
         },
         E::UserDeclined => match state {
             S::AwaitingUser => moved(S::Declined),

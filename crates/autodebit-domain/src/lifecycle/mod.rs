@@ -21,12 +21,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Note {
-    /// A success arrived for a payment already cancelled. Alipay returns the money by itself
-    /// (cancel after payment refunds in full); record it, never turn it into a second success.
+    /// A success arrived for a payment a `cancel` S already settled: the cancel returned that
+    /// money (a cancel after payment refunds in full). Record it, never a second success.
     LateSuccessAfterCancel,
-    /// A success arrived for a payment an operator is looking at.
-    LateSuccessForOperator,
-    /// A success arrived while a cancel is under way; the cancel goes on and returns the money.
+    /// A success arrived while a cancel is under way; the cancel's result decides (seed 004), and
+    /// if the cancel cannot be done the payment is confirmed by inquiry and refunded.
     SuccessWhileCancelling,
 }
 
@@ -34,9 +33,6 @@ impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::LateSuccessAfterCancel => "a success arrived after the payment was cancelled",
-            Self::LateSuccessForOperator => {
-                "a success arrived for a payment flagged for an operator"
-            }
             Self::SuccessWhileCancelling => {
                 "a success arrived while the payment was being cancelled"
             }

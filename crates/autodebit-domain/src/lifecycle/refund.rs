@@ -2,32 +2,35 @@
 //!
 //! ```text
 //! Requested ──send──▶ Sent ──S──▶ Succeeded
-//!     ▲ not sent       │ F ──▶ Failed
-//!     └────────────────┤ U, timeout, no answer: retry the same request, then inquire
+//!     ▲ surely not     │ F ──▶ Failed
+//!     │ sent (never    │ U, timeout, no answer
+//!     │ maybe sent)    ▼
+//!     └──────────── Unknown ──the same request again, every 5–10 s for 60 s──▶ Sent
+//!                      │ the burst is over, or an answer says "inquire"
 //!                      ▼
-//!                   Unknown ──inquiryRefund──▶ Succeeded / Failed (or still Unknown)
-//!                      │ nothing settles it
-//!                      ▼
-//!                NeedsOperator
+//!                  Inquiring ──inquiryRefund──▶ Succeeded / Failed; "no such refund" → sent again
 //! ```
+//!
+//! Nothing is a dead end: `Inquiring` goes on with backoff (and a person is told after a while);
+//! a refund that can never be sent (it surely never left, many times in a row) fails as not sent.
 
 use super::{InvalidTransition, Step};
 
 /// Where a refund stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RefundState {
-    /// Stored; not sent.
+    /// Stored; surely never reached Alipay.
     Requested,
     /// `refund` is (or may be) on its way.
     Sent,
     /// Refunded. Final.
     Succeeded,
-    /// Refused. Final.
+    /// Refused, or never sent. Final.
     Failed,
-    /// The outcome is not known; retried with the same request, then inquired.
+    /// The outcome is not known; the same request is sent again for a while.
     Unknown,
-    /// Nothing settled it: an operator must look.
-    NeedsOperator,
+    /// The outcome is not known; `inquiryRefund` until it settles.
+    Inquiring,
 }
 
 impl RefundState {
@@ -39,7 +42,7 @@ impl RefundState {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Unknown => "unknown",
-            Self::NeedsOperator => "needs_operator",
+            Self::Inquiring => "inquiring",
         }
     }
 
@@ -50,7 +53,7 @@ impl RefundState {
         Self::Succeeded,
         Self::Failed,
         Self::Unknown,
-        Self::NeedsOperator,
+        Self::Inquiring,
     ];
 
     /// The state with this name.
@@ -62,7 +65,7 @@ impl RefundState {
     pub fn is_final(self) -> bool {
         match self {
             Self::Succeeded | Self::Failed => true,
-            Self::Requested | Self::Sent | Self::Unknown | Self::NeedsOperator => false,
+            Self::Requested | Self::Sent | Self::Unknown | Self::Inquiring => false,
         }
     }
 }
@@ -72,16 +75,16 @@ impl RefundState {
 pub enum RefundEvent {
     /// `refund` is about to be sent (first time or a retry of the same request).
     Send,
-    /// The request surely did not leave.
+    /// The request surely did not leave, and no earlier send may have left either.
     NotSent,
     /// `refund` S, inquiry `SUCCESS`, or `notifyRefund` SUCCESS.
     Succeeded,
-    /// `refund` F, inquiry `FAIL`, or `notifyRefund` FAIL.
+    /// `refund` F, inquiry `FAIL`, `notifyRefund` FAIL, or never sent at all.
     Failed,
-    /// `U`, a timeout, or no answer.
+    /// `U`, a timeout, no answer, or a send that did not leave after one that may have.
     Unknown,
-    /// Retries and inquiries did not settle it.
-    GiveUp,
+    /// Sending again is over: inquire.
+    InquiryStarted,
 }
 
 impl RefundEvent {
@@ -93,9 +96,19 @@ impl RefundEvent {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Unknown => "unknown",
-            Self::GiveUp => "give_up",
+            Self::InquiryStarted => "inquiry_started",
         }
     }
+
+    /// Every event.
+    pub const ALL: [RefundEvent; 6] = [
+        Self::Send,
+        Self::NotSent,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Unknown,
+        Self::InquiryStarted,
+    ];
 }
 
 /// The one transition function of the refund lifecycle.
@@ -119,34 +132,36 @@ pub fn transition(
     let unchanged = || Ok(Step::Unchanged(state));
     match event {
         E::Send => match state {
-            S::Requested | S::Unknown => moved(S::Sent),
+            // Inquiring: Alipay has no such refund, so the same request goes again.
+            S::Requested | S::Unknown | S::Inquiring => moved(S::Sent),
             S::Sent => unchanged(),
-            S::Succeeded | S::Failed | S::NeedsOperator => invalid(),
+            S::Succeeded | S::Failed => invalid(),
         },
         E::NotSent => match state {
             S::Sent => moved(S::Requested),
             S::Requested => unchanged(),
-            S::Succeeded | S::Failed | S::Unknown | S::NeedsOperator => invalid(),
+            S::Succeeded | S::Failed | S::Unknown | S::Inquiring => invalid(),
         },
         E::Succeeded => match state {
-            S::Sent | S::Unknown | S::NeedsOperator => moved(S::Succeeded),
+            // Alipay's signed word that the money went back is believed, whatever we thought.
+            S::Requested | S::Sent | S::Unknown | S::Inquiring => moved(S::Succeeded),
             S::Succeeded => unchanged(),
-            S::Requested | S::Failed => invalid(),
+            S::Failed => invalid(),
         },
         E::Failed => match state {
-            S::Sent | S::Unknown | S::NeedsOperator => moved(S::Failed),
+            S::Requested | S::Sent | S::Unknown | S::Inquiring => moved(S::Failed),
             S::Failed => unchanged(),
-            S::Requested | S::Succeeded => invalid(),
+            S::Succeeded => invalid(),
         },
         E::Unknown => match state {
             S::Sent => moved(S::Unknown),
-            S::Unknown | S::NeedsOperator | S::Succeeded | S::Failed => unchanged(),
+            S::Unknown | S::Inquiring | S::Succeeded | S::Failed => unchanged(),
             S::Requested => invalid(),
         },
-        E::GiveUp => match state {
-            S::Unknown | S::Sent => moved(S::NeedsOperator),
-            S::NeedsOperator => unchanged(),
-            S::Requested | S::Succeeded | S::Failed => invalid(),
+        E::InquiryStarted => match state {
+            S::Sent | S::Unknown => moved(S::Inquiring),
+            S::Inquiring | S::Succeeded | S::Failed => unchanged(),
+            S::Requested => invalid(),
         },
     }
 }
@@ -158,13 +173,14 @@ mod tests {
     use RefundState as S;
 
     #[test]
-    fn unknown_retries_the_same_request_then_settles() {
+    fn unknown_retries_the_same_request_then_inquires_then_settles() {
         let mut s = S::Requested;
         for e in [
             E::Send,
             E::Unknown,
             E::Send,
             E::Unknown,
+            E::InquiryStarted,
             E::Send,
             E::Succeeded,
         ] {
@@ -181,5 +197,17 @@ mod tests {
             transition(S::Succeeded, E::Succeeded),
             Ok(Step::Unchanged(S::Succeeded))
         );
+    }
+
+    #[test]
+    fn no_state_but_the_final_ones_is_a_dead_end() {
+        for s in S::ALL.into_iter().filter(|s| !s.is_final()) {
+            assert!(
+                E::ALL
+                    .into_iter()
+                    .any(|e| transition(s, e).is_ok_and(|step| step.state().is_final())),
+                "{s:?}"
+            );
+        }
     }
 }

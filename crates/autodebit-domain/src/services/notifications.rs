@@ -1,33 +1,44 @@
-//! Alipay's notifications, after the server verified their signature and parsed them.
+//! Alipay's notifications: `notifyPayment`, `notifyRefund` and `notifyAuthorization`.
 //!
-//! Each is stored in the inbox under a deduplication key in the same unit of work that applies
-//! it, so a notification delivered twice is applied once:
+//! The domain takes a notification only as it arrived ([`RawNotification`]: path, headers, raw
+//! body) and believes nothing in it until the [`NotificationVerifier`] port has verified the
+//! signature over those exact bytes and the freshness of `request-time`; there is no way to hand
+//! it a parsed notification. A stale one (signed, but outside the skew window) is not applied:
+//! what it names is inquired at once instead.
+//!
+//! Each verified notification is stored in the inbox under a deduplication key in the same unit of
+//! work that applies it, so a notification delivered twice is applied once:
 //!
 //! | notification | key |
 //! |---|---|
 //! | `notifyPayment` | type + `paymentRequestId` + result status + result code + amount |
 //! | `notifyRefund` | `refundRequestId` + `refundStatus` + amount |
-//! | `notifyAuthorization` `AUTHCODE_CREATED` | type + `authState` |
-//! | `notifyAuthorization` `TOKEN_CANCELED` | type + the authorization holding the token (never the token itself) |
+//! | `notifyAuthorization` `AUTHCODE_CREATED` | type + the authorization (never the `authState`) |
+//! | `notifyAuthorization` `TOKEN_CANCELED` / `TOKEN_CREATED` | type + the authorization (never the token) |
 //!
 //! A notification whose amount or currency differs from the payment (or refund) is refused and
-//! flagged for an operator, changing no state (seed 004). The amount is part of the key, so its
-//! resends are duplicates while a notification with the right amount still applies. The rest goes through the same transitions as
-//! answers and inquiries: a success for an attempt already settled by an inquiry changes nothing, a
-//! success after a cancel is recorded (`late_success`), never a second success.
+//! flagged for a person, changing no state (seed 004). The amount is part of the key, so its
+//! resends are duplicates while a notification with the right amount still applies. The rest goes
+//! through the same transitions as answers and inquiries: a success for an attempt already settled
+//! by an inquiry changes nothing; a success while a cancel is under way waits for the cancel's
+//! result (seed 004); a success after a `cancel` S is recorded, never a second success.
+//!
+//! [`RawNotification`]: crate::ports::RawNotification
+//! [`NotificationVerifier`]: crate::ports::NotificationVerifier
 
 use ams_protocol::{
     AuthorizationNotifyType, Notification, NotifyAuthorization, NotifyPayment, NotifyRefund,
     PaymentNotifyType, RefundStatus, ResultStatus,
 };
 
-use super::authorizations::{Authorizations, CodeReceipt};
-use super::payments::{Facts, apply_attempt, failure_facts};
+use super::authorizations::{self, CodeReceipt};
+use super::payments::{AttemptFacts, apply_attempt, failure_facts};
 use super::refunds::{RefundFacts, apply_refund};
-use super::{Context, Error, MAX_TRIES, commit, event, flag_and_commit};
+use super::{Context, Error, Flag, Unit, raise};
 use crate::lifecycle::attempt::AttemptEvent;
 use crate::lifecycle::refund::RefundEvent;
-use crate::model::{EventKind, InboxEntry, JobKind, Millis};
+use crate::model::{InboxEntry, JobKind, Millis, OperatorAction, Subject};
+use crate::ports::{RawNotification, RefusalCause, Verification};
 
 /// What receiving a notification did. Every receipt is acknowledged to Alipay.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +47,7 @@ pub enum Receipt {
     Applied,
     /// The same notification was received before; nothing was done.
     Duplicate,
-    /// Not for this flow (an unrecognised kind, `TOKEN_CREATED`, an unknown token); not stored.
+    /// Not for this flow (an unrecognised kind, an unknown token); not stored.
     Ignored(String),
 }
 
@@ -46,24 +57,12 @@ pub struct Notifications {
     ctx: Context,
 }
 
-/// A notification as it arrived: the path, the HTTP headers (the signature, `client-id`,
-/// `request-time`) and the raw body, kept in the inbox as received.
-#[derive(Clone, Copy, Debug)]
-pub struct Raw<'a> {
-    /// The path it arrived on.
-    pub path: &'a str,
-    /// Its headers, names and values as received.
-    pub headers: &'a [(String, String)],
-    /// The raw body.
-    pub body: &'a str,
-}
-
-fn entry(key: String, raw: &Raw<'_>, now: Millis) -> InboxEntry {
+fn entry(key: String, raw: &RawNotification, now: Millis) -> InboxEntry {
     InboxEntry {
         dedup_key: key,
-        path: raw.path.to_owned(),
-        headers: raw.headers.to_vec(),
-        body: raw.body.to_owned(),
+        path: raw.path.clone(),
+        headers: raw.headers.clone(),
+        body: raw.body.clone(),
         received_at: now,
     }
 }
@@ -74,36 +73,35 @@ impl Notifications {
         Self { ctx }
     }
 
-    /// Stores and applies a verified notification; `path` and `body` are kept in the inbox as
-    /// received.
+    /// Verifies, stores and applies a notification as it arrived.
     ///
     /// # Errors
-    /// [`Error::NotificationRefused`] when it names an unknown payment or refund, its amount or
-    /// currency differs, or it contradicts what is known: it is stored and flagged for an operator
-    /// (a resend is then a duplicate), and no state changed. Store failures: nothing was stored;
-    /// answer so that Alipay resends.
-    pub async fn receive(
-        &self,
-        notification: &Notification,
-        path: &str,
-        body: &str,
-    ) -> Result<Receipt, Error> {
-        let raw = Raw {
-            path,
-            headers: &[],
-            body,
-        };
-        self.receive_raw(notification, &raw).await
+    /// [`Error::NotificationUnverified`] when the verifier does not believe it (nothing stored;
+    /// for a stale one, what it names is inquired at once); [`Error::NotificationRefused`] when a
+    /// verified one names an unknown payment or refund, its amount or currency differs, or it
+    /// contradicts what is known: it is stored and flagged for a person (a resend is then a
+    /// duplicate), and no state changed. Store failures: nothing was stored; answer so that Alipay
+    /// resends.
+    pub async fn receive(&self, raw: &RawNotification) -> Result<Receipt, Error> {
+        match self.ctx.verifier.verify(raw) {
+            Verification::Verified(notification) => self.apply(&notification, raw).await,
+            Verification::Stale(notification) => {
+                self.inquire_now(&notification).await?;
+                Err(Error::NotificationUnverified {
+                    cause: RefusalCause::Stale,
+                    detail: "signed by Alipay but sent outside the skew window: not applied; what it names is inquired".into(),
+                })
+            }
+            Verification::Refused { cause, detail } => {
+                Err(Error::NotificationUnverified { cause, detail })
+            }
+        }
     }
 
-    /// As [`Notifications::receive`], keeping the headers it arrived with in the inbox too.
-    ///
-    /// # Errors
-    /// As [`Notifications::receive`].
-    pub async fn receive_raw(
+    async fn apply(
         &self,
         notification: &Notification,
-        raw: &Raw<'_>,
+        raw: &RawNotification,
     ) -> Result<Receipt, Error> {
         match notification {
             Notification::Payment(n) => self.payment(n, raw).await,
@@ -119,7 +117,36 @@ impl Notifications {
         }
     }
 
-    async fn payment(&self, n: &NotifyPayment, raw: &Raw<'_>) -> Result<Receipt, Error> {
+    /// A stale notification: its payment or refund is inquired now (its job moved up), nothing
+    /// else.
+    async fn inquire_now(&self, notification: &Notification) -> Result<(), Error> {
+        let ctx = &self.ctx;
+        unit_of_work!(ctx, "a stale notification", |tx, now| {
+            let kind = match notification {
+                Notification::Payment(n) => tx
+                    .attempt_by_payment_request_id(&n.payment_request_id)
+                    .await?
+                    .filter(|a| !a.state.is_final())
+                    .map(|a| JobKind::Payment(a.id)),
+                Notification::Refund(n) => tx
+                    .refund_by_refund_request_id(&n.refund_request_id)
+                    .await?
+                    .filter(|r| !r.state.is_final())
+                    .map(|r| JobKind::Refund(r.id)),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => {
+                    tx.schedule_job(kind, now).await?;
+                    Ok(Unit::Commit(()))
+                }
+                None => Ok(Unit::Done(())),
+            }
+        })
+    }
+
+    async fn payment(&self, n: &NotifyPayment, raw: &RawNotification) -> Result<Receipt, Error> {
+        let ctx = &self.ctx;
         let status = n.result.status();
         let code = n.result.code();
         let key = format!(
@@ -130,18 +157,18 @@ impl Notifications {
             code.as_str(),
             n.payment_amount
         );
-        let payment_id = Some(n.payment_id.as_str().to_owned());
+        let payment_id = Some(n.payment_id.clone());
         let settles = match (&n.notify_type, status) {
             (PaymentNotifyType::PaymentResult, ResultStatus::S) => Some((
-                AttemptEvent::Succeeded,
-                Facts {
+                AttemptEvent::SuccessReported,
+                AttemptFacts {
                     payment_id,
-                    ..Facts::default()
+                    ..AttemptFacts::default()
                 },
             )),
             (PaymentNotifyType::PaymentResult, ResultStatus::F) => Some((
                 AttemptEvent::Failed,
-                Facts {
+                AttemptFacts {
                     payment_id,
                     ..failure_facts(status, code)
                 },
@@ -149,147 +176,135 @@ impl Notifications {
             // PAYMENT_PENDING, or a status that settles nothing: recorded only.
             _ => None,
         };
-        let prid = n.payment_request_id.as_str();
-        for _ in 0..MAX_TRIES {
-            let now = self.ctx.now();
-            let mut tx = self.ctx.store.begin().await?;
+        let prid = &n.payment_request_id;
+        unit_of_work!(ctx, &key, |tx, now| {
             if !tx.inbox_insert(&entry(key.clone(), raw, now)).await? {
-                return Ok(Receipt::Duplicate);
+                return Ok(Unit::Done(Ok(Receipt::Duplicate)));
             }
             let Some(attempt) = tx.attempt_by_payment_request_id(prid).await? else {
                 let why = format!("notifyPayment for an unknown paymentRequestId {prid}");
-                if !flag_and_commit(tx, prid, &why, now).await? {
-                    continue;
-                }
-                return Err(Error::NotificationRefused(why));
+                raise(
+                    ctx,
+                    tx,
+                    refused(Subject::Notification(prid.to_string()), &why),
+                    now,
+                )
+                .await?;
+                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
             };
             if n.payment_amount != attempt.amount {
                 let why = format!(
                     "notifyPayment says {} but payment {prid} is for {}",
                     n.payment_amount, attempt.amount
                 );
-                if !flag_and_commit(tx, &attempt.order_id, &why, now).await? {
-                    continue;
-                }
-                return Err(Error::NotificationRefused(why));
+                raise(
+                    ctx,
+                    tx,
+                    refused(Subject::Order(attempt.order_id.clone()), &why),
+                    now,
+                )
+                .await?;
+                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
             }
-            let Some((event_, facts)) = &settles else {
-                if !commit(tx).await? {
-                    continue;
-                }
-                return Ok(Receipt::Applied);
+            let Some((event, facts)) = &settles else {
+                return Ok(Unit::Commit(Ok(Receipt::Applied)));
             };
-            let id = attempt.id.clone();
-            let Some(applied) =
-                apply_attempt(&mut *tx, attempt, *event_, facts, now, |_| {}).await?
+            let Some(applied) = apply_attempt(ctx, tx, attempt, *event, facts, now, |_| {}).await?
             else {
-                continue;
+                return Ok(Unit::Retry);
             };
-            if applied.moved_to().is_some_and(|s| s.is_final()) {
-                tx.remove_jobs(&JobKind::SendPayment(id.clone())).await?;
-                tx.remove_jobs(&JobKind::ResolvePayment(id.clone())).await?;
-                tx.remove_jobs(&JobKind::CancelPayment(id)).await?;
-            }
-            if !commit(tx).await? {
-                continue;
-            }
-            return match applied.step {
+            Ok(Unit::Commit(match applied.step {
                 Some(_) => Ok(Receipt::Applied),
                 None => Err(Error::NotificationRefused(format!(
                     "notifyPayment {} contradicts payment {prid}, which is {}",
                     status.as_str(),
                     applied.attempt.state.name()
                 ))),
-            };
-        }
-        Err(Error::Contention(key))
+            }))
+        })?
     }
 
-    async fn refund(&self, n: &NotifyRefund, raw: &Raw<'_>) -> Result<Receipt, Error> {
-        let rrid = n.refund_request_id.as_str();
+    async fn refund(&self, n: &NotifyRefund, raw: &RawNotification) -> Result<Receipt, Error> {
+        let ctx = &self.ctx;
+        let rrid = &n.refund_request_id;
         let key = format!(
             "notifyRefund:{rrid}:{}:{}",
             n.refund_status.as_str(),
             n.refund_amount
         );
-        let refund_id = Some(n.refund_id.as_str().to_owned());
+        let alipay_refund_id = Some(n.refund_id.clone());
         let settles = match n.refund_status {
             RefundStatus::Success => Some((
                 RefundEvent::Succeeded,
                 RefundFacts {
-                    refund_id,
+                    alipay_refund_id,
                     ..RefundFacts::default()
                 },
             )),
             RefundStatus::Fail => Some((
                 RefundEvent::Failed,
                 RefundFacts {
-                    refund_id,
+                    alipay_refund_id,
                     result_code: Some(n.result.code().as_str().to_owned()),
                     ..RefundFacts::default()
                 },
             )),
             _ => None,
         };
-        for _ in 0..MAX_TRIES {
-            let now = self.ctx.now();
-            let mut tx = self.ctx.store.begin().await?;
+        unit_of_work!(ctx, &key, |tx, now| {
             if !tx.inbox_insert(&entry(key.clone(), raw, now)).await? {
-                return Ok(Receipt::Duplicate);
+                return Ok(Unit::Done(Ok(Receipt::Duplicate)));
             }
             let Some(refund) = tx.refund_by_refund_request_id(rrid).await? else {
                 let why = format!("notifyRefund for an unknown refundRequestId {rrid}");
-                if !flag_and_commit(tx, rrid, &why, now).await? {
-                    continue;
-                }
-                return Err(Error::NotificationRefused(why));
+                raise(
+                    ctx,
+                    tx,
+                    refused(Subject::Notification(rrid.to_string()), &why),
+                    now,
+                )
+                .await?;
+                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
             };
             if n.refund_amount != refund.amount {
                 let why = format!(
                     "notifyRefund says {} but refund {rrid} is for {}",
                     n.refund_amount, refund.amount
                 );
-                if !flag_and_commit(tx, &refund.id, &why, now).await? {
-                    continue;
-                }
-                return Err(Error::NotificationRefused(why));
+                raise(
+                    ctx,
+                    tx,
+                    refused(Subject::Refund(refund.id.clone()), &why),
+                    now,
+                )
+                .await?;
+                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
             }
-            let Some((event_, facts)) = &settles else {
-                if !commit(tx).await? {
-                    continue;
-                }
-                return Ok(Receipt::Applied);
+            let Some((event, facts)) = &settles else {
+                return Ok(Unit::Commit(Ok(Receipt::Applied)));
             };
-            let id = refund.id.clone();
             let Some((refund, step)) =
-                apply_refund(&mut *tx, refund, *event_, facts, now, |_| {}).await?
+                apply_refund(ctx, tx, refund, *event, facts, now, |_| {}).await?
             else {
-                continue;
+                return Ok(Unit::Retry);
             };
-            if refund.state.is_final() {
-                tx.remove_jobs(&JobKind::ResolveRefund(id)).await?;
-            }
-            if !commit(tx).await? {
-                continue;
-            }
-            return match step {
+            Ok(Unit::Commit(match step {
                 Some(_) => Ok(Receipt::Applied),
                 None => Err(Error::NotificationRefused(format!(
                     "notifyRefund {} contradicts refund {rrid}, which is {}",
                     n.refund_status.as_str(),
                     refund.state.name()
                 ))),
-            };
-        }
-        Err(Error::Contention(key))
+            }))
+        })?
     }
 
     async fn authorization(
         &self,
         n: &NotifyAuthorization,
-        raw: &Raw<'_>,
+        raw: &RawNotification,
     ) -> Result<Receipt, Error> {
-        let authorizations = Authorizations::new(self.ctx.clone());
+        let ctx = &self.ctx;
         match &n.authorization_notify_type {
             AuthorizationNotifyType::AuthcodeCreated => {
                 let (Some(auth_state), Some(code)) = (&n.auth_state, &n.auth_code) else {
@@ -297,70 +312,87 @@ impl Notifications {
                         "AUTHCODE_CREATED without authState or authCode".into(),
                     ));
                 };
-                let key = format!("notifyAuthorization:AUTHCODE_CREATED:{auth_state}");
-                let inbox = entry(key, raw, self.ctx.now());
-                match authorizations
-                    .receive_code(auth_state.as_str(), code, Some(&inbox))
-                    .await
-                {
+                let inbox = entry(String::new(), raw, ctx.now());
+                match authorizations::receive_code(ctx, auth_state, code, Some(&inbox)).await {
                     Ok(CodeReceipt::Duplicate) => Ok(Receipt::Duplicate),
                     Ok(CodeReceipt::AlreadyHandled(_)) => Ok(Receipt::Applied),
                     Ok(CodeReceipt::Exchanging(id)) => {
                         // The code and its job are stored: a failure here is retried by the job.
-                        let _ = authorizations.exchange(&id, None).await;
+                        let _ = authorizations::run_now(ctx, &id).await;
                         Ok(Receipt::Applied)
                     }
-                    Err(e @ Error::Store(_)) => Err(e),
+                    Err(e @ (Error::Store(_) | Error::Random(_))) => Err(e),
                     Err(e) => Err(Error::NotificationRefused(e.to_string())),
                 }
             }
-            AuthorizationNotifyType::TokenCanceled => {
+            AuthorizationNotifyType::TokenCanceled | AuthorizationNotifyType::TokenCreated => {
                 let Some(token) = &n.access_token else {
-                    return Err(Error::NotificationRefused(
-                        "TOKEN_CANCELED without accessToken".into(),
-                    ));
+                    return Err(Error::NotificationRefused(format!(
+                        "{} without accessToken",
+                        n.authorization_notify_type.as_str()
+                    )));
                 };
-                for _ in 0..MAX_TRIES {
-                    let now = self.ctx.now();
-                    let mut tx = self.ctx.store.begin().await?;
-                    let Some(auth) = tx
-                        .authorization_by_access_token(token.expose_secret())
-                        .await?
-                    else {
-                        return Ok(Receipt::Ignored(
-                            "TOKEN_CANCELED for a token this merchant does not hold".into(),
-                        ));
+                let created = matches!(
+                    n.authorization_notify_type,
+                    AuthorizationNotifyType::TokenCreated
+                );
+                unit_of_work!(ctx, "a token notification", |tx, now| {
+                    // TOKEN_CREATED names its authorization by authState; TOKEN_CANCELED by the
+                    // token, current or rotated since.
+                    let auth = match (&n.auth_state, created) {
+                        (Some(state), true) => tx.authorization_by_auth_state(state).await?,
+                        _ => tx.authorization_by_access_token(token).await?,
                     };
-                    let key = format!("notifyAuthorization:TOKEN_CANCELED:{}", auth.id);
+                    let Some(auth) = auth else {
+                        return Ok(Unit::Done(Ok(Receipt::Ignored(format!(
+                            "{} for a token or authState this merchant does not have",
+                            n.authorization_notify_type.as_str()
+                        )))));
+                    };
+                    let key = format!(
+                        "notifyAuthorization:{}:{}",
+                        n.authorization_notify_type.as_str(),
+                        auth.id
+                    );
                     if !tx.inbox_insert(&entry(key, raw, now)).await? {
-                        return Ok(Receipt::Duplicate);
+                        return Ok(Unit::Done(Ok(Receipt::Duplicate)));
+                    }
+                    if created {
+                        // Ours already (current or rotated since)? Nothing to do.
+                        let holder = tx.authorization_by_access_token(token).await?;
+                        if holder.as_ref().is_some_and(|h| h.id == auth.id) {
+                            return Ok(Unit::Commit(Ok(Receipt::Applied)));
+                        }
+                        return if authorizations::token_created(tx, auth, token, now).await? {
+                            Ok(Unit::Commit(Ok(Receipt::Applied)))
+                        } else {
+                            Ok(Unit::Retry)
+                        };
                     }
                     let id = auth.id.clone();
-                    match Authorizations::canceled_in_wallet(&mut *tx, auth, n.reason.clone(), now)
-                        .await
+                    match authorizations::canceled_in_wallet(tx, auth, n.reason.clone(), now).await
                     {
-                        Ok(Some(_)) => {
-                            if commit(tx).await? {
-                                return Ok(Receipt::Applied);
-                            }
-                        }
-                        Ok(None) => {}
-                        Err(e @ Error::Store(_)) => return Err(e),
+                        Ok(Some(_)) => Ok(Unit::Commit(Ok(Receipt::Applied))),
+                        Ok(None) => Ok(Unit::Retry),
+                        Err(e @ Error::Store(_)) => Err(e),
                         Err(e) => {
-                            tx.push_event(&event(
-                                EventKind::OperatorAttention,
-                                &id,
-                                Some(e.to_string()),
+                            raise(
+                                ctx,
+                                tx,
+                                Flag::new(
+                                    Subject::Authorization(id),
+                                    "contradiction",
+                                    e.to_string(),
+                                    "the notification was stored and acknowledged",
+                                    &[OperatorAction::Resolve],
+                                ),
                                 now,
-                            ))
+                            )
                             .await?;
-                            if commit(tx).await? {
-                                return Err(Error::NotificationRefused(e.to_string()));
-                            }
+                            Ok(Unit::Commit(Err(Error::NotificationRefused(e.to_string()))))
                         }
                     }
-                }
-                Err(Error::Contention("TOKEN_CANCELED".into()))
+                })?
             }
             other => Ok(Receipt::Ignored(format!(
                 "notifyAuthorization {} needs nothing here",
@@ -368,4 +400,15 @@ impl Notifications {
             ))),
         }
     }
+}
+
+/// The flag of a verified notification that was refused.
+fn refused(subject: Subject, why: &str) -> Flag {
+    Flag::new(
+        subject,
+        "notification_refused",
+        why,
+        "the notification was stored and not applied",
+        &[OperatorAction::InquireNow, OperatorAction::Resolve],
+    )
 }

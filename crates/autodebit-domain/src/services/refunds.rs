@@ -1,23 +1,31 @@
 //! Refunds: partial or full, each with its own `refundRequestId` and exact body, never more than
-//! was paid minus what is refunded or being refunded.
+//! was paid minus what is refunded or being refunded, and never beside a cancel of the same
+//! payment (the two cannot both go out).
 //!
 //! `S` → succeeded (the order becomes partly or fully refunded); `F` → failed; `U` or no answer →
-//! the same body is sent again every 5–10 s for 60 s (a `ResolveRefund` job), then `inquiryRefund`
-//! settles it, or an operator is asked. `notifyRefund` is applied once
-//! ([`crate::services::notifications`]).
+//! the same bytes again every 5–10 s for 60 s, then `inquiryRefund` with growing waits until it
+//! settles (Alipay having no such refund → the same bytes again); a refund that surely never left,
+//! many times in a row, fails as not sent. A person is told when it takes long. `notifyRefund` is
+//! applied once ([`crate::services::notifications`]).
 
 use ams_protocol::{
-    Amount, Api, InquiryRefundRequest, RefundRequest, RefundResponse, TransactionStatus,
+    Amount, Api, InquiryRefundRequest, InquiryRefundResponse, RefundRequest, RefundResponse,
+    TransactionStatus,
 };
 
-use super::payments::{Lease, complete_alone, not_found};
-use super::{Context, Error, MAX_TRIES, commit, event, fingerprint, jitter};
+use super::lease::Lease;
+use super::{
+    Context, Error, Flag, Unit, backoff, fingerprint, invalid, not_found, raise, settle_attention,
+};
 use crate::decision::{Decision, decide};
 use crate::lifecycle::Step;
 use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::order::{self as order_lifecycle, OrderEvent, OrderState};
 use crate::lifecycle::refund::{RefundEvent, RefundState, transition};
-use crate::model::{EventKind, IdempotencyRecord, JobKind, Millis, OrderId, Refund, RefundId};
+use crate::model::{
+    AlipayRefundId, Body, Event, EventKind, IdempotencyRecord, JobKind, Millis, OperatorAction,
+    Order, OrderId, PaymentAttempt, Refund, RefundId, RefundOrigin, Subject,
+};
 use crate::ports::{Reply, Tx};
 
 /// A merchant's request to refund (part of) a paid order.
@@ -33,21 +41,13 @@ pub struct RefundCommand {
     pub reason: Option<String>,
 }
 
-/// Where a refund stands.
+/// A refund with the state of its order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RefundResult {
-    /// Our id.
-    pub refund_id: RefundId,
-    /// Its `refundRequestId`.
-    pub refund_request_id: String,
-    /// Its state.
-    pub state: RefundState,
+pub struct RefundView {
+    /// The refund.
+    pub refund: Refund,
     /// The order's state.
     pub order_state: OrderState,
-    /// Alipay's `refundId`, once known.
-    pub alipay_refund_id: Option<String>,
-    /// The last result code that mattered.
-    pub result_code: Option<String>,
     /// Whether this answers an earlier command with the same idempotency key.
     pub replayed: bool,
 }
@@ -55,39 +55,108 @@ pub struct RefundResult {
 /// What an answer or a notification says about a refund, besides the event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RefundFacts {
-    pub(crate) refund_id: Option<String>,
+    pub(crate) alipay_refund_id: Option<AlipayRefundId>,
     pub(crate) result_code: Option<String>,
-    pub(crate) operator: Option<String>,
+    pub(crate) flag: Option<(&'static str, String)>,
 }
 
-/// Applies `event_` to `refund` in `tx`, with the order's transition and the events. `Ok(None)`:
-/// a compare-and-set lost. The step is `None` when the event contradicted the state (flagged).
+/// Stores a new refund of `amount` for the paid `attempt` of `order`, with its exact body and its
+/// job (due now: it is sent by the job, or at once by the caller).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "every part of a refund is needed"
+)]
+pub(crate) async fn store_new_refund(
+    ctx: &Context,
+    tx: &mut dyn Tx,
+    order: &Order,
+    attempt: &PaymentAttempt,
+    amount: Amount,
+    reason: Option<String>,
+    origin: RefundOrigin,
+    now: Millis,
+) -> Result<Refund, Error> {
+    let payment_id = attempt.payment_id.clone().ok_or_else(|| {
+        invalid(
+            "payment",
+            "Alipay's paymentId of the paid attempt is unknown",
+        )
+    })?;
+    let refund_request_id = ctx.ids.refund_request_id(now)?;
+    let mut request = RefundRequest::new(refund_request_id.clone(), payment_id, amount);
+    if let Some(reason) = &reason {
+        request = request.with_refund_reason(reason.clone());
+    }
+    if let Some(url) = &ctx.settings.refund_notify_url {
+        request = request.with_refund_notify_url(url.clone());
+    }
+    let refund =
+        Refund {
+            id: RefundId::new(ctx.ids.local_id("re")?),
+            order_id: order.id.clone(),
+            refund_request_id,
+            request_body: Body::new(serde_json::to_string(&request).map_err(|e| {
+                invalid("refund", format!("the refund body does not serialise: {e}"))
+            })?),
+            amount,
+            origin,
+            state: RefundState::Requested,
+            alipay_refund_id: None,
+            result_code: None,
+            sends: 0,
+            not_sent: 0,
+            maybe_sent: false,
+            first_sent_at: None,
+            inquiries: 0,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+    tx.insert_refund(&refund).await?;
+    tx.schedule_job(JobKind::Refund(refund.id.clone()), now)
+        .await?;
+    Ok(refund)
+}
+
+/// Applies `event` to `refund` in `tx`, with the order's transition, the events and the items a
+/// person must see. `Ok(None)`: a compare-and-set lost. The step is `None` when the event
+/// contradicted the state (flagged).
 pub(crate) async fn apply_refund(
+    ctx: &Context,
     tx: &mut dyn Tx,
     mut refund: Refund,
-    event_: RefundEvent,
+    event: RefundEvent,
     facts: &RefundFacts,
     now: Millis,
     tweak: impl FnOnce(&mut Refund),
 ) -> Result<Option<(Refund, Option<Step<RefundState>>)>, Error> {
     let original = refund.clone();
-    let step = match transition(refund.state, event_) {
+    let subject = Subject::Refund(refund.id.clone());
+    let step = match transition(refund.state, event) {
         Ok(step) => step,
         Err(e) => {
-            let detail = format!("{e} (refundRequestId {})", refund.refund_request_id);
-            tx.push_event(&event(
-                EventKind::OperatorAttention,
-                &refund.id,
-                Some(detail),
+            raise(
+                ctx,
+                tx,
+                Flag::new(
+                    subject,
+                    "contradiction",
+                    format!(
+                        "{e} (refundRequestId {}): Alipay's answers contradict each other",
+                        refund.refund_request_id
+                    ),
+                    "nothing was changed",
+                    &[OperatorAction::InquireNow, OperatorAction::Resolve],
+                ),
                 now,
-            ))
+            )
             .await?;
             return Ok(Some((refund, None)));
         }
     };
     refund.state = step.state();
-    if let (Some(id), None) = (&facts.refund_id, &refund.refund_id) {
-        refund.refund_id = Some(id.clone());
+    if let (Some(id), None) = (&facts.alipay_refund_id, &refund.alipay_refund_id) {
+        refund.alipay_refund_id = Some(id.clone());
     }
     if step.moved()
         && let Some(code) = &facts.result_code
@@ -102,84 +171,175 @@ pub(crate) async fn apply_refund(
         }
         refund.version += 1;
     }
-    if step.moved() {
-        match refund.state {
-            RefundState::Succeeded => {
-                let mut order = tx
-                    .order(&refund.order_id)
-                    .await?
-                    .ok_or_else(|| not_found("order", &refund.order_id))?;
-                let refunded = order.refunded + refund.amount.minor_units();
-                let full = refunded >= order.amount.minor_units();
-                match order_lifecycle::transition(order.state, OrderEvent::Refunded { full }) {
-                    Ok(order_step) => {
-                        order.state = order_step.state();
-                        order.refunded = refunded;
-                        order.updated_at = now;
-                        if !tx.update_order(&order).await? {
-                            return Ok(None);
-                        }
-                        let detail = Some(format!("order {}, {}", order.id, refund.amount));
-                        tx.push_event(&event(EventKind::RefundSucceeded, &refund.id, detail, now))
-                            .await?;
-                    }
-                    Err(e) => {
-                        let detail = format!(
-                            "{e}: refund {} succeeded at Alipay",
-                            refund.refund_request_id
-                        );
-                        tx.push_event(&event(
-                            EventKind::OperatorAttention,
-                            &order.id,
-                            Some(detail),
-                            now,
-                        ))
-                        .await?;
-                    }
-                }
-            }
-            RefundState::Failed => {
-                tx.push_event(&event(
-                    EventKind::RefundFailed,
-                    &refund.id,
-                    refund.result_code.clone(),
-                    now,
-                ))
-                .await?;
-                if let Some(why) = &facts.operator {
-                    tx.push_event(&event(
-                        EventKind::OperatorAttention,
-                        &refund.id,
-                        Some(why.clone()),
-                        now,
-                    ))
-                    .await?;
-                }
-            }
-            RefundState::NeedsOperator => {
-                let why = facts.operator.clone().unwrap_or_else(|| {
-                    "the refund could not be settled: contact Alipay's support".into()
-                });
-                tx.push_event(&event(
-                    EventKind::OperatorAttention,
-                    &refund.id,
-                    Some(why),
-                    now,
-                ))
-                .await?;
-            }
-            RefundState::Requested | RefundState::Sent | RefundState::Unknown => {}
+    if step.moved() && refund.state.is_final() {
+        if !on_final(ctx, tx, &refund, now).await? {
+            return Ok(None);
         }
+        settle_attention(
+            tx,
+            &subject,
+            format!("the refund settled: {}", refund.state.name()),
+            now,
+        )
+        .await?;
+    }
+    // Raised after a move settled the refund's items, so it stays open.
+    if let Some((code, why)) = &facts.flag {
+        let tried = if refund.state.is_final() {
+            "the refund settled with this answer"
+        } else {
+            "nothing was applied from that answer; the refund is inquired until it settles"
+        };
+        raise(
+            ctx,
+            tx,
+            Flag::new(
+                subject,
+                code,
+                format!("{why} (refundRequestId {})", refund.refund_request_id),
+                tried,
+                &[OperatorAction::InquireNow, OperatorAction::Resolve],
+            ),
+            now,
+        )
+        .await?;
     }
     Ok(Some((refund, Some(step))))
 }
 
-fn refund_outcome(reply: &Reply<RefundResponse>) -> (RefundEvent, RefundFacts) {
+/// The order's transition and the events of a refund that just settled. False: a
+/// compare-and-set lost.
+async fn on_final(
+    ctx: &Context,
+    tx: &mut dyn Tx,
+    refund: &Refund,
+    now: Millis,
+) -> Result<bool, Error> {
+    let mut order = tx
+        .order(&refund.order_id)
+        .await?
+        .ok_or_else(|| not_found("order", &refund.order_id))?;
+    match refund.state {
+        RefundState::Succeeded => {
+            let refunded = order.refunded.saturating_add(refund.amount.minor_units());
+            let full = refunded >= order.amount.minor_units();
+            match order_lifecycle::transition(order.state, OrderEvent::Refunded { full }) {
+                Ok(order_step) => {
+                    order.state = order_step.state();
+                    order.refunded = refunded;
+                    order.updated_at = now;
+                    if !tx.update_order(&order).await? {
+                        return Ok(false);
+                    }
+                    let detail = Some(format!("order {}, {}", order.id, refund.amount));
+                    tx.push_event(&Event::new(
+                        EventKind::RefundSucceeded,
+                        &refund.id,
+                        detail,
+                        now,
+                    ))
+                    .await?;
+                }
+                Err(e) => {
+                    raise(
+                        ctx,
+                        tx,
+                        Flag::new(
+                            Subject::Order(order.id.clone()),
+                            "contradiction",
+                            format!(
+                                "{e}: refund {} succeeded at Alipay",
+                                refund.refund_request_id
+                            ),
+                            "the refund was recorded; the order was not changed",
+                            &[OperatorAction::Resolve],
+                        ),
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        RefundState::Failed => {
+            tx.push_event(&Event::new(
+                EventKind::RefundFailed,
+                &refund.id,
+                refund.result_code.clone(),
+                now,
+            ))
+            .await?;
+            if refund.origin == RefundOrigin::CancelTooLate {
+                raise(
+                    ctx,
+                    tx,
+                    Flag::new(
+                        Subject::Order(order.id.clone()),
+                        "refund_instead_failed",
+                        format!(
+                            "payment {} could not be cancelled in time and its refund {} failed ({}): the user is still debited",
+                            order.id,
+                            refund.refund_request_id,
+                            refund.result_code.as_deref().unwrap_or("no code")
+                        ),
+                        "the cancel was retried until the window closed, then a full refund was sent",
+                        &[OperatorAction::Refund, OperatorAction::Resolve],
+                    ),
+                    now,
+                )
+                .await?;
+            }
+        }
+        RefundState::Requested
+        | RefundState::Sent
+        | RefundState::Unknown
+        | RefundState::Inquiring => {}
+    }
+    Ok(true)
+}
+
+/// Checks that an answer is about `refund` (its `refundRequestId` and amount).
+fn unbound(
+    refund: &Refund,
+    api: Api,
+    refund_request_id: Option<&ams_protocol::RefundRequestId>,
+    amount: Option<&Amount>,
+) -> Option<String> {
+    super::unbound(
+        api,
+        "refundRequestId",
+        (&refund.refund_request_id, &refund.amount),
+        (refund_request_id, amount),
+    )
+}
+
+/// The event and facts of a `refund` reply (`NotSent` is left to the caller).
+fn refund_outcome(refund: &Refund, reply: &Reply<RefundResponse>) -> (RefundEvent, RefundFacts) {
+    let response = match reply {
+        Reply::Success(r) | Reply::Failed(r) => Some(r),
+        Reply::Unknown { response, .. } => response.as_ref(),
+        Reply::NotSent { .. } => None,
+    };
+    if let Some(r) = response
+        && let Some(why) = unbound(
+            refund,
+            Api::Refund,
+            r.refund_request_id.as_ref(),
+            r.refund_amount.as_ref(),
+        )
+    {
+        return (
+            RefundEvent::InquiryStarted,
+            RefundFacts {
+                flag: Some(("answer_mismatch", why)),
+                ..RefundFacts::default()
+            },
+        );
+    }
     match reply {
         Reply::Success(r) => (
             RefundEvent::Succeeded,
             RefundFacts {
-                refund_id: r.refund_id.as_ref().map(|id| id.as_str().to_owned()),
+                alipay_refund_id: r.refund_id.clone(),
                 ..RefundFacts::default()
             },
         ),
@@ -192,18 +352,22 @@ fn refund_outcome(reply: &Reply<RefundResponse>) -> (RefundEvent, RefundFacts) {
             };
             match decision {
                 // REFUND_IN_PROCESS: the same request later.
-                Decision::RetrySame | Decision::Inquire => (RefundEvent::Unknown, facts),
+                Decision::RetrySame => (RefundEvent::Unknown, facts),
+                // REPEAT_REQ_INCONSISTENT: the first request with this id may have worked.
+                Decision::Inquire | Decision::Cancel => (RefundEvent::InquiryStarted, facts),
                 Decision::AskOperator => (
                     RefundEvent::Failed,
                     RefundFacts {
-                        operator: Some(format!("refund refused with {code}: {why}")),
+                        flag: Some((
+                            "refund_refused",
+                            format!("refund refused with {code}: {why}"),
+                        )),
                         ..facts
                     },
                 ),
-                Decision::FailedForGood
-                | Decision::Reauthorize
-                | Decision::Succeeded
-                | Decision::Cancel => (RefundEvent::Failed, facts),
+                Decision::FailedForGood | Decision::Reauthorize | Decision::Succeeded => {
+                    (RefundEvent::Failed, facts)
+                }
             }
         }
         Reply::Unknown { response, .. } => (
@@ -217,6 +381,74 @@ fn refund_outcome(reply: &Reply<RefundResponse>) -> (RefundEvent, RefundFacts) {
         ),
         Reply::NotSent { .. } => (RefundEvent::NotSent, RefundFacts::default()),
     }
+}
+
+/// What an `inquiryRefund` reply says: settled, not there (send again), or still unknown.
+enum Inquired {
+    Settled(RefundEvent, RefundFacts),
+    Absent,
+    Still(Option<(&'static str, String)>),
+}
+
+fn inquiry_outcome(refund: &Refund, reply: &Reply<InquiryRefundResponse>) -> Inquired {
+    match reply {
+        Reply::Success(r) => {
+            if let Some(why) = unbound(
+                refund,
+                Api::InquiryRefund,
+                r.refund_request_id.as_ref(),
+                r.refund_amount.as_ref(),
+            ) {
+                return Inquired::Still(Some(("answer_mismatch", why)));
+            }
+            let facts = RefundFacts {
+                alipay_refund_id: r.refund_id.clone(),
+                ..RefundFacts::default()
+            };
+            match r.refund_status {
+                Some(TransactionStatus::Success) => {
+                    Inquired::Settled(RefundEvent::Succeeded, facts)
+                }
+                Some(TransactionStatus::Fail) => Inquired::Settled(
+                    RefundEvent::Failed,
+                    RefundFacts {
+                        result_code: Some("FAIL".into()),
+                        ..facts
+                    },
+                ),
+                // PROCESSING, PENDING, anything new: not settled.
+                _ => Inquired::Still(None),
+            }
+        }
+        Reply::Failed(r) => match decide(Api::InquiryRefund, r.result.status(), r.result.code()) {
+            (Decision::RetrySame, _) if r.result.code().as_str() == "ORDER_NOT_EXIST" => {
+                Inquired::Absent
+            }
+            _ => Inquired::Still(None),
+        },
+        Reply::Unknown { .. } | Reply::NotSent { .. } => Inquired::Still(None),
+    }
+}
+
+fn validate(command: &RefundCommand) -> Result<(), Error> {
+    let key = &command.idempotency_key;
+    if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+        return Err(invalid(
+            "idempotency_key",
+            "must have 1 to 255 printable characters",
+        ));
+    }
+    if command.amount.is_zero() {
+        return Err(invalid("amount", "must be more than zero"));
+    }
+    if command
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 256)
+    {
+        return Err(invalid("reason", "must have at most 256 characters"));
+    }
+    Ok(())
 }
 
 /// Refunds paid orders.
@@ -234,26 +466,11 @@ impl Refunds {
     /// Refunds (part of) a paid order, once per idempotency key.
     ///
     /// # Errors
-    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::NotRefundable`], [`Error::RefundTooLarge`]
-    /// (nothing stored or sent), [`Error::IdempotencyConflict`], store failures.
-    pub async fn refund(&self, command: RefundCommand) -> Result<RefundResult, Error> {
-        if command.idempotency_key.is_empty() || command.idempotency_key.len() > 128 {
-            return Err(Error::Invalid(
-                "the idempotency key must have 1 to 128 characters".into(),
-            ));
-        }
-        if command.amount.is_zero() {
-            return Err(Error::Invalid("the amount must be more than zero".into()));
-        }
-        if command
-            .reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > 256)
-        {
-            return Err(Error::Invalid(
-                "the reason must have at most 256 characters".into(),
-            ));
-        }
+    /// [`Error::Invalid`], [`Error::NotFound`], [`Error::NotRefundable`] (not paid, or a cancel
+    /// under way), [`Error::RefundTooLarge`] (nothing stored or sent), [`Error::IdempotencyConflict`],
+    /// the random source, store failures.
+    pub async fn refund(&self, command: RefundCommand) -> Result<RefundView, Error> {
+        validate(&command)?;
         let fp = fingerprint(
             "refund",
             &[
@@ -263,33 +480,20 @@ impl Refunds {
                 command.reason.as_deref().unwrap_or(""),
             ],
         );
-        let (id, replayed) = self.store_refund(&command, &fp).await?;
-        self.send(&id, None).await?;
-        let mut result = self.status(&id).await?;
-        result.replayed = replayed;
-        Ok(result)
-    }
-
-    async fn store_refund(
-        &self,
-        command: &RefundCommand,
-        fp: &str,
-    ) -> Result<(RefundId, bool), Error> {
-        for _ in 0..MAX_TRIES {
-            let now = self.ctx.now();
-            let mut tx = self.ctx.store.begin().await?;
+        let ctx = &self.ctx;
+        let (id, replayed) = unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
             if let Some(record) = tx.idempotency(&command.idempotency_key).await? {
                 if record.fingerprint != fp {
                     return Err(Error::IdempotencyConflict {
                         key: command.idempotency_key.clone(),
                     });
                 }
-                return Ok((RefundId::new(record.resource), true));
+                return Ok(Unit::Done((RefundId::new(record.resource), true)));
             }
-            let order = tx
+            let mut order = tx
                 .order(&command.order_id)
                 .await?
-                .ok_or_else(|| not_found("order", &command.order_id))?;
+                .ok_or_else(|| not_found("payment", &command.order_id))?;
             let refusal = |reason: String| Error::NotRefundable {
                 id: order.id.to_string(),
                 reason,
@@ -298,26 +502,36 @@ impl Refunds {
                 return Err(refusal(format!("it is {}", order.state.name())));
             }
             if command.amount.currency != order.amount.currency {
-                return Err(Error::Invalid(format!(
-                    "the refund is in {}, the order in {}",
-                    command.amount.currency, order.amount.currency
-                )));
+                return Err(invalid(
+                    "amount",
+                    format!(
+                        "the refund is in {}, the payment in {}",
+                        command.amount.currency, order.amount.currency
+                    ),
+                ));
             }
-            let paid = tx
+            let latest = tx
                 .attempts_of_order(&order.id)
                 .await?
-                .into_iter()
-                .rev()
-                .find(|a| a.state == AttemptState::Succeeded && a.payment_id.is_some())
-                .ok_or_else(|| refusal("no attempt of it was paid".into()))?;
-            let payment_id = paid.payment_id.clone().unwrap_or_default();
+                .pop()
+                .ok_or_else(|| refusal("it has no attempt".into()))?;
+            match latest.state {
+                AttemptState::Succeeded if latest.payment_id.is_some() => {}
+                AttemptState::CancelRequested | AttemptState::Confirming => {
+                    return Err(refusal(
+                        "a cancel is under way: it returns the money, or a refund follows by itself"
+                            .into(),
+                    ));
+                }
+                _ => return Err(refusal("no attempt of it was paid".into())),
+            }
             let taken: u64 = tx
                 .refunds_of_order(&order.id)
                 .await?
                 .iter()
                 .filter(|r| r.state != RefundState::Failed)
                 .map(|r| r.amount.minor_units())
-                .sum();
+                .fold(0, u64::saturating_add);
             let available = order.amount.minor_units().saturating_sub(taken);
             if command.amount.minor_units() > available {
                 return Err(Error::RefundTooLarge {
@@ -325,265 +539,47 @@ impl Refunds {
                     available: Amount::new(order.amount.currency, available),
                 });
             }
-            // Touch the order so that two refunds of it are never stored side by side unseen.
+            // Touch the order so that two refunds of it, or a refund and a cancel, are never
+            // stored side by side unseen.
+            order.updated_at = now;
             if !tx.update_order(&order).await? {
-                continue;
+                return Ok(Unit::Retry);
             }
-            let refund_request_id = self.ctx.ids.refund_request_id(now);
-            let mut request = RefundRequest::new(
-                refund_request_id.as_str(),
-                payment_id.as_str(),
+            let refund = store_new_refund(
+                ctx,
+                tx,
+                &order,
+                &latest,
                 command.amount,
-            );
-            if let Some(reason) = &command.reason {
-                request = request.with_refund_reason(reason.clone());
-            }
-            if let Some(url) = &self.ctx.settings.refund_notify_url {
-                request = request.with_refund_notify_url(url.clone());
-            }
-            let refund = Refund {
-                id: RefundId::new(self.ctx.ids.local_id("ref")),
-                order_id: order.id.clone(),
-                refund_request_id,
-                request_body: serde_json::to_string(&request).map_err(|e| {
-                    Error::Invalid(format!("the refund body does not serialise: {e}"))
-                })?,
-                amount: command.amount,
-                state: RefundState::Requested,
-                refund_id: None,
-                result_code: None,
-                sends: 0,
-                first_sent_at: None,
-                inquiries: 0,
-                version: 0,
-                created_at: now,
-                updated_at: now,
-            };
+                command.reason.clone(),
+                RefundOrigin::Merchant,
+                now,
+            )
+            .await?;
             let record = IdempotencyRecord {
                 key: command.idempotency_key.clone(),
-                fingerprint: fp.to_owned(),
+                fingerprint: fp.clone(),
                 resource: refund.id.to_string(),
                 created_at: now,
             };
             if !tx.insert_idempotency(&record).await? {
-                continue;
+                return Ok(Unit::Retry);
             }
-            tx.insert_refund(&refund).await?;
-            tx.enqueue_job(
-                JobKind::ResolveRefund(refund.id.clone()),
-                now + self.ctx.schedule.reply_timeout_ms,
-            )
-            .await?;
-            if commit(tx).await? {
-                return Ok((refund.id, false));
-            }
+            Ok(Unit::Commit((refund.id, false)))
+        })?;
+        if !replayed {
+            run_now(ctx, &id).await?;
         }
-        Err(Error::Contention(format!(
-            "idempotency key {}",
-            command.idempotency_key
-        )))
+        let mut view = self.refund_view(&id).await?;
+        view.replayed = replayed;
+        Ok(view)
     }
 
-    /// Sends (or sends again) the stored body: commits `Sent` with a `ResolveRefund` job first.
-    async fn send(&self, id: &RefundId, lease: Option<&Lease<'_>>) -> Result<(), Error> {
-        let body = 'intent: {
-            for _ in 0..MAX_TRIES {
-                let now = self.ctx.now();
-                let mut tx = self.ctx.store.begin().await?;
-                let refund = tx
-                    .refund(id)
-                    .await?
-                    .ok_or_else(|| not_found("refund", id))?;
-                if let Some(lease) = lease
-                    && !lease.complete(&mut *tx).await?
-                {
-                    return Ok(());
-                }
-                match refund.state {
-                    RefundState::Requested | RefundState::Sent | RefundState::Unknown => {}
-                    RefundState::Succeeded | RefundState::Failed | RefundState::NeedsOperator => {
-                        if lease.is_none() || commit(tx).await? {
-                            return Ok(());
-                        }
-                        continue;
-                    }
-                }
-                let Some((refund, _)) = apply_refund(
-                    &mut *tx,
-                    refund,
-                    RefundEvent::Send,
-                    &RefundFacts::default(),
-                    now,
-                    |r| {
-                        r.sends += 1;
-                        r.first_sent_at.get_or_insert(now);
-                    },
-                )
-                .await?
-                else {
-                    continue;
-                };
-                let resolve = JobKind::ResolveRefund(id.clone());
-                tx.remove_jobs(&resolve).await?;
-                tx.enqueue_job(resolve, now + self.ctx.schedule.reply_timeout_ms)
-                    .await?;
-                if commit(tx).await? {
-                    break 'intent refund.request_body;
-                }
-            }
-            return Err(Error::Contention(id.to_string()));
-        };
-        let reply = self.ctx.gateway.refund(&body).await;
-        self.apply_reply(id, &reply).await
-    }
-
-    async fn apply_reply(&self, id: &RefundId, reply: &Reply<RefundResponse>) -> Result<(), Error> {
-        let (event_, facts) = refund_outcome(reply);
-        let schedule = &self.ctx.schedule;
-        for _ in 0..MAX_TRIES {
-            let now = self.ctx.now();
-            let mut tx = self.ctx.store.begin().await?;
-            let refund = tx
-                .refund(id)
-                .await?
-                .ok_or_else(|| not_found("refund", id))?;
-            let event_ = if event_ == RefundEvent::NotSent && refund.state != RefundState::Sent {
-                RefundEvent::Unknown
-            } else {
-                event_
-            };
-            let Some((refund, _)) =
-                apply_refund(&mut *tx, refund, event_, &facts, now, |_| {}).await?
-            else {
-                continue;
-            };
-            let resolve = JobKind::ResolveRefund(id.clone());
-            match refund.state {
-                RefundState::Requested => {
-                    tx.remove_jobs(&resolve).await?;
-                    tx.enqueue_job(resolve, now + schedule.resend_after_ms)
-                        .await?;
-                }
-                RefundState::Unknown => {
-                    tx.remove_jobs(&resolve).await?;
-                    let due =
-                        now + jitter(schedule.refund_retry_min_ms, schedule.refund_retry_max_ms);
-                    tx.enqueue_job(resolve, due).await?;
-                }
-                RefundState::Succeeded | RefundState::Failed => {
-                    tx.remove_jobs(&resolve).await?;
-                }
-                RefundState::Sent | RefundState::NeedsOperator => {}
-            }
-            if commit(tx).await? {
-                return Ok(());
-            }
-        }
-        Err(Error::Contention(id.to_string()))
-    }
-
-    /// `ResolveRefund`: within 60 s of the first send, the same body again; after, `inquiryRefund`
-    /// until it settles or the inquiries run out (then an operator).
-    pub(crate) async fn resolve_job(&self, lease: &Lease<'_>, id: &RefundId) -> Result<(), Error> {
-        let refund = {
-            let mut tx = self.ctx.store.begin().await?;
-            tx.refund(id)
-                .await?
-                .ok_or_else(|| not_found("refund", id))?
-        };
-        let schedule = &self.ctx.schedule;
-        match refund.state {
-            RefundState::Succeeded | RefundState::Failed | RefundState::NeedsOperator => {
-                return complete_alone(&self.ctx, lease).await;
-            }
-            RefundState::Requested => return self.send(id, Some(lease)).await,
-            RefundState::Sent | RefundState::Unknown => {}
-        }
-        let first = refund.first_sent_at.unwrap_or_else(|| self.ctx.now());
-        if self.ctx.now() < first + schedule.refund_retry_for_ms {
-            return self.send(id, Some(lease)).await;
-        }
-        let request = InquiryRefundRequest::by_refund_request_id(refund.refund_request_id.as_str());
-        let settled = match self.ctx.gateway.inquiry_refund(&request).await {
-            Reply::Success(r) => {
-                let facts = RefundFacts {
-                    refund_id: r.refund_id.as_ref().map(|id| id.as_str().to_owned()),
-                    ..RefundFacts::default()
-                };
-                match r.refund_status {
-                    Some(TransactionStatus::Success) => Some((RefundEvent::Succeeded, facts)),
-                    Some(TransactionStatus::Fail) => Some((
-                        RefundEvent::Failed,
-                        RefundFacts {
-                            result_code: Some("FAIL".into()),
-                            ..facts
-                        },
-                    )),
-                    // PROCESSING, PENDING, anything new: not settled.
-                    _ => None,
-                }
-            }
-            Reply::Failed(_) | Reply::Unknown { .. } | Reply::NotSent { .. } => None,
-        };
-        for _ in 0..MAX_TRIES {
-            let now = self.ctx.now();
-            let mut tx = self.ctx.store.begin().await?;
-            let refund = tx
-                .refund(id)
-                .await?
-                .ok_or_else(|| not_found("refund", id))?;
-            let held = match &settled {
-                Some((event_, facts)) => {
-                    if apply_refund(&mut *tx, refund, *event_, facts, now, |_| {})
-                        .await?
-                        .is_none()
-                    {
-                        continue;
-                    }
-                    lease.complete(&mut *tx).await?
-                }
-                None if refund.inquiries + 1 >= schedule.refund_max_inquiries => {
-                    let facts = RefundFacts {
-                        result_code: Some("REFUND_UNRESOLVED".into()),
-                        operator: Some(
-                            "the refund stayed unknown after retries and inquiries: contact Alipay's support".into(),
-                        ),
-                        ..RefundFacts::default()
-                    };
-                    if apply_refund(&mut *tx, refund, RefundEvent::GiveUp, &facts, now, |r| {
-                        r.inquiries += 1
-                    })
-                    .await?
-                    .is_none()
-                    {
-                        continue;
-                    }
-                    lease.complete(&mut *tx).await?
-                }
-                None => {
-                    let mut counted = refund;
-                    counted.inquiries += 1;
-                    counted.updated_at = now;
-                    if !tx.update_refund(&counted).await? {
-                        continue;
-                    }
-                    lease
-                        .retry_at(&mut *tx, now + schedule.refund_inquiry_every_ms)
-                        .await?
-                }
-            };
-            if !held || commit(tx).await? {
-                return Ok(());
-            }
-        }
-        Err(Error::Contention(id.to_string()))
-    }
-
-    /// Where a refund stands.
+    /// A refund as stored, with its order's state.
     ///
     /// # Errors
     /// [`Error::NotFound`] and store failures.
-    pub async fn status(&self, id: &RefundId) -> Result<RefundResult, Error> {
+    pub async fn refund_view(&self, id: &RefundId) -> Result<RefundView, Error> {
         let mut tx = self.ctx.store.begin().await?;
         let refund = tx
             .refund(id)
@@ -592,15 +588,273 @@ impl Refunds {
         let order = tx
             .order(&refund.order_id)
             .await?
-            .ok_or_else(|| not_found("order", &refund.order_id))?;
-        Ok(RefundResult {
-            refund_id: refund.id,
-            refund_request_id: refund.refund_request_id,
-            state: refund.state,
+            .ok_or_else(|| not_found("payment", &refund.order_id))?;
+        Ok(RefundView {
+            refund,
             order_state: order.state,
-            alipay_refund_id: refund.refund_id,
-            result_code: refund.result_code,
             replayed: false,
         })
     }
+}
+
+/// Runs the job of refund `id` now, under a lease of its own (false: a worker has it).
+pub(crate) async fn run_now(ctx: &Context, id: &RefundId) -> Result<bool, Error> {
+    let Some(lease) = Lease::claim(ctx, &JobKind::Refund(id.clone())).await? else {
+        return Ok(false);
+    };
+    step(ctx, &lease, id).await?;
+    Ok(true)
+}
+
+async fn read(ctx: &Context, id: &RefundId) -> Result<Refund, Error> {
+    let mut tx = ctx.store.begin().await?;
+    tx.refund(id).await?.ok_or_else(|| not_found("refund", id))
+}
+
+/// Runs the refund job of `id` once: send, send again, or inquire, by the refund's state.
+pub(crate) async fn step(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> {
+    let refund = read(ctx, id).await?;
+    let first = refund.first_sent_at.unwrap_or(refund.created_at);
+    match refund.state {
+        RefundState::Requested => send(ctx, lease, id).await,
+        // Sent: the answer never came back (the process stopped mid-call): as unknown.
+        RefundState::Sent | RefundState::Unknown
+            if ctx.now() < first + ctx.schedule.refund_retry_for_ms =>
+        {
+            send(ctx, lease, id).await
+        }
+        RefundState::Sent | RefundState::Unknown | RefundState::Inquiring => {
+            inquire(ctx, lease, id).await
+        }
+        RefundState::Succeeded | RefundState::Failed => lease.finish_alone(ctx, None).await,
+    }
+}
+
+/// When the job runs next for a refund left in `refund.state`.
+fn next_due(ctx: &Context, refund: &Refund, now: Millis) -> Option<Millis> {
+    let schedule = &ctx.schedule;
+    let first = refund.first_sent_at.unwrap_or(refund.created_at);
+    match refund.state {
+        RefundState::Requested => Some(now + schedule.resend_after_ms),
+        RefundState::Sent | RefundState::Unknown => Some(
+            now + ctx
+                .ids
+                .jitter(schedule.refund_retry_min_ms, schedule.refund_retry_max_ms),
+        ),
+        RefundState::Inquiring => Some(
+            now + backoff(
+                first,
+                now,
+                schedule.refund_inquiry_every_ms,
+                schedule.refund_inquiry_max_ms,
+            ),
+        ),
+        RefundState::Succeeded | RefundState::Failed => None,
+    }
+}
+
+/// Sends (or sends again) the stored bytes: `Sent` is committed first.
+async fn send(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> {
+    if !lease.renew_for_call(ctx).await? {
+        return Ok(());
+    }
+    let intent = unit_of_work!(ctx, id, |tx, now| {
+        let refund = tx
+            .refund(id)
+            .await?
+            .ok_or_else(|| not_found("refund", id))?;
+        if refund.state.is_final() {
+            lease.settle(tx, None).await?;
+            return Ok(Unit::Commit(None));
+        }
+        let was_maybe_sent = refund.maybe_sent;
+        let body = refund.request_body.clone();
+        let refund = if refund.state == RefundState::Sent {
+            // Sent before, and its answer never came back: it may have left.
+            match apply_refund(
+                ctx,
+                tx,
+                refund,
+                RefundEvent::Unknown,
+                &RefundFacts::default(),
+                now,
+                |_| {},
+            )
+            .await?
+            {
+                Some((refund, _)) => refund,
+                None => return Ok(Unit::Retry),
+            }
+        } else {
+            refund
+        };
+        match apply_refund(
+            ctx,
+            tx,
+            refund,
+            RefundEvent::Send,
+            &RefundFacts::default(),
+            now,
+            |r| {
+                r.maybe_sent = true;
+                r.sends += 1;
+                r.first_sent_at.get_or_insert(now);
+            },
+        )
+        .await?
+        {
+            Some(_) => Ok(Unit::Commit(Some((body, was_maybe_sent)))),
+            None => Ok(Unit::Retry),
+        }
+    })?;
+    let Some((body, was_maybe_sent)) = intent else {
+        return Ok(());
+    };
+    let reply = ctx.gateway.refund(body.expose()).await;
+    let schedule = &ctx.schedule;
+    unit_of_work!(ctx, id, |tx, now| {
+        let refund = tx
+            .refund(id)
+            .await?
+            .ok_or_else(|| not_found("refund", id))?;
+        let (mut event, facts) = refund_outcome(&refund, &reply);
+        let mut facts = facts;
+        let mut not_sent = 0;
+        if event == RefundEvent::NotSent {
+            if was_maybe_sent || refund.state != RefundState::Sent {
+                event = RefundEvent::Unknown;
+            } else {
+                not_sent = refund.not_sent + 1;
+                if not_sent >= schedule.refund_max_not_sent {
+                    event = RefundEvent::Failed;
+                    let detail = match &reply {
+                        Reply::NotSent { detail } => detail.clone(),
+                        _ => String::new(),
+                    };
+                    facts = RefundFacts {
+                        result_code: Some("NOT_SENT".into()),
+                        flag: Some((
+                            "refund_not_sent",
+                            format!(
+                                "the refund could not be sent {not_sent} times in a row ({detail}); it failed without reaching Alipay"
+                            ),
+                        )),
+                        ..RefundFacts::default()
+                    };
+                }
+            }
+        }
+        let Some((refund, _)) = apply_refund(ctx, tx, refund, event, &facts, now, |r| {
+            r.not_sent = not_sent;
+            if event == RefundEvent::NotSent {
+                r.maybe_sent = false;
+            }
+        })
+        .await?
+        else {
+            return Ok(Unit::Retry);
+        };
+        // Past the burst, an unknown refund is inquired.
+        let first = refund.first_sent_at.unwrap_or(now);
+        let refund = if refund.state == RefundState::Unknown
+            && now + schedule.refund_retry_min_ms >= first + schedule.refund_retry_for_ms
+        {
+            match apply_refund(
+                ctx,
+                tx,
+                refund,
+                RefundEvent::InquiryStarted,
+                &RefundFacts::default(),
+                now,
+                |_| {},
+            )
+            .await?
+            {
+                Some((refund, _)) => refund,
+                None => return Ok(Unit::Retry),
+            }
+        } else {
+            refund
+        };
+        lease.settle(tx, next_due(ctx, &refund, now)).await?;
+        Ok(Unit::Commit(()))
+    })
+}
+
+/// `inquiryRefund` once: settled → done; Alipay has no such refund → the same bytes again; still
+/// unknown → again after a growing wait, and a person is told after a while.
+async fn inquire(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> {
+    if !lease.renew_for_call(ctx).await? {
+        return Ok(());
+    }
+    let read = read(ctx, id).await?;
+    let reply = ctx
+        .gateway
+        .inquiry_refund(&InquiryRefundRequest::by_refund_request_id(
+            read.refund_request_id.clone(),
+        ))
+        .await;
+    let outcome = inquiry_outcome(&read, &reply);
+    let schedule = &ctx.schedule;
+    let resend = unit_of_work!(ctx, id, |tx, now| {
+        let refund = tx
+            .refund(id)
+            .await?
+            .ok_or_else(|| not_found("refund", id))?;
+        if refund.state.is_final() {
+            lease.settle(tx, None).await?;
+            return Ok(Unit::Commit(false));
+        }
+        let (event, facts) = match &outcome {
+            Inquired::Settled(event, facts) => (*event, facts.clone()),
+            Inquired::Absent => (RefundEvent::InquiryStarted, RefundFacts::default()),
+            Inquired::Still(flag) => (
+                RefundEvent::InquiryStarted,
+                RefundFacts {
+                    flag: flag.clone(),
+                    ..RefundFacts::default()
+                },
+            ),
+        };
+        let Some((refund, _)) = apply_refund(ctx, tx, refund, event, &facts, now, |r| {
+            r.inquiries += 1;
+        })
+        .await?
+        else {
+            return Ok(Unit::Retry);
+        };
+        if matches!(outcome, Inquired::Absent) && !refund.state.is_final() {
+            // Alipay has no such refund: the same request again, now.
+            return Ok(Unit::Commit(true));
+        }
+        let first = refund.first_sent_at.unwrap_or(refund.created_at);
+        if !refund.state.is_final() && now - first >= schedule.attention_after_ms {
+            raise(
+                ctx,
+                tx,
+                Flag::new(
+                    Subject::Refund(refund.id.clone()),
+                    "refund_unresolved",
+                    format!(
+                        "refund {} has not settled since {} ms",
+                        refund.refund_request_id,
+                        now - first
+                    ),
+                    format!(
+                        "{} sends and {} inquiries so far; inquired again with growing waits",
+                        refund.sends, refund.inquiries
+                    ),
+                    &[OperatorAction::InquireNow, OperatorAction::Resolve],
+                ),
+                now,
+            )
+            .await?;
+        }
+        lease.settle(tx, next_due(ctx, &refund, now)).await?;
+        Ok(Unit::Commit(false))
+    })?;
+    if resend {
+        send(ctx, lease, id).await?;
+    }
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use autodebit_domain::lifecycle::attempt::AttemptState;
-use autodebit_domain::model::{AttemptId, Event, EventKind, IdempotencyRecord, JobKind};
+use autodebit_domain::model::{Event, EventKind, IdempotencyRecord, JobKind};
 use autodebit_domain::ports::{Store, StoreError};
 use tokio::sync::Barrier;
 
@@ -31,7 +31,7 @@ async fn racing_units_of_work_apply_one_compare_and_set_once() {
                 } else {
                     AttemptState::Failed
                 };
-                mine.payment_id = Some(format!("pid-{i}"));
+                mine.payment_id = Some(ams_protocol::PaymentId::new(format!("pid-{i}")));
                 barrier.wait().await;
                 let mut tx = store.begin().await.unwrap();
                 if !tx.update_attempt(&mine).await.unwrap() {
@@ -40,7 +40,7 @@ async fn racing_units_of_work_apply_one_compare_and_set_once() {
                 tx.push_event(&Event {
                     kind: EventKind::PaymentSucceeded,
                     subject: mine.id.to_string(),
-                    detail: mine.payment_id.clone(),
+                    detail: mine.payment_id.as_ref().map(ToString::to_string),
                     at: T0,
                 })
                 .await
@@ -61,7 +61,7 @@ async fn racing_units_of_work_apply_one_compare_and_set_once() {
         drop(tx);
         assert_eq!(stored.version, 1, "{name}");
         assert_eq!(
-            stored.payment_id,
+            stored.payment_id.map(|p| p.to_string()),
             Some(format!("pid-{}", winners[0])),
             "{name}: the winner's write"
         );
@@ -81,7 +81,7 @@ async fn workers_sharing_the_jobs_table_run_each_job_once() {
         let mut tx = db.store.begin().await.unwrap();
         for i in 0..JOBS {
             let due = T0 + i64::try_from(i % 7).unwrap();
-            tx.enqueue_job(JobKind::SendPayment(AttemptId::new(format!("a{i}"))), due)
+            tx.schedule_job(payment_job(&format!("a{i}")), due)
                 .await
                 .unwrap();
         }
@@ -93,32 +93,36 @@ async fn workers_sharing_the_jobs_table_run_each_job_once() {
             let store = db.store.clone();
             let barrier = barrier.clone();
             tasks.push(tokio::spawn(async move {
-                let worker = format!("worker-{w}");
                 let mut ran = Vec::new();
                 barrier.wait().await;
-                loop {
-                    let jobs = store.claim_jobs(T0 + 10, &worker, 60_000, 3).await.unwrap();
+                for round in 0.. {
+                    // A fresh token for every claim, as the job runner makes them.
+                    let token = format!("worker-{w}-claim-{round}");
+                    let jobs = store
+                        .claim_jobs(&claim(&token, T0 + 10, 60_000, 3))
+                        .await
+                        .unwrap();
                     if jobs.is_empty() {
                         break;
                     }
                     for job in jobs {
                         // "Running" a job writes a record keyed by it: a second run of the same
                         // job would find the key taken.
-                        let JobKind::SendPayment(id) = &job.kind else {
+                        let JobKind::Payment(id) = &job.kind else {
                             unreachable!()
                         };
                         let mut tx = store.begin().await.unwrap();
                         let first = tx
                             .insert_idempotency(&IdempotencyRecord {
                                 key: format!("ran:{id}"),
-                                fingerprint: worker.clone(),
+                                fingerprint: token.clone(),
                                 resource: job.id.to_string(),
                                 created_at: T0,
                             })
                             .await
                             .unwrap();
                         assert!(first, "{id} ran twice");
-                        assert!(tx.complete_job(&job.id, &worker).await.unwrap());
+                        assert!(tx.complete_job(&job.id, &lease(&token)).await.unwrap());
                         tx.commit().await.unwrap();
                         ran.push(id.to_string());
                     }
@@ -149,37 +153,45 @@ async fn a_worker_killed_holding_leases_loses_nothing() {
         let name = db.name();
         let mut tx = db.store.begin().await.unwrap();
         for i in 0..5 {
-            tx.enqueue_job(JobKind::ResolvePayment(AttemptId::new(format!("a{i}"))), T0)
+            tx.schedule_job(payment_job(&format!("a{i}")), T0)
                 .await
                 .unwrap();
         }
         tx.commit().await.unwrap();
-        let lease = 30_000;
+        let lease_ms = 30_000;
         // The first worker takes three jobs and starts one, then dies: its unit of work is
         // never committed.
-        let taken = db.store.claim_jobs(T0, "doomed", lease, 3).await.unwrap();
+        let taken = db
+            .store
+            .claim_jobs(&claim("doomed", T0, lease_ms, 3))
+            .await
+            .unwrap();
         assert_eq!(taken.len(), 3);
         {
             let mut tx = db.store.begin().await.unwrap();
-            assert!(tx.complete_job(&taken[0].id, "doomed").await.unwrap());
+            assert!(
+                tx.complete_job(&taken[0].id, &lease("doomed"))
+                    .await
+                    .unwrap()
+            );
             // killed here
         }
         // While its leases hold, nobody else takes those jobs.
         let others = db
             .store
-            .claim_jobs(T0 + lease - 1, "rescuer", lease, 10)
+            .claim_jobs(&claim("rescuer-1", T0 + lease_ms - 1, lease_ms, 10))
             .await
             .unwrap();
         assert_eq!(others.len(), 2, "{name}: only the two free ones");
         let mut tx = db.store.begin().await.unwrap();
         for job in &others {
-            assert!(tx.complete_job(&job.id, "rescuer").await.unwrap());
+            assert!(tx.complete_job(&job.id, &lease("rescuer-1")).await.unwrap());
         }
         tx.commit().await.unwrap();
-        // Once they run out, the rescuer takes the three again, with the attempt counted.
+        // Once they run out, a rescuer takes the three again, with the attempt counted.
         let rescued = db
             .store
-            .claim_jobs(T0 + lease, "rescuer", lease, 10)
+            .claim_jobs(&claim("rescuer-2", T0 + lease_ms, lease_ms, 10))
             .await
             .unwrap();
         assert_eq!(
@@ -192,7 +204,7 @@ async fn a_worker_killed_holding_leases_loses_nothing() {
         );
         let mut tx = db.store.begin().await.unwrap();
         for job in &rescued {
-            assert!(tx.complete_job(&job.id, "rescuer").await.unwrap());
+            assert!(tx.complete_job(&job.id, &lease("rescuer-2")).await.unwrap());
         }
         tx.commit().await.unwrap();
         assert!(db.store.jobs().await.unwrap().is_empty(), "{name}");
@@ -200,75 +212,180 @@ async fn a_worker_killed_holding_leases_loses_nothing() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_whose_lease_ran_out_never_finishes_beside_the_rescuer() {
+/// Fewer than the PostgreSQL pool's 8 connections: every stale unit of work holds one while the
+/// rescuer needs its own.
+const RACED: usize = 6;
+
+/// Workers whose leases ran out each stage a completion (and an event) while a rescuer takes
+/// their jobs over: no job ends twice, and a worker whose lease was taken over commits nothing.
+/// On PostgreSQL the staged units of work hold no job row, so the rescuer claims while they are
+/// open and every one of their commits must be a conflict; on SQLite one writer at a time decides
+/// the order, and whoever goes first ends the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_whose_lease_was_taken_over_commits_nothing() {
     for db in backends().await {
         let name = db.name();
+        let postgres = name == "postgres";
         let mut tx = db.store.begin().await.unwrap();
-        let busy = tx
-            .enqueue_job(JobKind::ResolvePayment(AttemptId::new("busy")), T0)
-            .await
-            .unwrap();
-        let free = tx
-            .enqueue_job(JobKind::ResolvePayment(AttemptId::new("free")), T0 + 1)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        // w1 takes the first job; its lease runs out while it is still finishing it.
-        let taken = db.store.claim_jobs(T0, "w1", 10, 1).await.unwrap();
-        assert_eq!(taken[0].id, busy);
-        let mut finishing = db.store.begin().await.unwrap();
-        assert!(finishing.complete_job(&busy, "w1").await.unwrap());
-        finishing
-            .push_event(&Event {
-                kind: EventKind::PaymentSucceeded,
-                subject: "busy".into(),
-                detail: None,
-                at: T0,
-            })
-            .await
-            .unwrap();
-        // Meanwhile w2 polls, past the lease.
-        let store = db.store.clone();
-        let claim = tokio::spawn(async move { store.claim_jobs(T0 + 100, "w2", 1_000, 10).await });
-        let (finished, claimed) = if name == "postgres" {
-            // Job rows are not locked while a unit of work runs: w2 does not wait, and takes
-            // the expired job; w1's commit then finds its lease gone and writes nothing.
-            let claimed = tokio::time::timeout(std::time::Duration::from_secs(10), claim)
+        for i in 0..RACED {
+            tx.schedule_job(payment_job(&format!("a{i}")), T0)
                 .await
-                .expect("postgres: the claim does not wait for w1")
-                .unwrap()
                 .unwrap();
-            (finishing.commit().await, claimed)
-        } else {
-            // SQLite: one writer at a time; w2 claims after w1's unit of work, which finishes.
-            let finished = finishing.commit().await;
-            (finished, claim.await.unwrap().unwrap())
-        };
-        let ids: Vec<_> = claimed.iter().map(|j| &j.id).collect();
-        let events = db.store.events_after(0, 10).await.unwrap();
-        match finished {
-            Ok(()) => {
-                assert_eq!(
-                    ids,
-                    vec![&free],
-                    "{name}: w1 finished, w2 took only the free job"
-                );
-                assert_eq!(events.len(), 1, "{name}");
-            }
-            Err(StoreError::Conflict(why)) => {
-                assert!(why.contains("no longer leased to w1"), "{name}: {why}");
-                assert_eq!(ids, vec![&busy, &free], "{name}: w2 took the expired job");
-                assert!(events.is_empty(), "{name}: w1's unit of work wrote nothing");
-            }
-            Err(other) => panic!("{name}: {other}"),
         }
-        if name == "postgres" {
+        tx.commit().await.unwrap();
+        // The stale worker's lease is 10 ms long; the rescuer claims a second later.
+        let stale = db
+            .store
+            .claim_jobs(&claim("stale", T0, 10, 100))
+            .await
+            .unwrap();
+        assert_eq!(stale.len(), RACED);
+
+        let staged = Arc::new(Barrier::new(RACED + 1));
+        let rescued = Arc::new(Barrier::new(RACED + 1));
+        // SQLite: every other stale worker starts only once the rescuer has claimed, so it must
+        // find its lease gone.
+        let (first_claim, claimed) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
+        for (i, job) in stale.into_iter().enumerate() {
+            let store = db.store.clone();
+            let staged = staged.clone();
+            let rescued = rescued.clone();
+            let mut claimed = claimed.clone();
+            workers.push(tokio::spawn(async move {
+                let JobKind::Payment(subject) = job.kind.clone() else {
+                    unreachable!()
+                };
+                if postgres {
+                    let mut tx = store.begin().await.unwrap();
+                    assert!(tx.complete_job(&job.id, &lease("stale")).await.unwrap());
+                    tx.push_event(&done(&format!("stale {subject}")))
+                        .await
+                        .unwrap();
+                    staged.wait().await;
+                    rescued.wait().await;
+                    tx.commit().await
+                } else {
+                    staged.wait().await;
+                    if i % 2 == 1 {
+                        claimed.wait_for(|done| *done).await.unwrap();
+                    }
+                    let mut tx = store.begin().await.unwrap();
+                    if tx.complete_job(&job.id, &lease("stale")).await.unwrap() {
+                        tx.push_event(&done(&format!("stale {subject}")))
+                            .await
+                            .unwrap();
+                    }
+                    tx.commit().await
+                }
+            }));
+        }
+        let store = db.store.clone();
+        let rescuer = tokio::spawn({
+            let staged = staged.clone();
+            let rescued = rescued.clone();
+            async move {
+                staged.wait().await;
+                let mut ended = 0;
+                for round in 0..1_000 {
+                    if store.jobs().await.unwrap().is_empty() {
+                        break;
+                    }
+                    let token = format!("rescuer-{round}");
+                    let jobs = store
+                        .claim_jobs(&claim(&token, T0 + 1_000, 60_000, 100))
+                        .await
+                        .unwrap();
+                    for job in jobs {
+                        let JobKind::Payment(subject) = job.kind.clone() else {
+                            unreachable!()
+                        };
+                        let mut tx = store.begin().await.unwrap();
+                        assert!(tx.complete_job(&job.id, &lease(&token)).await.unwrap());
+                        tx.push_event(&done(&format!("rescuer {subject}")))
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                        ended += 1;
+                    }
+                    first_claim.send_replace(true);
+                    if postgres && ended == RACED {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                if postgres {
+                    rescued.wait().await;
+                }
+                ended
+            }
+        });
+        // A panic in one task would leave the others at a barrier: give up rather than hang.
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut results = Vec::new();
+            for worker in workers {
+                results.push(worker.await.unwrap());
+            }
+            (results, rescuer.await.unwrap())
+        })
+        .await;
+        let (results, by_rescuer) = finished.unwrap_or_else(|_| panic!("{name}: the race hung"));
+        let mut conflicts = 0;
+        for result in results {
+            match result {
+                Ok(()) => {}
+                Err(StoreError::Conflict(why)) => {
+                    assert!(
+                        why.contains("no longer held by this lease"),
+                        "{name}: {why}"
+                    );
+                    conflicts += 1;
+                }
+                Err(other) => panic!("{name}: {other}"),
+            }
+        }
+        let events = db.store.events_after(0, 1_000).await.unwrap();
+        let mut ends: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (_, event) in &events {
+            let (who, subject) = event.subject.split_once(' ').unwrap();
+            ends.entry(subject.to_owned())
+                .or_default()
+                .push(who.to_owned());
+        }
+        assert_eq!(ends.len(), RACED, "{name}: every job ended: {ends:?}");
+        assert!(
+            ends.values().all(|who| who.len() == 1),
+            "{name}: a job ended twice: {ends:?}"
+        );
+        let by_stale = ends.values().filter(|who| who[0] == "stale").count();
+        assert_eq!(by_stale + by_rescuer, RACED, "{name}");
+        if postgres {
+            assert_eq!(
+                conflicts, RACED,
+                "postgres: every stale commit lost its lease"
+            );
+            assert_eq!(by_rescuer, RACED);
+        } else {
+            assert_eq!(
+                conflicts, 0,
+                "sqlite: a lease lost is seen before anything is staged"
+            );
             assert!(
-                events.is_empty(),
-                "postgres: the rescuer won, since claims never wait"
+                by_rescuer >= RACED / 2,
+                "sqlite: the late half lost their leases"
             );
         }
+        assert!(db.store.jobs().await.unwrap().is_empty(), "{name}");
+        eprintln!("{name}: {by_stale} ended by the stale worker, {by_rescuer} by the rescuer");
         db.cleanup().await;
+    }
+}
+
+fn done(subject: &str) -> Event {
+    Event {
+        kind: EventKind::PaymentSucceeded,
+        subject: subject.to_owned(),
+        detail: None,
+        at: T0,
     }
 }

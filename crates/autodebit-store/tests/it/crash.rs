@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
-use autodebit_domain::model::{AttemptId, AuthorizationId, Event, EventKind, JobKind, OrderId};
+use autodebit_domain::model::{AttemptId, AuthorizationId, Event, EventKind, OrderId};
 use autodebit_domain::ports::Store;
 use autodebit_store::{Keyring, SqlStore, StoreOptions};
 
@@ -20,12 +20,9 @@ const CHILD_ENV: &str = "AUTODEBIT_STORE_CRASH_CHILD";
 async fn unit(store: &SqlStore, n: u32) -> Box<dyn autodebit_domain::ports::Tx> {
     let mut tx = store.begin().await.unwrap();
     stage_payment(&mut *tx, n).await;
-    tx.enqueue_job(
-        JobKind::ResolvePayment(AttemptId::new(format!("attempt-{n}"))),
-        T0,
-    )
-    .await
-    .unwrap();
+    tx.schedule_job(payment_job(&format!("attempt-{n}")), T0)
+        .await
+        .unwrap();
     tx.push_event(&Event {
         kind: EventKind::PaymentSucceeded,
         subject: format!("order-{n}"),
@@ -58,7 +55,7 @@ async fn whole_units(store: &SqlStore, up_to: u32) -> Vec<u32> {
                 .unwrap()
                 .is_some(),
             jobs.iter()
-                .any(|j| j.kind == JobKind::ResolvePayment(AttemptId::new(format!("attempt-{n}")))),
+                .any(|j| j.kind == payment_job(&format!("attempt-{n}"))),
             events
                 .iter()
                 .any(|(_, e)| e.subject == format!("order-{n}")),

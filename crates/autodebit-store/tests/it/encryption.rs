@@ -1,6 +1,7 @@
 //! Tokens at rest: no plaintext in a dump, ciphertexts bound to their row, key rotation.
 
-use autodebit_domain::model::{AttemptId, AuthorizationId, InboxEntry};
+use ams_protocol::AccessToken;
+use autodebit_domain::model::{AttemptId, AuthorizationId, Body, InboxEntry};
 use autodebit_domain::ports::{Store, StoreError};
 use autodebit_store::Keyring;
 
@@ -9,6 +10,8 @@ use crate::support::*;
 /// Distinctive secrets, so a dump search cannot match anything else.
 const ACCESS: &str = "ACCESSTOKEN7f3a9c2e5b";
 const CODE: &str = "AUTHCODE1e8d4b6a0f";
+const STRAY: &str = "STRAYTOKEN5c1b7e9d3a";
+const RETIRED: &str = "RETIREDTOKEN0a2f6c8e4d";
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -19,8 +22,12 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 async fn store_secrets(store: &autodebit_store::SqlStore) {
     let mut auth = authorization("auth-1", ACCESS);
     auth.pending_auth_code = Some(ams_protocol::AuthCode::new(CODE));
+    auth.stray_token = Some(AccessToken::new(STRAY));
     let mut tx = store.begin().await.unwrap();
     tx.insert_authorization(&auth).await.unwrap();
+    tx.retire_access_token(&auth.id, &AccessToken::new(RETIRED))
+        .await
+        .unwrap();
     tx.insert_order(&order("order-1", "auth-1")).await.unwrap();
     tx.insert_attempt(&attempt("attempt-1", "order-1", "prid-1", ACCESS))
         .await
@@ -32,7 +39,9 @@ async fn store_secrets(store: &autodebit_store::SqlStore) {
         dedup_key: "notifyAuthorization:AUTHCODE_CREATED:state-auth-1".into(),
         path: "/alipay/notify/authorization".into(),
         headers: vec![],
-        body: format!(r#"{{"authCode":"{CODE}","accessToken":"{ACCESS}"}}"#),
+        body: Body::new(format!(
+            r#"{{"authCode":"{CODE}","accessToken":"{ACCESS}"}}"#
+        )),
         received_at: T0,
     })
     .await
@@ -50,25 +59,36 @@ async fn a_dump_holds_no_plaintext_token() {
             contains(&dump, "prid-1"),
             "{name}: the dump is readable (sanity)"
         );
-        for secret in [ACCESS, CODE, &format!("refresh-{ACCESS}")] {
+        for secret in [ACCESS, CODE, STRAY, RETIRED, &format!("refresh-{ACCESS}")] {
             assert!(!contains(&dump, secret), "{name}: {secret} in the dump");
         }
-        // And the store still reads them back.
+        // And the store still reads them back (the retired token: finds its authorization).
         let mut tx = db.store.begin().await.unwrap();
         let auth = tx
-            .authorization_by_access_token(ACCESS)
+            .authorization_by_access_token(&AccessToken::new(ACCESS))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(auth.pending_auth_code.unwrap().expose_secret(), CODE);
+        assert_eq!(auth.stray_token.unwrap().expose_secret(), STRAY);
+        let retired = tx
+            .authorization_by_access_token(&AccessToken::new(RETIRED))
+            .await
+            .unwrap();
+        assert_eq!(retired.map(|a| a.id), Some(AuthorizationId::new("auth-1")));
         let attempt = tx
             .attempt(&AttemptId::new("attempt-1"))
             .await
             .unwrap()
             .unwrap();
-        assert!(attempt.request_body.contains(ACCESS));
+        assert!(attempt.request_body.expose().contains(ACCESS));
         drop(tx);
-        assert!(db.store.inbox().await.unwrap()[0].body.contains(CODE));
+        assert!(
+            db.store.inbox().await.unwrap()[0]
+                .body
+                .expose()
+                .contains(CODE)
+        );
         db.cleanup().await;
     }
 }
@@ -82,11 +102,17 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
         tx.insert_authorization(&authorization("auth-2", "OTHERTOKEN"))
             .await
             .unwrap();
+        tx.insert_authorization(&authorization("auth-3", "THIRDTOKEN"))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
-        // Someone with write access to the database copies auth-1's token onto auth-2.
+        // Someone with write access to the database copies auth-1's token onto auth-2, and its
+        // access token into auth-3's stray token column.
         db.raw_sql(
             "UPDATE authorizations SET access_token = \
-             (SELECT access_token FROM authorizations WHERE id = 'auth-1') WHERE id = 'auth-2'",
+             (SELECT access_token FROM authorizations WHERE id = 'auth-1') WHERE id = 'auth-2'; \
+             UPDATE authorizations SET stray_token = \
+             (SELECT access_token FROM authorizations WHERE id = 'auth-1') WHERE id = 'auth-3'",
         );
         let mut tx = db.store.begin().await.unwrap();
         let err = tx
@@ -98,6 +124,14 @@ async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
             "{name}: {err}"
         );
         assert!(!err.to_string().contains(ACCESS));
+        let err = tx
+            .authorization(&AuthorizationId::new("auth-3"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("authorizations.stray_token of auth-3")),
+            "{name}: {err}"
+        );
         // The row it came from is untouched.
         assert!(
             tx.authorization(&AuthorizationId::new("auth-1"))
@@ -123,25 +157,28 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 "SELECT access_token FROM authorizations UNION ALL \
                  SELECT refresh_token FROM authorizations UNION ALL \
                  SELECT pending_auth_code FROM authorizations UNION ALL \
+                 SELECT stray_token FROM authorizations UNION ALL \
                  SELECT request_body FROM payment_attempts UNION ALL SELECT body FROM inbox",
             )
             .lines()
             .map(str::to_owned)
             .collect();
-        assert_eq!(sealed_before.len(), 5, "{name}: {sealed_before:?}");
+        assert_eq!(sealed_before.len(), 6, "{name}: {sealed_before:?}");
         assert!(sealed_before.iter().all(|c| c.starts_with("v1.")));
         let rotated = db.reopen(&format!("{new},{old}")).await;
         assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4, "{name}");
 
         // Before re-encryption: old rows read, and the token lookup finds them by the old index.
         let mut tx = rotated.begin().await.unwrap();
-        assert!(
-            tx.authorization_by_access_token(ACCESS)
-                .await
-                .unwrap()
-                .is_some(),
-            "{name}"
-        );
+        for token in [ACCESS, RETIRED] {
+            assert!(
+                tx.authorization_by_access_token(&AccessToken::new(token))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "{name}: {token}"
+            );
+        }
         // A new row is written with the new key.
         tx.insert_authorization(&authorization("auth-2", "NEWTOKEN"))
             .await
@@ -178,18 +215,29 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
         let only_new = db.reopen(&new).await;
         let mut tx = only_new.begin().await.unwrap();
         let auth = tx
-            .authorization_by_access_token(ACCESS)
+            .authorization_by_access_token(&AccessToken::new(ACCESS))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(auth.pending_auth_code.unwrap().expose_secret(), CODE);
+        assert_eq!(auth.stray_token.unwrap().expose_secret(), STRAY);
         assert!(
             tx.attempt(&AttemptId::new("attempt-1"))
                 .await
                 .unwrap()
                 .unwrap()
                 .request_body
+                .expose()
                 .contains(ACCESS)
+        );
+        // A retired token is only its blind index under the key of its day: with that key gone
+        // it names nothing any more (documented in `reencrypt`).
+        assert_eq!(
+            tx.authorization_by_access_token(&AccessToken::new(RETIRED))
+                .await
+                .unwrap(),
+            None,
+            "{name}"
         );
         drop(tx);
         assert_eq!(only_new.inbox().await.unwrap().len(), 1);

@@ -1,5 +1,13 @@
-//! Migrations and connection settings.
+//! Migrations and connection settings, and the data migration of a database an older release
+//! left behind.
 
+use ams_protocol::AccessToken;
+use autodebit_domain::lifecycle::attempt::AttemptState;
+use autodebit_domain::lifecycle::refund::RefundState;
+use autodebit_domain::model::{
+    AttemptId, AuthorizationId, Job, JobKind, OrderId, RefundId, RefundOrigin, Subject,
+};
+use autodebit_domain::ports::{Store, StoreError};
 use autodebit_store::{Keyring, OpenError, SqlStore, StoreOptions};
 
 use crate::support::*;
@@ -13,7 +21,7 @@ async fn migrations_apply_once_and_settings_are_explicit() {
             "{name}: already applied on open"
         );
         let d = db.store.diagnostics().await.unwrap();
-        assert_eq!(d.migrations, vec![1], "{name}");
+        assert_eq!(d.migrations, vec![1, 2], "{name}");
         match db.name() {
             "sqlite" => {
                 assert_eq!(d.journal_mode.as_deref(), Some("wal"));
@@ -78,4 +86,240 @@ async fn bad_urls_say_what_is_wrong() {
     assert!(err.to_string().contains("name a file"), "{err}");
     let options = StoreOptions::new("postgres://u:hunter2@127.0.0.1:5432/x");
     assert!(!format!("{options:?}").contains("hunter2"));
+}
+
+/// What a database at schema 1 held: authorizations in every kind of state, orders sharing a
+/// reference, attempts and refunds in states that no longer exist, and several jobs per subject
+/// under the old kinds (one leased by an old worker), plus one kind nobody knows.
+fn schema_1_rows(keys: &Keyring) -> String {
+    let seal = |table: &str, column: &str, id: &str, plain: &str| {
+        keys.seal(table, column, id, plain).unwrap()
+    };
+    let token = seal("authorizations", "access_token", "auth-a", "tok-old-a");
+    let index = keys.blind_index("authorizations.access_token", "tok-old-a");
+    let code = seal("authorizations", "pending_auth_code", "auth-x", "code-x");
+    let body = |id: &str| seal("payment_attempts", "request_body", id, r#"{"pay":1}"#);
+    let refund_body = |id: &str| seal("refunds", "request_body", id, r#"{"refund":1}"#);
+    let auth = |id: &str, state: &str, access: &str, index: &str, code: &str| {
+        format!(
+            "('{id}', 'cust-1', 'ALIPAY_CN', 'WEB', NULL, 'https://m.example', 'state-{id}', NULL, \
+             '{state}', {access}, {expiry}, NULL, NULL, {code}, NULL, NULL, 1, {t}, {t}, 1, {index})",
+            expiry = if access == "NULL" {
+                "NULL".into()
+            } else {
+                (T0 + 86_400_000).to_string()
+            },
+            t = T0,
+        )
+    };
+    let attempt = |id: &str, state: &str, updated: i64| {
+        format!(
+            "('{id}', 'order-1', 'prid-{id}', '{body}', 'USD', 1000, '{state}', NULL, NULL, 2, 0, \
+             NULL, {expires}, 3, {t}, {updated}, 1)",
+            body = body(id),
+            expires = T0 + 60_000,
+            t = T0,
+        )
+    };
+    let refund = |id: &str, state: &str, sends: i64, first: &str, updated: i64| {
+        format!(
+            "('{id}', 'order-1', 'rrid-{id}', '{body}', 'USD', 100, '{state}', NULL, NULL, {sends}, \
+             {first}, 0, 1, {t}, {updated}, 1)",
+            body = refund_body(id),
+            t = T0,
+        )
+    };
+    format!(
+        "INSERT INTO authorizations (id, customer_id, wallet, terminal_type, os_type, return_url, \
+           auth_state, auth_url, state, access_token, access_expires_at, refresh_token, \
+           refresh_expires_at, pending_auth_code, user_login_id, failure, version, created_at, \
+           updated_at, key_version, access_token_index) VALUES {a}, {x}, {r}, {w}, {d}; \
+         INSERT INTO orders (id, authorization_id, reference, description, currency, amount_minor, \
+           state, refunded_minor, version, created_at, updated_at) VALUES \
+           ('order-1', 'auth-a', 'REF', 'plan', 'USD', 1000, 'succeeded', 0, 1, {t}, {t}), \
+           ('order-2', 'auth-a', 'REF', 'plan', 'USD', 1000, 'pending', 0, 0, {t1}, {t1}); \
+         INSERT INTO payment_attempts (id, order_id, payment_request_id, request_body, currency, \
+           amount_minor, state, payment_id, result_code, inquiries, late_success, \
+           cancel_started_at, expires_at, version, created_at, updated_at, key_version) VALUES \
+           {att1}, {att2}, {att3}, {att4}; \
+         INSERT INTO refunds (id, order_id, refund_request_id, request_body, currency, amount_minor, \
+           state, refund_id, result_code, sends, first_sent_at, inquiries, version, created_at, \
+           updated_at, key_version) VALUES {re1}, {re2}, {re3}; \
+         INSERT INTO jobs (kind, subject, due_at, attempts, lease_holder, lease_until) VALUES \
+           ('send_payment', 'att-3', {t50}, 7, NULL, NULL), \
+           ('resolve_payment', 'att-3', {t40}, 2, 'old-worker', {t99}), \
+           ('cancel_payment', 'att-3', {t60}, 0, NULL, NULL), \
+           ('resolve_refund', 're-1', {t70}, 30, NULL, NULL), \
+           ('refresh_token', 'auth-a', {t80}, 0, NULL, NULL), \
+           ('exchange_code', 'auth-x', {t90}, 0, NULL, NULL), \
+           ('revoke', 'auth-x', {t95}, 0, NULL, NULL), \
+           ('mystery', 'm-1', {t}, 0, NULL, NULL);",
+        a = auth(
+            "auth-a",
+            "active",
+            &format!("'{token}'"),
+            &format!("'{index}'"),
+            "NULL"
+        ),
+        x = auth("auth-x", "exchanging", "NULL", "NULL", &format!("'{code}'")),
+        r = auth("auth-r", "revoking", "NULL", "NULL", "NULL"),
+        w = auth("auth-w", "awaiting_user", "NULL", "NULL", "NULL"),
+        d = auth("auth-d", "revoked_by_user", "NULL", "NULL", "NULL"),
+        att1 = attempt("att-1", "needs_operator", T0 + 11),
+        att2 = attempt("att-2", "succeeded", T0 + 12),
+        att3 = attempt("att-3", "sent", T0 + 13),
+        att4 = attempt("att-4", "created", T0 + 14),
+        re1 = refund("re-1", "needs_operator", 2, &(T0 + 5).to_string(), T0 + 21),
+        re2 = refund("re-2", "requested", 0, "NULL", T0 + 22),
+        re3 = refund("re-3", "succeeded", 1, &(T0 + 6).to_string(), T0 + 23),
+        t = T0,
+        t1 = T0 + 1,
+        t40 = T0 + 40,
+        t50 = T0 + 50,
+        t60 = T0 + 60,
+        t70 = T0 + 70,
+        t80 = T0 + 80,
+        t90 = T0 + 90,
+        t95 = T0 + 95,
+        t99 = T0 + 99,
+    )
+}
+
+#[tokio::test]
+async fn a_schema_1_database_is_carried_over_with_no_work_stranded() {
+    for place in Place::all() {
+        let name = place.name();
+        let applied = SqlStore::migrate_database_to(place.options(), 1)
+            .await
+            .unwrap();
+        assert_eq!(applied, vec![1], "{name}");
+        let keys = Keyring::generate_entry(1).unwrap();
+        place.raw_sql(&schema_1_rows(&Keyring::parse(&keys).unwrap()));
+        // Opening applies schema 2 and its data migration.
+        let db = Db::with_keys(place, keys).await;
+        let store = &db.store;
+        assert_eq!(store.diagnostics().await.unwrap().migrations, vec![1, 2]);
+
+        let mut tx = store.begin().await.unwrap();
+        // States that no longer exist moved to the ones that carry their work on.
+        let att1 = tx.attempt(&AttemptId::new("att-1")).await.unwrap().unwrap();
+        assert_eq!(
+            (att1.state, att1.cancel_reason),
+            (AttemptState::Confirming, None),
+            "{name}"
+        );
+        assert_eq!(
+            att1.request_body.expose(),
+            r#"{"pay":1}"#,
+            "{name}: sealed body opens"
+        );
+        let re1 = tx.refund(&RefundId::new("re-1")).await.unwrap().unwrap();
+        assert_eq!(
+            (re1.state, re1.origin, re1.maybe_sent, re1.not_sent),
+            (RefundState::Inquiring, RefundOrigin::Merchant, true, 0),
+            "{name}"
+        );
+        let re2 = tx.refund(&RefundId::new("re-2")).await.unwrap().unwrap();
+        assert_eq!(
+            (re2.state, re2.maybe_sent),
+            (RefundState::Requested, false),
+            "{name}"
+        );
+        // Authorizations read with their new fields at rest values, and by token.
+        let a = tx
+            .authorization_by_access_token(&AccessToken::new("tok-old-a"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.id, AuthorizationId::new("auth-a"), "{name}");
+        assert_eq!(
+            (a.tries, &a.qr_code, &a.stray_token, a.consent_expires_at),
+            (0, &None, &None, None)
+        );
+        let x = tx
+            .authorization(&AuthorizationId::new("auth-x"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            x.pending_auth_code.map(|c| c.expose_secret().to_owned()),
+            Some("code-x".into())
+        );
+        // One order per reference: the younger one was renamed, and a person is told.
+        assert_eq!(
+            tx.order_by_reference("REF").await.unwrap().map(|o| o.id),
+            Some(OrderId::new("order-1")),
+            "{name}"
+        );
+        assert_eq!(
+            tx.order(&OrderId::new("order-2"))
+                .await
+                .unwrap()
+                .unwrap()
+                .reference,
+            "REF#order-2"
+        );
+        let items = tx
+            .attention_of(&Subject::Order(OrderId::new("order-2")))
+            .await
+            .unwrap();
+        assert_eq!(
+            items.iter().map(|i| i.code.as_str()).collect::<Vec<_>>(),
+            vec!["duplicate_reference"],
+            "{name}"
+        );
+        let mut twin = order("order-3", "auth-a");
+        twin.reference = "REF".into();
+        assert!(matches!(
+            tx.insert_order(&twin).await,
+            Err(StoreError::Conflict(_))
+        ));
+        // The merged job kept the earliest due, the longest lease, and attempts from zero.
+        let merged = tx.job_of(&payment_job("att-3")).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                merged.due_at,
+                merged.attempts,
+                merged.lease.map(|l| (l.token.as_str().to_owned(), l.until))
+            ),
+            (T0 + 40, 0, Some(("migrated".to_owned(), T0 + 99))),
+            "{name}"
+        );
+        drop(tx);
+
+        // Every subject with work left has exactly one job; the unknown kind is set aside by the
+        // first claim, which takes all the others.
+        let all = store
+            .claim_jobs(&claim("after-migration", T0 + 1_000, 60_000, 100))
+            .await
+            .unwrap();
+        let kinds: Vec<(JobKind, i64)> = all
+            .iter()
+            .map(|j: &Job| (j.kind.clone(), j.due_at))
+            .collect();
+        let auth = |id: &str| JobKind::Authorization(AuthorizationId::new(id));
+        assert_eq!(
+            kinds,
+            vec![
+                (auth("auth-r"), T0),
+                (auth("auth-w"), T0),
+                (payment_job("att-1"), T0 + 11),
+                (payment_job("att-4"), T0 + 14),
+                (JobKind::Refund(RefundId::new("re-2")), T0 + 22),
+                (payment_job("att-3"), T0 + 40),
+                (JobKind::Refund(RefundId::new("re-1")), T0 + 70),
+                (auth("auth-a"), T0 + 80),
+                (auth("auth-x"), T0 + 90),
+            ],
+            "{name}"
+        );
+        assert!(all.iter().all(|j| j.attempts == 1), "{name}: {all:?}");
+        let dead = store.dead_jobs().await.unwrap();
+        assert_eq!(
+            dead.iter().map(|d| d.what.as_str()).collect::<Vec<_>>(),
+            vec!["mystery m-1"],
+            "{name}"
+        );
+        db.cleanup().await;
+    }
 }

@@ -1,10 +1,13 @@
 //! The port's contract, as `InMemoryStore` defines it, on each backend.
 
+use ams_protocol::{AccessToken, AuthState, PaymentId, PaymentRequestId, RefundRequestId};
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::lifecycle::authorization::AuthorizationState;
+use autodebit_domain::lifecycle::refund::RefundState;
 use autodebit_domain::model::{
-    AttemptId, AuthorizationId, Event, EventKind, IdempotencyRecord, InboxEntry, JobKind, OrderId,
-    RefundId,
+    AlipayRefundId, AttemptId, AttentionId, AttentionItem, AuthorizationId, Body, CancelReason,
+    Event, EventKind, IdempotencyRecord, InboxEntry, OperatorAction, OrderId, RefundId,
+    RefundOrigin, Resolution, Subject,
 };
 use autodebit_domain::ports::{Store, StoreError};
 
@@ -15,12 +18,16 @@ async fn records_round_trip_through_every_lookup() {
     for db in backends().await {
         let name = db.name();
         let store = &db.store;
-        let auth = authorization("auth-1", "tok-1");
+        let mut auth = authorization("auth-1", "tok-1");
+        auth.stray_token = Some(AccessToken::new("stray-1"));
         let mut bare = authorization("auth-2", "tok-2");
         bare.token = None;
         bare.pending_auth_code = None;
         bare.os_type = None;
         bare.auth_url = None;
+        bare.qr_code = None;
+        bare.tries = 0;
+        bare.consent_expires_at = None;
         bare.user_login_id = None;
         bare.failure = Some("USER_NOT_EXIST".into());
         bare.state = AuthorizationState::Failed;
@@ -28,16 +35,30 @@ async fn records_round_trip_through_every_lookup() {
         let late = {
             let mut a = attempt("attempt-2", "order-1", "prid-2", "tok-1");
             a.created_at = T0 + 5;
-            a.state = AttemptState::Unknown;
-            a.payment_id = Some("pid-2".into());
+            a.state = AttemptState::Confirming;
+            a.payment_id = Some(PaymentId::new("pid-2"));
             a.result_code = Some("UNKNOWN_EXCEPTION".into());
             a.inquiries = 3;
             a.late_success = true;
+            a.cancel_reason = Some(CancelReason::Unresolved);
             a.cancel_started_at = Some(T0 + 9);
             a
         };
         let early = attempt("attempt-1", "order-1", "prid-1", "tok-1");
         let refund = refund("refund-1", "order-1", "rrid-1");
+        let sent_refund = {
+            let mut r = self::refund("refund-2", "order-1", "rrid-2");
+            r.created_at = T0 + 1;
+            r.origin = RefundOrigin::CancelTooLate;
+            r.state = RefundState::Inquiring;
+            r.alipay_refund_id = Some(AlipayRefundId::new("alipay-re-2"));
+            r.sends = 3;
+            r.not_sent = 1;
+            r.maybe_sent = true;
+            r.first_sent_at = Some(T0 + 2);
+            r.inquiries = 4;
+            r
+        };
 
         let mut tx = store.begin().await.unwrap();
         tx.insert_authorization(&auth).await.unwrap();
@@ -46,6 +67,7 @@ async fn records_round_trip_through_every_lookup() {
         tx.insert_attempt(&late).await.unwrap();
         tx.insert_attempt(&early).await.unwrap();
         tx.insert_refund(&refund).await.unwrap();
+        tx.insert_refund(&sent_refund).await.unwrap();
         // Read-your-writes inside the unit of work.
         assert_eq!(tx.order(&order.id).await.unwrap().as_ref(), Some(&order));
         tx.commit().await.unwrap();
@@ -62,27 +84,41 @@ async fn records_round_trip_through_every_lookup() {
             "{name}"
         );
         assert_eq!(
-            tx.authorization_by_auth_state("state-auth-1")
+            tx.authorization_by_auth_state(&AuthState::new("state-auth-1"))
                 .await
                 .unwrap(),
             Some(auth.clone())
         );
         assert_eq!(
-            tx.authorization_by_access_token("tok-1").await.unwrap(),
+            tx.authorization_by_access_token(&AccessToken::new("tok-1"))
+                .await
+                .unwrap(),
             Some(auth.clone())
         );
-        assert_eq!(
-            tx.authorization_by_access_token("tok-9").await.unwrap(),
-            None
-        );
+        for unknown in ["tok-9", "stray-1"] {
+            assert_eq!(
+                tx.authorization_by_access_token(&AccessToken::new(unknown))
+                    .await
+                    .unwrap(),
+                None,
+                "{name}: {unknown}"
+            );
+        }
         assert_eq!(tx.order(&order.id).await.unwrap(), Some(order.clone()));
+        assert_eq!(
+            tx.order_by_reference("ref-order-1").await.unwrap(),
+            Some(order.clone())
+        );
+        assert_eq!(tx.order_by_reference("ref-nope").await.unwrap(), None);
         assert_eq!(
             tx.attempt(&late.id).await.unwrap(),
             Some(late.clone()),
             "{name}"
         );
         assert_eq!(
-            tx.attempt_by_payment_request_id("prid-1").await.unwrap(),
+            tx.attempt_by_payment_request_id(&PaymentRequestId::new("prid-1"))
+                .await
+                .unwrap(),
             Some(early.clone())
         );
         assert_eq!(
@@ -92,12 +128,19 @@ async fn records_round_trip_through_every_lookup() {
         );
         assert_eq!(tx.refund(&refund.id).await.unwrap(), Some(refund.clone()));
         assert_eq!(
-            tx.refund_by_refund_request_id("rrid-1").await.unwrap(),
+            tx.refund(&sent_refund.id).await.unwrap(),
+            Some(sent_refund.clone()),
+            "{name}"
+        );
+        assert_eq!(
+            tx.refund_by_refund_request_id(&RefundRequestId::new("rrid-1"))
+                .await
+                .unwrap(),
             Some(refund.clone())
         );
         assert_eq!(
             tx.refunds_of_order(&order.id).await.unwrap(),
-            vec![refund.clone()]
+            vec![refund.clone(), sent_refund.clone()]
         );
         assert_eq!(tx.order(&OrderId::new("nope")).await.unwrap(), None);
         assert_eq!(tx.attempt(&AttemptId::new("nope")).await.unwrap(), None);
@@ -172,9 +215,11 @@ async fn updates_are_compare_and_set_on_the_version() {
         let back = tx.authorization(&auth.id).await.unwrap().unwrap();
         assert_eq!((back.version, back.token), (1, None), "{name}");
         assert_eq!(
-            tx.authorization_by_access_token("tok-1").await.unwrap(),
+            tx.authorization_by_access_token(&AccessToken::new("tok-1"))
+                .await
+                .unwrap(),
             None,
-            "{name}: a cleared token is not found by its old value"
+            "{name}: a cleared token is not found by its old value (it was not retired)"
         );
         assert_eq!(tx.order(&order.id).await.unwrap().unwrap().refunded, 400);
         assert_eq!(tx.refund(&r.id).await.unwrap().unwrap().sends, 2);
@@ -206,13 +251,18 @@ async fn unique_rules_are_conflicts_and_the_unit_of_work_goes_on() {
             ),
             ("same authState", {
                 let mut a = authorization("auth-x", "t");
-                a.auth_state = "state-auth-1".into();
+                a.auth_state = AuthState::new("state-auth-1");
                 tx.insert_authorization(&a).await
             }),
             (
                 "same order id",
                 tx.insert_order(&order("order-1", "auth-1")).await,
             ),
+            ("same order reference", {
+                let mut o = order("order-x", "auth-1");
+                o.reference = "ref-order-1".into();
+                tx.insert_order(&o).await
+            }),
         ];
         for (case, result) in cases {
             assert!(
@@ -278,12 +328,17 @@ async fn a_unit_of_work_commits_everything_or_nothing() {
                 .await
                 .unwrap();
             tx.insert_order(&order("order-1", "auth-1")).await.unwrap();
-            tx.enqueue_job(JobKind::ResolvePayment(AttemptId::new("a")), T0)
-                .await
-                .unwrap();
+            tx.schedule_job(payment_job("a"), T0).await.unwrap();
             tx.push_event(&event).await.unwrap();
             tx.inbox_insert(&inbox_entry("k1", "{}")).await.unwrap();
             tx.insert_idempotency(&idempotency("key-1")).await.unwrap();
+            assert!(tx.raise_attention(&attention_item("atn-1")).await.unwrap());
+            tx.retire_access_token(
+                &AuthorizationId::new("auth-1"),
+                &AccessToken::new("tok-old"),
+            )
+            .await
+            .unwrap();
         }
         let mut tx = db.store.begin().await.unwrap();
         assert_eq!(
@@ -292,10 +347,17 @@ async fn a_unit_of_work_commits_everything_or_nothing() {
             "{name}"
         );
         assert_eq!(tx.idempotency("key-1").await.unwrap(), None);
+        assert_eq!(
+            tx.authorization_by_access_token(&AccessToken::new("tok-old"))
+                .await
+                .unwrap(),
+            None
+        );
         drop(tx);
         assert!(db.store.jobs().await.unwrap().is_empty(), "{name}");
         assert!(db.store.events_after(0, 10).await.unwrap().is_empty());
         assert!(db.store.inbox().await.unwrap().is_empty());
+        assert!(db.store.attention_items().await.unwrap().is_empty());
 
         // Committed: all of it.
         let mut tx = db.store.begin().await.unwrap();
@@ -303,12 +365,15 @@ async fn a_unit_of_work_commits_everything_or_nothing() {
             .await
             .unwrap();
         tx.insert_order(&order("order-1", "auth-1")).await.unwrap();
-        tx.enqueue_job(JobKind::ResolvePayment(AttemptId::new("a")), T0)
-            .await
-            .unwrap();
+        tx.schedule_job(payment_job("a"), T0).await.unwrap();
         tx.push_event(&event).await.unwrap();
+        assert!(tx.raise_attention(&attention_item("atn-1")).await.unwrap());
         tx.commit().await.unwrap();
         assert_eq!(db.store.jobs().await.unwrap().len(), 1, "{name}");
+        assert_eq!(
+            db.store.attention_items().await.unwrap(),
+            vec![attention_item("atn-1")]
+        );
         let events = db.store.events_after(0, 10).await.unwrap();
         assert_eq!(
             events.iter().map(|e| &e.1).collect::<Vec<_>>(),
@@ -329,8 +394,22 @@ fn inbox_entry(key: &str, body: &str) -> InboxEntry {
                 "algorithm=RSA256,keyVersion=1,signature=abc".into(),
             ),
         ],
-        body: body.into(),
+        body: Body::new(body),
         received_at: T0,
+    }
+}
+
+fn attention_item(id: &str) -> AttentionItem {
+    AttentionItem {
+        id: AttentionId::new(id),
+        subject: Subject::Order(OrderId::new("order-1")),
+        code: "payment_unconfirmed".into(),
+        reason: "the payment could not be confirmed".into(),
+        tried: "inquired 10 times".into(),
+        actions: vec![OperatorAction::InquireNow, OperatorAction::Resolve],
+        opened_at: T0,
+        updated_at: T0,
+        resolution: None,
     }
 }
 
@@ -403,191 +482,88 @@ async fn events_come_out_in_commit_order() {
 }
 
 #[tokio::test]
-async fn jobs_are_taken_in_due_order_under_a_lease() {
+async fn attention_items_list_by_cursor_even_past_a_closed_one() {
     for db in backends().await {
         let name = db.name();
-        let store = &db.store;
-        let kind = |n: &str| JobKind::ResolvePayment(AttemptId::new(n));
-        let mut tx = store.begin().await.unwrap();
-        let late = tx.enqueue_job(kind("late"), T0 + 300).await.unwrap();
-        let early = tx.enqueue_job(kind("early"), T0 + 100).await.unwrap();
-        let middle = tx
-            .enqueue_job(JobKind::RefreshToken(AuthorizationId::new("z")), T0 + 200)
+        let mut tx = db.store.begin().await.unwrap();
+        for (i, id) in ["atn-a", "atn-b", "atn-c"].iter().enumerate() {
+            let mut item = attention_item(id);
+            item.subject = Subject::Refund(RefundId::new(format!("refund-{i}")));
+            item.opened_at = T0 + i64::try_from(i).unwrap();
+            assert!(tx.raise_attention(&item).await.unwrap());
+        }
+        // Another subject's item with a taken id is refused, and the unit of work goes on.
+        let mut clash = attention_item("atn-a");
+        clash.subject = Subject::Job(autodebit_domain::model::JobId::new("9"));
+        let err = tx.raise_attention(&clash).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{name}: {err}");
+        tx.commit().await.unwrap();
+        let first = db.store.open_attention(None, 1).await.unwrap().remove(0);
+        assert_eq!(first.id.as_str(), "atn-a", "{name}");
+        // The cursor item is closed before the next page is read: the page goes on after it.
+        let mut tx = db.store.begin().await.unwrap();
+        let closed = tx
+            .resolve_attention(
+                &first.subject,
+                None,
+                &Resolution {
+                    at: T0 + 10,
+                    reason: "done".into(),
+                },
+            )
             .await
             .unwrap();
+        assert_eq!(closed, 1);
         tx.commit().await.unwrap();
-
-        assert!(
-            store
-                .claim_jobs(T0, "w1", 1_000, 10)
-                .await
-                .unwrap()
-                .is_empty(),
-            "{name}: none due"
-        );
-        let first = store.claim_jobs(T0 + 250, "w1", 1_000, 10).await.unwrap();
+        let next = db.store.open_attention(Some(&first.id), 10).await.unwrap();
         assert_eq!(
-            first.iter().map(|j| &j.id).collect::<Vec<_>>(),
-            vec![&early, &middle],
-            "{name}: due order"
-        );
-        assert!(first.iter().all(|j| j.attempts == 1
-            && j.lease_holder.as_deref() == Some("w1")
-            && j.lease_until == Some(T0 + 1_250)));
-        assert_eq!(
-            first[1].kind,
-            JobKind::RefreshToken(AuthorizationId::new("z"))
-        );
-        // Leased jobs are not taken again while the lease holds; the free one is.
-        let second = store.claim_jobs(T0 + 400, "w2", 1_000, 10).await.unwrap();
-        assert_eq!(
-            second.iter().map(|j| &j.id).collect::<Vec<_>>(),
-            vec![&late],
+            next.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            vec!["atn-b", "atn-c"],
             "{name}"
         );
-        // The limit holds.
-        assert!(
-            store
-                .claim_jobs(T0 + 400, "w2", 1_000, 0)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-
-        // Only the holder completes or reschedules.
-        let mut tx = store.begin().await.unwrap();
-        assert!(!tx.complete_job(&early, "w2").await.unwrap(), "{name}");
-        assert!(tx.complete_job(&early, "w1").await.unwrap(), "{name}");
-        assert!(!tx.reschedule_job(&middle, "w2", T0 + 5_000).await.unwrap());
-        assert!(tx.reschedule_job(&middle, "w1", T0 + 5_000).await.unwrap());
-        assert!(
-            !tx.complete_job(&autodebit_domain::model::JobId::new("not-a-job"), "w1")
-                .await
-                .unwrap()
-        );
-        tx.commit().await.unwrap();
-        let jobs = store.jobs().await.unwrap();
-        assert_eq!(jobs.len(), 2, "{name}: {jobs:?}");
-        let rescheduled = jobs.iter().find(|j| j.id == middle).unwrap();
-        assert_eq!(
-            (
-                rescheduled.due_at,
-                rescheduled.lease_holder.as_deref(),
-                rescheduled.lease_until
-            ),
-            (T0 + 5_000, None, None),
-            "{name}: rescheduled and released"
-        );
-
-        // An expired lease is taken by another worker, and the first one has lost it.
-        let retaken = store.claim_jobs(T0 + 1_400, "w3", 1_000, 10).await.unwrap();
-        assert_eq!(
-            retaken
-                .iter()
-                .map(|j| (&j.id, j.attempts))
-                .collect::<Vec<_>>(),
-            vec![(&late, 2)]
-        );
-        let mut tx = store.begin().await.unwrap();
-        assert!(
-            !tx.complete_job(&late, "w2").await.unwrap(),
-            "{name}: lease lost"
-        );
-        // remove_jobs removes every job of the kind, leased or not, at commit; until then it
-        // counts what is stored (as the in-memory store does).
-        assert_eq!(tx.remove_jobs(&kind("late")).await.unwrap(), 1);
-        assert_eq!(tx.remove_jobs(&kind("late")).await.unwrap(), 1);
-        tx.commit().await.unwrap();
-        let left: Vec<_> = store
-            .jobs()
+        let unknown = db
+            .store
+            .open_attention(Some(&AttentionId::new("atn-nope")), 10)
             .await
-            .unwrap()
-            .into_iter()
-            .map(|j| j.id)
-            .collect();
-        assert_eq!(left, vec![middle], "{name}");
+            .unwrap();
+        assert_eq!(
+            unknown.len(),
+            2,
+            "{name}: an unknown cursor lists from the start"
+        );
         db.cleanup().await;
     }
 }
 
 #[tokio::test]
-async fn job_changes_apply_at_commit_in_order_and_need_the_lease_then() {
+async fn a_rotated_token_is_kept_as_a_blind_index_only() {
     for db in backends().await {
         let name = db.name();
-        let store = &db.store;
-        let kind = JobKind::ResolvePayment(AttemptId::new("a1"));
-        let mut tx = store.begin().await.unwrap();
-        let old = tx.enqueue_job(kind.clone(), T0).await.unwrap();
-        tx.commit().await.unwrap();
-        let taken = store.claim_jobs(T0, "w1", 1_000, 1).await.unwrap();
-        assert_eq!(taken[0].id, old);
-
-        // Complete the job, remove its kind, enqueue a new one of the same kind: the removal
-        // does not take the job enqueued after it, and completing a removed job is fine.
-        let mut tx = store.begin().await.unwrap();
-        assert!(tx.complete_job(&old, "w1").await.unwrap());
-        assert_eq!(tx.remove_jobs(&kind).await.unwrap(), 1);
-        let new = tx.enqueue_job(kind.clone(), T0 + 3_000).await.unwrap();
-        tx.commit().await.unwrap();
-        let left: Vec<_> = store
-            .jobs()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|j| j.id)
-            .collect();
-        assert_eq!(left, vec![new.clone()], "{name}");
-
-        // A lease lost between the check and the commit: the commit is a conflict and writes
-        // nothing of the unit of work.
-        let taken = store.claim_jobs(T0 + 3_000, "w1", 1_000, 1).await.unwrap();
-        assert_eq!(taken[0].id, new);
-        let mut tx = store.begin().await.unwrap();
-        assert!(tx.complete_job(&new, "w1").await.unwrap());
-        tx.push_event(&Event {
-            kind: EventKind::PaymentSucceeded,
-            subject: "a1".into(),
-            detail: None,
-            at: T0,
-        })
-        .await
-        .unwrap();
-        let rescuer = store.clone();
-        // (The SQLite store runs one unit of work at a time: the rescuer claims after this one
-        // is dropped; PostgreSQL lets it claim now.)
-        if name == "postgres" {
-            let retaken = rescuer
-                .claim_jobs(T0 + 4_000, "w2", 1_000, 1)
-                .await
-                .unwrap();
-            assert_eq!(retaken.len(), 1, "{name}: the expired lease is taken over");
-            let err = tx.commit().await.unwrap_err();
-            assert!(
-                matches!(&err, StoreError::Conflict(m) if m.contains("no longer leased to w1")),
-                "{name}: {err}"
-            );
-            assert!(
-                store.events_after(0, 10).await.unwrap().is_empty(),
-                "{name}: nothing written"
-            );
-            assert_eq!(
-                store.jobs().await.unwrap()[0].lease_holder.as_deref(),
-                Some("w2")
-            );
-        } else {
-            drop(tx);
-            let retaken = rescuer
-                .claim_jobs(T0 + 4_000, "w2", 1_000, 1)
-                .await
-                .unwrap();
-            assert_eq!(retaken.len(), 1);
-            let mut tx = store.begin().await.unwrap();
-            assert!(
-                !tx.complete_job(&new, "w1").await.unwrap(),
-                "{name}: lease lost"
-            );
-            drop(tx);
+        seed_payment(&db.store, 1).await;
+        let id = AuthorizationId::new("auth-1");
+        let mut tx = db.store.begin().await.unwrap();
+        let mut auth = tx.authorization(&id).await.unwrap().unwrap();
+        let old = auth.token.as_ref().unwrap().access_token.clone();
+        if let Some(token) = auth.token.as_mut() {
+            token.access_token = AccessToken::new("tok-rotated-2");
         }
+        assert!(tx.update_authorization(&auth).await.unwrap());
+        tx.retire_access_token(&id, &old).await.unwrap();
+        // Retiring the same token twice is fine.
+        tx.retire_access_token(&id, &old).await.unwrap();
+        assert_eq!(
+            tx.authorization_by_access_token(&old)
+                .await
+                .unwrap()
+                .map(|a| a.id),
+            Some(id.clone()),
+            "{name}: read your writes"
+        );
+        tx.commit().await.unwrap();
+        let stored = db.raw_sql("SELECT token_index, authorization_id FROM retired_access_tokens");
+        assert_eq!(stored.lines().count(), 1, "{name}: {stored}");
+        assert!(stored.starts_with("v1."), "{name}: a keyed index: {stored}");
+        assert!(!stored.contains(old.expose_secret()), "{name}");
         db.cleanup().await;
     }
 }
