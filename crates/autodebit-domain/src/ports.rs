@@ -62,6 +62,17 @@ pub enum Reply<T> {
     },
 }
 
+impl<T> Reply<T> {
+    /// The verified answer, when there is one (`S`, `F`, and `U` when it was read).
+    pub fn response(&self) -> Option<&T> {
+        match self {
+            Reply::Success(r) | Reply::Failed(r) => Some(r),
+            Reply::Unknown { response, .. } => response.as_ref(),
+            Reply::NotSent { .. } => None,
+        }
+    }
+}
+
 /// Alipay, as the flows see it. Implemented over `ams_client::AmsClient` by `autodebit-alipay`,
 /// and by test doubles. `pay` and `refund` take the exact body to send, so a retry resends the
 /// same bytes.

@@ -314,12 +314,7 @@ fn unbound(
 
 /// The event and facts of a `refund` reply (`NotSent` is left to the caller).
 fn refund_outcome(refund: &Refund, reply: &Reply<RefundResponse>) -> (RefundEvent, RefundFacts) {
-    let response = match reply {
-        Reply::Success(r) | Reply::Failed(r) => Some(r),
-        Reply::Unknown { response, .. } => response.as_ref(),
-        Reply::NotSent { .. } => None,
-    };
-    if let Some(r) = response
+    if let Some(r) = reply.response()
         && let Some(why) = unbound(
             refund,
             Api::Refund,
@@ -671,7 +666,7 @@ async fn send(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> 
         let body = refund.request_body.clone();
         let refund = if refund.state == RefundState::Sent {
             // Sent before, and its answer never came back: it may have left.
-            match apply_refund(
+            let Some((refund, _)) = apply_refund(
                 ctx,
                 tx,
                 refund,
@@ -681,10 +676,10 @@ async fn send(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> 
                 |_| {},
             )
             .await?
-            {
-                Some((refund, _)) => refund,
-                None => return Ok(Unit::Retry),
-            }
+            else {
+                return Ok(Unit::Retry);
+            };
+            refund
         } else {
             refund
         };
@@ -759,7 +754,7 @@ async fn send(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> 
         let refund = if refund.state == RefundState::Unknown
             && now + schedule.refund_retry_min_ms >= first + schedule.refund_retry_for_ms
         {
-            match apply_refund(
+            let Some((refund, _)) = apply_refund(
                 ctx,
                 tx,
                 refund,
@@ -769,10 +764,10 @@ async fn send(ctx: &Context, lease: &Lease, id: &RefundId) -> Result<(), Error> 
                 |_| {},
             )
             .await?
-            {
-                Some((refund, _)) => refund,
-                None => return Ok(Unit::Retry),
-            }
+            else {
+                return Ok(Unit::Retry);
+            };
+            refund
         } else {
             refund
         };

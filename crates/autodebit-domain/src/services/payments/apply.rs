@@ -94,12 +94,7 @@ pub(crate) fn pay_outcome(
     attempt: &PaymentAttempt,
     reply: &Reply<PayResponse>,
 ) -> (AttemptEvent, AttemptFacts) {
-    let response = match reply {
-        Reply::Success(r) | Reply::Failed(r) => Some(r),
-        Reply::Unknown { response, .. } => response.as_ref(),
-        Reply::NotSent { .. } => None,
-    };
-    if let Some(r) = response
+    if let Some(r) = reply.response()
         && let Some(why) = unbound(
             attempt,
             Api::Pay,

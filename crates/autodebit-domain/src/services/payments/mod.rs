@@ -211,6 +211,25 @@ fn validate(command: &ChargeCommand) -> Result<(), Error> {
     Ok(())
 }
 
+/// The authorization `id` and its tokens, when it may be charged at `now`.
+async fn chargeable_authorization(
+    tx: &mut dyn Tx,
+    id: &AuthorizationId,
+    now: Millis,
+) -> Result<(Authorization, TokenSet), Error> {
+    let auth = tx
+        .authorization(id)
+        .await?
+        .ok_or_else(|| not_found("authorization", id))?;
+    let token = chargeable(&auth, now)
+        .map_err(|reason| Error::NotChargeable {
+            id: auth.id.to_string(),
+            reason,
+        })?
+        .clone();
+    Ok((auth, token))
+}
+
 /// A new attempt of `order` on `auth`, with its id, `paymentRequestId`, expiry and exact body.
 fn new_attempt(
     ctx: &Context,
@@ -298,14 +317,8 @@ impl Payments {
             if let Some(replayed) = replay(tx, &command.idempotency_key, &fp).await? {
                 return Ok(Unit::Done((replayed, None)));
             }
-            let auth = tx
-                .authorization(&command.authorization_id)
-                .await?
-                .ok_or_else(|| not_found("authorization", &command.authorization_id))?;
-            let token = chargeable(&auth, now).map_err(|reason| Error::NotChargeable {
-                id: auth.id.to_string(),
-                reason,
-            })?;
+            let (auth, token) =
+                chargeable_authorization(tx, &command.authorization_id, now).await?;
             if let Some(order) = tx.order_by_reference(&command.reference).await? {
                 return Err(Error::ReferenceInUse {
                     reference: command.reference.clone(),
@@ -324,7 +337,7 @@ impl Payments {
                 created_at: now,
                 updated_at: now,
             };
-            let attempt = new_attempt(ctx, &auth, token, &order, now)?;
+            let attempt = new_attempt(ctx, &auth, &token, &order, now)?;
             let record = IdempotencyRecord {
                 key: command.idempotency_key.clone(),
                 fingerprint: fp.clone(),
@@ -382,15 +395,8 @@ impl Payments {
                     state: live.state.name(),
                 });
             }
-            let auth = tx
-                .authorization(&order.authorization_id)
-                .await?
-                .ok_or_else(|| not_found("authorization", &order.authorization_id))?;
-            let token = chargeable(&auth, now).map_err(|reason| Error::NotChargeable {
-                id: auth.id.to_string(),
-                reason,
-            })?;
-            let attempt = new_attempt(ctx, &auth, token, &order, now)?;
+            let (auth, token) = chargeable_authorization(tx, &order.authorization_id, now).await?;
+            let attempt = new_attempt(ctx, &auth, &token, &order, now)?;
             match order_lifecycle::transition(order.state, OrderEvent::AttemptStarted)? {
                 Step::Moved(state) => order.state = state,
                 Step::Unchanged(_) | Step::Noted(..) => {}
