@@ -75,6 +75,17 @@ impl Notifications {
 
     /// Verifies, stores and applies a notification as it arrived.
     ///
+    /// A notification already parsed (so never verified) is not accepted; this does not compile:
+    ///
+    /// ```compile_fail
+    /// # async fn hand_over(
+    /// #     notifications: &autodebit_domain::services::notifications::Notifications,
+    /// #     parsed: ams_protocol::Notification,
+    /// # ) {
+    /// notifications.receive(&parsed).await;
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotificationUnverified`] when the verifier does not believe it (nothing stored;
     /// for a stale one, what it names is inquired at once); [`Error::NotificationRefused`] when a
