@@ -670,3 +670,25 @@ backend_test! {
         assert!(revoked, "the sandbox revoked the token and told the merchant");
     }
 }
+
+backend_test! {
+    async fn scan_to_bind_hands_out_the_qr_value_the_wallet_app_opens(b) {
+        let w = Journey::start(b).await;
+        let authorizations = Authorizations::new(w.ctx.clone());
+        // A desktop page: the sandbox answers with a QR code (authCodeForm) for the wallet app.
+        let started = authorizations.start(start()).await.expect("consult");
+        let qr = started.qr_code.clone().expect("the QR value reaches the caller");
+        let stored = authorizations.authorization(&started.authorization_id).await.unwrap();
+        assert_eq!(stored.qr_code.as_deref(), Some(qr.as_str()));
+        // The user scans it and agrees in the app; the redirect carries the code.
+        let location = agree(&qr, ALICE).await;
+        let code = query(&location, "authCode").expect("authCode in the redirect");
+        let state = authorizations
+            .complete_with_code(&started.auth_state, &ams_protocol::AuthCode::new(code))
+            .await
+            .unwrap();
+        assert_eq!(state, AuthorizationState::Active);
+        let paid = w.charge(&started.authorization_id, "qr-1", 500).await;
+        assert_eq!((paid.status(), w.ledger(&paid)), (Status::Succeeded, (1, 0)));
+    }
+}
