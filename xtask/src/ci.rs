@@ -129,6 +129,34 @@ pub(crate) fn run(root: &Path, deny_step: Deny) -> Result<()> {
     Ok(())
 }
 
+/// The long runs CI leaves out: the domain's property test with `cases` random cases per
+/// backend (in memory; a SQL backend runs a 32nd of them), on SQLite and PostgreSQL.
+pub(crate) fn long(root: &Path, cases: u32) -> Result<()> {
+    let database = std::env::var(DATABASE_ENV).unwrap_or_else(|_| LOCAL_POSTGRES.to_owned());
+    let cases = cases.to_string();
+    let env = [
+        (DATABASE_ENV, database.as_str()),
+        ("AUTODEBIT_PROPTEST_CASES", cases.as_str()),
+    ];
+    step("long: domain properties", || {
+        cargo_env(
+            root,
+            &[
+                "test",
+                "-p",
+                "autodebit-tests",
+                "--release",
+                "--locked",
+                "--",
+                "domain::properties",
+            ],
+            &env,
+        )
+    })?;
+    println!("xtask long: all steps passed");
+    Ok(())
+}
+
 /// The layer rule over `cargo metadata`.
 pub(crate) fn layers(root: &Path) -> Result<()> {
     let crates = layers::run(root)?;

@@ -2,6 +2,7 @@
 //!
 //! - `ci`: exactly what CI runs (`.ci/run` calls it), in order, stopping at the first failure;
 //!   `--skip-deny` leaves out cargo-deny for quick local loops.
+//! - `long [CASES]`: the long runs CI leaves out (the domain's property test, 4096 cases by default).
 //! - `layers`: the layer rule over `cargo metadata` (see `layers.rs`).
 //! - `tidy`: checks over the source tree (see `tidy.rs`); also run as ordinary tests of this crate.
 //! - `deny`: cargo-deny's bans, licences and sources, and advisories where a database is present.
@@ -24,6 +25,8 @@ usage: cargo xtask <command>
 
 commands:
   ci [--skip-deny]  run exactly what CI runs, in order, stopping at the first failure
+  long [CASES]      the long runs CI leaves out: the domain's property test with CASES random
+                    cases (default 4096) on every store backend
   layers            check the layer rule over `cargo metadata`
   tidy              check the source tree (doc comments, whitespace, manifests, deny.toml, vectors)
   deny              run cargo-deny (bans, licenses, sources; advisories when a database is present)
@@ -45,6 +48,13 @@ fn run(args: Vec<String>) -> Result<()> {
     match args.as_slice() {
         ["ci"] => ci::run(&root, ci::Deny::Run),
         ["ci", "--skip-deny"] => ci::run(&root, ci::Deny::Skip),
+        ["long"] => ci::long(&root, 4096),
+        ["long", cases] => ci::long(
+            &root,
+            cases
+                .parse()
+                .map_err(|_| anyhow::anyhow!("CASES must be a positive number, not {cases:?}"))?,
+        ),
         ["layers"] => ci::layers(&root),
         ["tidy"] => ci::tidy(&root),
         ["deny"] => ci::deny(&root),
