@@ -231,3 +231,22 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+/// The client's clock as the domain's `Clock` port, so the flows, the signatures and the
+/// notification skew window read one time (in production [`ams_client::SystemClock`]; in tests a
+/// manual clock the sandbox shares).
+#[derive(Clone, Debug)]
+pub struct ClientClock(std::sync::Arc<dyn ams_client::Clock>);
+
+impl ClientClock {
+    /// The port over `clock`.
+    pub fn new(clock: std::sync::Arc<dyn ams_client::Clock>) -> Self {
+        Self(clock)
+    }
+}
+
+impl autodebit_domain::ports::Clock for ClientClock {
+    fn now_ms(&self) -> autodebit_domain::model::Millis {
+        self.0.unix_millis()
+    }
+}

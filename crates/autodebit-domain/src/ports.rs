@@ -12,6 +12,8 @@ use ams_protocol::{
 };
 use async_trait::async_trait;
 
+use crate::lifecycle::authorization::AuthorizationState;
+use crate::lifecycle::order::OrderState;
 use crate::model::{
     AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body, Event,
     IdempotencyRecord, InboxEntry, Job, JobId, JobKind, LeaseToken, Millis, Order, OrderId,
@@ -212,6 +214,37 @@ pub struct Claim {
     pub max_attempts: u32,
 }
 
+/// Which part of a list to read: newest first (by creation time, then id, both descending), the
+/// items after `after` (a cursor: the id of the last item of the page before), at most `limit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The cursor; `None` for the first page. A cursor naming no item of the list reads as an
+    /// empty page (services check cursors before they read).
+    pub after: Option<String>,
+    /// At most this many items.
+    pub limit: u32,
+}
+
+/// Which authorizations to list; every field set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthorizationFilter {
+    /// The merchant's customer.
+    pub customer_id: Option<String>,
+    /// Any of these states (empty: any state).
+    pub states: Vec<AuthorizationState>,
+}
+
+/// Which orders (payments) to list; every field set must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// The merchant's reference.
+    pub reference: Option<String>,
+    /// Charged on this authorization.
+    pub authorization_id: Option<AuthorizationId>,
+    /// Any of these states (empty: any state).
+    pub states: Vec<OrderState>,
+}
+
 /// The store: a unit of work per use, and the job queue.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -247,6 +280,11 @@ pub trait Store: Send + Sync {
         until: Millis,
     ) -> Result<bool, StoreError>;
 
+    /// Gives back a lease that was not used (a worker stopping before it ran the job): the job is
+    /// due as before, free for any worker, and the take is not counted toward `max_attempts`.
+    /// False when the lease is no longer held (nothing changes).
+    async fn release_lease(&self, id: &JobId, token: &LeaseToken) -> Result<bool, StoreError>;
+
     /// Open attention items, oldest first: at most `limit`, after the item `after` (a cursor).
     async fn open_attention(
         &self,
@@ -275,6 +313,12 @@ pub trait Tx: Send {
         &mut self,
         access_token: &AccessToken,
     ) -> Result<Option<Authorization>, StoreError>;
+    /// Authorizations matching `filter`, a page of them (see [`PageRequest`]).
+    async fn list_authorizations(
+        &mut self,
+        filter: &AuthorizationFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Authorization>, StoreError>;
     /// Inserts a new authorization (version 0).
     async fn insert_authorization(
         &mut self,
@@ -297,6 +341,12 @@ pub trait Tx: Send {
 
     /// An order by id.
     async fn order(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError>;
+    /// Orders matching `filter`, a page of them (see [`PageRequest`]).
+    async fn list_orders(
+        &mut self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Order>, StoreError>;
     /// The order with this merchant reference.
     async fn order_by_reference(&mut self, reference: &str) -> Result<Option<Order>, StoreError>;
     /// Inserts a new order. [`StoreError::Conflict`] when its id or reference exists (the unit of

@@ -66,11 +66,14 @@ fn derive(master: &[u8; KEY_LEN], label: &str) -> [u8; 32] {
     out
 }
 
-/// The associated data: every part length-prefixed, so no two (table, column, row, version) tuples
-/// share an encoding.
-fn aad(table: &str, column: &str, row: &str, version: u32) -> Vec<u8> {
+/// The associated data: every part length-prefixed, so no two (table, column, row, scope, version)
+/// tuples share an encoding. The scope (the row's merchant, see [`crate::SqlStore::for_merchant`])
+/// is a fourth part when there is one; without one the encoding is the one sealed values had
+/// before merchants existed, and it cannot equal a scoped one (the parts up to the row's then
+/// agree, and what follows differs in length).
+fn aad(table: &str, column: &str, row: &str, scope: Option<&str>, version: u32) -> Vec<u8> {
     let mut out = b"autodebit-store/1".to_vec();
-    for part in [table, column, row] {
+    for part in [table, column, row].into_iter().chain(scope) {
         out.extend_from_slice(&(part.len() as u64).to_be_bytes());
         out.extend_from_slice(part.as_bytes());
     }
@@ -193,6 +196,18 @@ impl Keyring {
         row: &str,
         plaintext: &str,
     ) -> Result<String, CryptoError> {
+        self.seal_scoped(table, column, row, None, plaintext)
+    }
+
+    /// As [`Keyring::seal`], the associated data also binding `scope` (a merchant) when given.
+    pub(crate) fn seal_scoped(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        scope: Option<&str>,
+        plaintext: &str,
+    ) -> Result<String, CryptoError> {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         self.random
@@ -202,7 +217,7 @@ impl Keyring {
         key.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad(table, column, row, key.version)),
+                Aad::from(aad(table, column, row, scope, key.version)),
                 &mut buffer,
             )
             .map_err(|_| CryptoError::Config("AES-256-GCM failed to seal".into()))?;
@@ -235,7 +250,22 @@ impl Keyring {
         row: &str,
         sealed: &str,
     ) -> Result<String, CryptoError> {
-        let what = || format!("{table}.{column} of {row}");
+        self.open_scoped(table, column, row, None, sealed)
+    }
+
+    /// As [`Keyring::open`], for a value sealed with [`Keyring::seal_scoped`] under `scope`.
+    pub(crate) fn open_scoped(
+        &self,
+        table: &str,
+        column: &str,
+        row: &str,
+        scope: Option<&str>,
+        sealed: &str,
+    ) -> Result<String, CryptoError> {
+        let what = || match scope {
+            None => format!("{table}.{column} of {row}"),
+            Some(scope) => format!("{table}.{column} of {row} (merchant {scope})"),
+        };
         let version = Self::version_of(sealed, &what())?;
         let key = self
             .key(version)
@@ -257,7 +287,7 @@ impl Keyring {
             .aead
             .open_in_place(
                 nonce,
-                Aad::from(aad(table, column, row, version)),
+                Aad::from(aad(table, column, row, scope, version)),
                 &mut buffer,
             )
             .map_err(|_| {
@@ -338,6 +368,38 @@ mod tests {
             keys.open("authorizations", "access_token", "auth-1", &altered),
             Err(CryptoError::Tampered(..))
         ));
+    }
+
+    #[test]
+    fn a_scoped_value_opens_only_in_its_scope() {
+        let keys = ring(&[(1, 7)]);
+        let plain = keys.seal("inbox", "body", "k", "x").unwrap();
+        let scoped = keys
+            .seal_scoped("inbox", "body", "k", Some("m1"), "x")
+            .unwrap();
+        assert_eq!(
+            keys.open_scoped("inbox", "body", "k", Some("m1"), &scoped)
+                .unwrap(),
+            "x"
+        );
+        // Unscoped is the encoding of before: it opens with `open` and with no scope only.
+        assert_eq!(
+            keys.open_scoped("inbox", "body", "k", None, &plain)
+                .unwrap(),
+            "x"
+        );
+        for (sealed, scope) in [(&plain, Some("m1")), (&scoped, None), (&scoped, Some("m2"))] {
+            let err = keys
+                .open_scoped("inbox", "body", "k", scope, sealed)
+                .unwrap_err();
+            assert!(matches!(err, CryptoError::Tampered(..)), "{err}");
+        }
+        assert!(keys.open("inbox", "body", "k", &scoped).is_err());
+        // A scope cannot be smuggled into the row id: the encodings differ in length.
+        assert_ne!(
+            aad("t", "c", "r", Some("m"), 1),
+            aad("t", "c", "r\0\0\0\0\0\0\0\x01m", None, 1)
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! Only two column types exist in the schema, `BIGINT`/`INTEGER` and `TEXT`, so a value is an
 //! optional integer or an optional text.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use autodebit_domain::ports::StoreError;
-use sqlx::{Column, Postgres, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, Postgres, Row as _, Sqlite, Transaction, TypeInfo, ValueRef};
 
 /// A parameter or a column value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,14 +116,34 @@ impl Row {
 }
 
 /// Runs statements inside one open transaction.
+///
+/// A query text is a constant, or (`*_sql`) one assembled by this crate from constant fragments
+/// and `$n` placeholders only: no value is ever formatted into a query.
 #[async_trait]
 pub(crate) trait Exec: Send {
     /// Runs a query and reads every row.
-    async fn fetch(&mut self, sql: &'static str, args: Vec<Value>) -> Result<Vec<Row>, StoreError>;
+    async fn fetch_sql(
+        &mut self,
+        sql: Cow<'static, str>,
+        args: Vec<Value>,
+    ) -> Result<Vec<Row>, StoreError>;
     /// Runs a statement; returns the rows it affected.
-    async fn execute(&mut self, sql: &'static str, args: Vec<Value>) -> Result<u64, StoreError>;
+    async fn execute_sql(
+        &mut self,
+        sql: Cow<'static, str>,
+        args: Vec<Value>,
+    ) -> Result<u64, StoreError>;
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Runs a constant query and reads every row.
+    async fn fetch(&mut self, sql: &'static str, args: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        self.fetch_sql(Cow::Borrowed(sql), args).await
+    }
+    /// Runs a constant statement; returns the rows it affected.
+    async fn execute(&mut self, sql: &'static str, args: Vec<Value>) -> Result<u64, StoreError> {
+        self.execute_sql(Cow::Borrowed(sql), args).await
+    }
 }
 
 /// Maps a driver error to the port's error. Only the database's own message and code are kept
@@ -153,12 +175,12 @@ macro_rules! exec_for {
     ($db:ty) => {
         #[async_trait]
         impl Exec for Transaction<'static, $db> {
-            async fn fetch(
+            async fn fetch_sql(
                 &mut self,
-                sql: &'static str,
+                sql: Cow<'static, str>,
                 args: Vec<Value>,
             ) -> Result<Vec<Row>, StoreError> {
-                let mut query = sqlx::query::<$db>(sql);
+                let mut query = sqlx::query::<$db>(AssertSqlSafe(sql));
                 for arg in args {
                     query = match arg {
                         Value::Int(v) => query.bind(v),
@@ -195,12 +217,12 @@ macro_rules! exec_for {
                 Ok(out)
             }
 
-            async fn execute(
+            async fn execute_sql(
                 &mut self,
-                sql: &'static str,
+                sql: Cow<'static, str>,
                 args: Vec<Value>,
             ) -> Result<u64, StoreError> {
-                let mut query = sqlx::query::<$db>(sql);
+                let mut query = sqlx::query::<$db>(AssertSqlSafe(sql));
                 for arg in args {
                     query = match arg {
                         Value::Int(v) => query.bind(v),

@@ -1,5 +1,6 @@
-//! The job queue: one job row per subject (`UNIQUE (kind, subject)`), held under a lease token
-//! per claim, as the in-memory store defines it.
+//! The job queue: one job row per subject of a merchant (`UNIQUE (merchant_id, kind, subject)`),
+//! held under a lease token per claim, as the in-memory store defines it. A handle claims, renews,
+//! releases and changes its own merchant's jobs only.
 //!
 //! - **Claims** ([`claim_jobs`], [`claim_job`]) run in a transaction of their own: due, live,
 //!   unleased (or expired) rows in due order, on PostgreSQL `FOR UPDATE SKIP LOCKED` so replicas
@@ -41,10 +42,11 @@ pub(crate) enum JobOp {
     },
 }
 
-/// The upsert behind `schedule_job` (`$1` kind, `$2` subject, `$3` due). Every `SET` reads the row
-/// as it was, on both backends.
-const SCHEDULE: &str = "INSERT INTO jobs (kind, subject, due_at, attempts) VALUES ($1, $2, $3, 0) \
-     ON CONFLICT (kind, subject) DO UPDATE SET \
+/// The upsert behind `schedule_job` (`$1` kind, `$2` subject, `$3` due, `$4` merchant). Every `SET`
+/// reads the row as it was, on both backends.
+const SCHEDULE: &str = "INSERT INTO jobs (kind, subject, due_at, attempts, merchant_id) \
+     VALUES ($1, $2, $3, 0, $4) \
+     ON CONFLICT (merchant_id, kind, subject) DO UPDATE SET \
      due_at = CASE WHEN jobs.dead_reason IS NOT NULL THEN excluded.due_at \
                    WHEN jobs.lease_token IS NOT NULL THEN jobs.due_at \
                    WHEN excluded.due_at < jobs.due_at THEN excluded.due_at \
@@ -59,11 +61,12 @@ const SCHEDULE: &str = "INSERT INTO jobs (kind, subject, due_at, attempts) VALUE
      dead_reason = NULL, \
      dead_at = NULL";
 
-/// Due, live jobs nobody holds (`$1` now, `$2` how many), in due order.
+/// A merchant's due, live jobs nobody holds (`$1` now, `$2` how many, `$3` merchant), in due
+/// order.
 const CLAIMABLE_SQLITE: &str = concat!(
     "SELECT ",
     job_columns!(),
-    " FROM jobs WHERE dead_reason IS NULL AND due_at <= $1 \
+    " FROM jobs WHERE merchant_id = $3 AND dead_reason IS NULL AND due_at <= $1 \
      AND (lease_until IS NULL OR lease_until <= $1) ORDER BY due_at, id LIMIT $2"
 );
 
@@ -71,15 +74,16 @@ const CLAIMABLE_SQLITE: &str = concat!(
 const CLAIMABLE_POSTGRES: &str = concat!(
     "SELECT ",
     job_columns!(),
-    " FROM jobs WHERE dead_reason IS NULL AND due_at <= $1 \
+    " FROM jobs WHERE merchant_id = $3 AND dead_reason IS NULL AND due_at <= $1 \
      AND (lease_until IS NULL OR lease_until <= $1) ORDER BY due_at, id LIMIT $2 \
      FOR UPDATE SKIP LOCKED"
 );
 
-/// Takes a job under a lease (`$1` id, `$2` token, `$3` until): one more attempt, and a schedule
-/// remembered for an earlier holder is dropped (this run reads the subject as it is now).
+/// Takes a job under a lease (`$1` id, `$2` token, `$3` until, `$4` merchant): one more attempt,
+/// and a schedule remembered for an earlier holder is dropped (this run reads the subject as it
+/// is now).
 const TAKE: &str = "UPDATE jobs SET lease_token = $2, lease_until = $3, attempts = attempts + 1, \
-     rerun_at = NULL WHERE id = $1";
+     rerun_at = NULL WHERE id = $1 AND merchant_id = $4";
 
 impl SqlTx {
     /// Stages `op` for job `id` if `token` holds its lease as committed now (checked again at
@@ -93,10 +97,11 @@ impl SqlTx {
         let Some(number) = rows::job_number(id) else {
             return Ok(false);
         };
+        let merchant = self.merchant_value();
         let held = self
             .count(
-                "SELECT count(*) FROM jobs WHERE id = $1 AND lease_token = $2",
-                vec![number.into(), token.as_str().into()],
+                "SELECT count(*) FROM jobs WHERE id = $1 AND lease_token = $2 AND merchant_id = $3",
+                vec![number.into(), token.as_str().into(), merchant],
             )
             .await?
             == 1;
@@ -129,11 +134,13 @@ impl SqlTx {
             match op {
                 JobOp::Complete { id, .. } | JobOp::Reschedule { id, .. } => involved.push(*id),
                 JobOp::Schedule { kind, .. } => {
+                    let merchant = self.merchant_value();
                     let rows = self
                         .exec
                         .fetch(
-                            "SELECT id FROM jobs WHERE kind = $1 AND subject = $2",
-                            vec![kind.name().into(), kind.subject().into()],
+                            "SELECT id FROM jobs WHERE merchant_id = $3 AND kind = $1 \
+                             AND subject = $2",
+                            vec![kind.name().into(), kind.subject().into(), merchant],
                         )
                         .await?;
                     match rows.first() {
@@ -145,13 +152,20 @@ impl SqlTx {
         }
         involved.sort_unstable();
         involved.dedup();
+        // Only this merchant's rows: the changes below name rows by id, all of them in `holders`
+        // or found by this merchant's (kind, subject).
         let lock = match self.backend {
-            Backend::Postgres => "SELECT id, lease_token FROM jobs WHERE id = $1 FOR UPDATE",
-            Backend::Sqlite => "SELECT id, lease_token FROM jobs WHERE id = $1",
+            Backend::Postgres => {
+                "SELECT id, lease_token FROM jobs WHERE id = $1 AND merchant_id = $2 FOR UPDATE"
+            }
+            Backend::Sqlite => {
+                "SELECT id, lease_token FROM jobs WHERE id = $1 AND merchant_id = $2"
+            }
         };
         let mut holders = std::collections::BTreeMap::new();
         for id in involved {
-            let rows = self.exec.fetch(lock, vec![id.into()]).await?;
+            let merchant = self.merchant_value();
+            let rows = self.exec.fetch(lock, vec![id.into(), merchant]).await?;
             if let Some(row) = rows.first() {
                 holders.insert(id, row.opt_text(1)?);
             }
@@ -184,36 +198,47 @@ impl SqlTx {
         for op in first.into_iter().chain(rest) {
             match op {
                 JobOp::Schedule { kind, due_at } => {
+                    let merchant = self.merchant_value();
                     self.exec
                         .execute(
                             SCHEDULE,
-                            vec![kind.name().into(), kind.subject().into(), (*due_at).into()],
+                            vec![
+                                kind.name().into(),
+                                kind.subject().into(),
+                                (*due_at).into(),
+                                merchant,
+                            ],
                         )
                         .await?;
                 }
                 JobOp::Complete { id, .. } => {
                     // Removed, or, when a schedule came in while it was held, kept and due then.
+                    let merchant = self.merchant_value();
                     self.exec
                         .execute(
-                            "DELETE FROM jobs WHERE id = $1 AND rerun_at IS NULL",
-                            vec![(*id).into()],
+                            "DELETE FROM jobs WHERE id = $1 AND merchant_id = $2 \
+                             AND rerun_at IS NULL",
+                            vec![(*id).into(), merchant.clone()],
                         )
                         .await?;
                     self.exec
                         .execute(
                             "UPDATE jobs SET due_at = rerun_at, rerun_at = NULL, \
-                             lease_token = NULL, lease_until = NULL, attempts = 0 WHERE id = $1",
-                            vec![(*id).into()],
+                             lease_token = NULL, lease_until = NULL, attempts = 0 \
+                             WHERE id = $1 AND merchant_id = $2",
+                            vec![(*id).into(), merchant],
                         )
                         .await?;
                 }
                 JobOp::Reschedule { id, due_at, .. } => {
+                    let merchant = self.merchant_value();
                     self.exec
                         .execute(
                             "UPDATE jobs SET due_at = CASE WHEN rerun_at IS NOT NULL \
                              AND rerun_at < $2 THEN rerun_at ELSE $2 END, rerun_at = NULL, \
-                             lease_token = NULL, lease_until = NULL, attempts = 0 WHERE id = $1",
-                            vec![(*id).into(), (*due_at).into()],
+                             lease_token = NULL, lease_until = NULL, attempts = 0 \
+                             WHERE id = $1 AND merchant_id = $3",
+                            vec![(*id).into(), (*due_at).into(), merchant],
                         )
                         .await?;
                 }
@@ -232,11 +257,12 @@ impl SqlTx {
         why: &str,
         now: Millis,
     ) -> Result<(), StoreError> {
+        let merchant = self.merchant_value();
         self.exec
             .execute(
                 "UPDATE jobs SET dead_reason = $2, dead_at = $3, lease_token = NULL, \
-                 lease_until = NULL, rerun_at = NULL WHERE id = $1",
-                vec![id.into(), why.into(), now.into()],
+                 lease_until = NULL, rerun_at = NULL WHERE id = $1 AND merchant_id = $4",
+                vec![id.into(), why.into(), now.into(), merchant],
             )
             .await?;
         let (mut item, event) = dead_letter(&rows::job_id(id), what, why, now);
@@ -287,8 +313,12 @@ async fn take(
             job.id
         )));
     };
+    let merchant = tx.merchant_value();
     tx.exec
-        .execute(TAKE, vec![id.into(), token.as_str().into(), until.into()])
+        .execute(
+            TAKE,
+            vec![id.into(), token.as_str().into(), until.into(), merchant],
+        )
         .await?;
     job.attempts += 1;
     job.lease = Some(JobLease {
@@ -315,6 +345,7 @@ pub(crate) async fn claim_jobs(store: &SqlStore, claim: &Claim) -> Result<Vec<Jo
         if want == 0 {
             break;
         }
+        let merchant = tx.merchant_value();
         let rows = tx
             .exec
             .fetch(
@@ -322,6 +353,7 @@ pub(crate) async fn claim_jobs(store: &SqlStore, claim: &Claim) -> Result<Vec<Jo
                 vec![
                     claim.now.into(),
                     i64::try_from(want).unwrap_or(i64::MAX).into(),
+                    merchant,
                 ],
             )
             .await?;
@@ -361,18 +393,24 @@ pub(crate) async fn claim_job(
         Backend::Sqlite => concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE kind = $1 AND subject = $2 AND dead_reason IS NULL"
+            " FROM jobs WHERE merchant_id = $3 AND kind = $1 AND subject = $2 \
+             AND dead_reason IS NULL"
         ),
         Backend::Postgres => concat!(
             "SELECT ",
             job_columns!(),
-            " FROM jobs WHERE kind = $1 AND subject = $2 AND dead_reason IS NULL FOR UPDATE"
+            " FROM jobs WHERE merchant_id = $3 AND kind = $1 AND subject = $2 \
+             AND dead_reason IS NULL FOR UPDATE"
         ),
     };
     let mut tx = store.begin_tx().await?;
+    let merchant = tx.merchant_value();
     let rows = tx
         .exec
-        .fetch(sql, vec![kind.name().into(), kind.subject().into()])
+        .fetch(
+            sql,
+            vec![kind.name().into(), kind.subject().into(), merchant],
+        )
         .await?;
     let Some(row) = rows.first() else {
         return Ok(None);
@@ -403,10 +441,48 @@ pub(crate) async fn renew_lease(
     let renewed = tx
         .exec
         .execute(
-            "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2",
-            vec![number.into(), token.as_str().into(), until.into()],
+            "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 \
+             AND merchant_id = $4",
+            vec![
+                number.into(),
+                token.as_str().into(),
+                until.into(),
+                store.merchant().into(),
+            ],
         )
         .await?;
     tx.commit_now().await?;
     Ok(renewed == 1)
+}
+
+/// [`autodebit_domain::ports::Store::release_lease`]: a compare-and-set on the token that frees
+/// the job, due as before (or at a schedule that came in while it was held, if earlier), and takes
+/// back the attempt the claim counted.
+pub(crate) async fn release_lease(
+    store: &SqlStore,
+    id: &JobId,
+    token: &LeaseToken,
+) -> Result<bool, StoreError> {
+    let Some(number) = rows::job_number(id) else {
+        return Ok(false);
+    };
+    let mut tx = store.begin_tx().await?;
+    let released = tx
+        .exec
+        .execute(
+            "UPDATE jobs SET lease_token = NULL, lease_until = NULL, \
+             attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, \
+             due_at = CASE WHEN rerun_at IS NOT NULL AND rerun_at < due_at THEN rerun_at \
+                           ELSE due_at END, \
+             rerun_at = NULL \
+             WHERE id = $1 AND lease_token = $2 AND merchant_id = $3 AND dead_reason IS NULL",
+            vec![
+                number.into(),
+                token.as_str().into(),
+                store.merchant().into(),
+            ],
+        )
+        .await?;
+    tx.commit_now().await?;
+    Ok(released == 1)
 }

@@ -24,8 +24,19 @@
 //!   AES-256-GCM sealed, the associated data binding table, column, row id and key version.
 //!   Lookups by token use a blind index (HMAC); an access token a refresh rotated away is kept only
 //!   as its blind index. [`SqlStore::reencrypt`] moves old rows to the current key.
+//! - **Merchants.** One database serves several merchants: every business row carries its
+//!   merchant, and a handle ([`StoreOptions::merchant`], [`SqlStore::for_merchant`]) reads and
+//!   writes one merchant's rows only. Order references, idempotency keys, inbox keys and the one
+//!   job or open attention item per subject are unique per merchant; ids and Alipay's request ids
+//!   are unique database-wide.
+//! - **Lists** (`list_authorizations`, `list_orders`): newest first by `(created_at, id)`, paged by
+//!   a cursor, ids compared byte-wise on both backends.
+//! - **HTTP idempotency records** ([`SqlStore::begin_api_request`] and its siblings) for the
+//!   server's `Idempotency-Key` handling.
 //! - **Migrations** are embedded per backend and applied on open ([`StoreOptions::migrate`]) or by
-//!   `autodebit migrate`.
+//!   `autodebit migrate`; [`SqlStore::ready`] checks the database answers and is migrated.
+//! - **Transport.** A PostgreSQL server off this machine is refused unless the URL verifies its
+//!   certificate (`sslmode=verify-full`), or [`StoreOptions::allow_unverified_tls`] says so.
 //!
 //! No database derives on domain or protocol types: the mapping lives in this crate.
 //!
@@ -38,16 +49,22 @@
 //! # let _ = store; Ok(()) }
 //! ```
 
+mod api_requests;
 pub mod crypto;
 mod db;
 mod jobs;
+mod list;
+mod merchant;
 mod migrations;
 mod rotate;
 mod rows;
 mod store;
+mod tls;
 mod tx;
 
+pub use api_requests::ApiRequestStart;
 pub use crypto::{CryptoError, Keyring};
+pub use merchant::{DEFAULT_MERCHANT, InvalidMerchant};
 pub use rotate::Reencrypted;
 pub use store::{DeadJob, Diagnostics, Migrated, SqlStore, StoreOptions};
 
@@ -62,10 +79,18 @@ pub enum Backend {
 
 /// Why a store could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// The database URL (or schema name) is malformed.
     #[error("database URL: {0}")]
     Url(String),
+    /// The merchant named by [`StoreOptions::merchant`] is not a merchant id.
+    #[error(transparent)]
+    Merchant(#[from] InvalidMerchant),
+    /// The URL names a PostgreSQL server off this machine without a verified certificate
+    /// (`sslmode=verify-full`/`verify-ca`); see [`StoreOptions::allow_unverified_tls`].
+    #[error("database TLS: {0}")]
+    Tls(String),
     /// The database could not be reached or opened.
     #[error("cannot open the database: {0}")]
     Connect(String),

@@ -23,6 +23,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_one_job_per_subject.sql"),
         include_str!("../migrations/postgres/0002_one_job_per_subject.sql"),
     ),
+    (
+        3,
+        "merchants",
+        include_str!("../migrations/sqlite/0003_merchants.sql"),
+        include_str!("../migrations/postgres/0003_merchants.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

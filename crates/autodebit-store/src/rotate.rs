@@ -1,5 +1,7 @@
 //! Key rotation: rows sealed with an older key version are opened with it and sealed again with
 //! the current one, in small transactions, without touching the plaintext or the row's version.
+//! It covers the whole database, every merchant's rows (each sealed value stays bound to its own
+//! row and merchant).
 //!
 //! Each row is rewritten with a compare-and-set on its version and key version, so a unit of work
 //! that changes the row meanwhile wins (and writes it with the current key itself).
@@ -12,7 +14,7 @@
 use autodebit_domain::ports::StoreError;
 
 use crate::db::Value;
-use crate::rows::{ACCESS_TOKEN_INDEX, crypto};
+use crate::rows::{self, ACCESS_TOKEN_INDEX};
 use crate::store::SqlStore;
 
 /// What a re-encryption pass rewrote.
@@ -38,9 +40,11 @@ impl Reencrypted {
 /// A table with sealed columns: how to find its rows on old keys and rewrite them.
 struct Sealed {
     table: &'static str,
-    /// `id, version, key_version, <sealed columns…>` of up to `$2` rows whose key is not `$1`.
+    /// `id, version, key_version, merchant_id, <sealed columns…>` of up to `$2` rows whose key is
+    /// not `$1`.
     select: &'static str,
-    /// Sets the sealed columns (`$2…`) and `key_version`, guarded by id, version and old key.
+    /// Sets the sealed columns (`$2…`) and `key_version`, guarded by id, version, old key and
+    /// merchant.
     update: &'static str,
     columns: &'static [&'static str],
     /// Its counter in the report.
@@ -50,11 +54,13 @@ struct Sealed {
 const TABLES: [Sealed; 4] = [
     Sealed {
         table: "authorizations",
-        select: "SELECT id, version, key_version, access_token, refresh_token, pending_auth_code, \
-                 stray_token FROM authorizations WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        select: "SELECT id, version, key_version, merchant_id, access_token, refresh_token, \
+                 pending_auth_code, stray_token FROM authorizations WHERE key_version <> $1 \
+                 ORDER BY id LIMIT $2",
         update: "UPDATE authorizations SET access_token = $2, refresh_token = $3, \
                  pending_auth_code = $4, stray_token = $5, access_token_index = $6, \
-                 key_version = $7 WHERE id = $1 AND version = $8 AND key_version = $9",
+                 key_version = $7 WHERE id = $1 AND version = $8 AND key_version = $9 \
+                 AND merchant_id = $10",
         columns: &[
             "access_token",
             "refresh_token",
@@ -65,35 +71,35 @@ const TABLES: [Sealed; 4] = [
     },
     Sealed {
         table: "payment_attempts",
-        select: "SELECT id, version, key_version, request_body FROM payment_attempts \
+        select: "SELECT id, version, key_version, merchant_id, request_body FROM payment_attempts \
                  WHERE key_version <> $1 ORDER BY id LIMIT $2",
         update: "UPDATE payment_attempts SET request_body = $2, key_version = $3 \
-                 WHERE id = $1 AND version = $4 AND key_version = $5",
+                 WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
         columns: &["request_body"],
         tally: |r| &mut r.attempts,
     },
     Sealed {
         table: "refunds",
-        select: "SELECT id, version, key_version, request_body FROM refunds \
+        select: "SELECT id, version, key_version, merchant_id, request_body FROM refunds \
                  WHERE key_version <> $1 ORDER BY id LIMIT $2",
         update: "UPDATE refunds SET request_body = $2, key_version = $3 \
-                 WHERE id = $1 AND version = $4 AND key_version = $5",
+                 WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
         columns: &["request_body"],
         tally: |r| &mut r.refunds,
     },
     Sealed {
         table: "inbox",
-        select: "SELECT dedup_key, CAST(0 AS BIGINT) AS version, key_version, body FROM inbox \
-                 WHERE key_version <> $1 ORDER BY dedup_key LIMIT $2",
+        select: "SELECT dedup_key, CAST(0 AS BIGINT) AS version, key_version, merchant_id, body \
+                 FROM inbox WHERE key_version <> $1 ORDER BY merchant_id, dedup_key LIMIT $2",
         update: "UPDATE inbox SET body = $2, key_version = $3 \
-                 WHERE dedup_key = $1 AND 0 = $4 AND key_version = $5",
+                 WHERE dedup_key = $1 AND 0 = $4 AND key_version = $5 AND merchant_id = $6",
         columns: &["body"],
         tally: |r| &mut r.inbox,
     },
 ];
 
 impl SqlStore {
-    /// How many rows are still sealed with a key other than the current one.
+    /// How many rows, of every merchant, are still sealed with a key other than the current one.
     ///
     /// # Errors
     /// As any read.
@@ -113,7 +119,7 @@ impl SqlStore {
     }
 
     /// Re-seals every row written under an older key version with the current key, `batch` rows
-    /// per transaction, until none is left. Safe to run beside the flows and on several replicas.
+    /// per transaction, until none is left: every merchant's rows, whichever handle runs it. Safe to run beside the flows and on several replicas.
     ///
     /// On SQLite it then rebuilds the file (`VACUUM`) and truncates the WAL, so the old
     /// ciphertexts (and older versions of rows, sealed with the old key) are gone from the files. On PostgreSQL old row versions stay
@@ -143,21 +149,16 @@ impl SqlStore {
                     let id = row.text(0)?;
                     let version = row.int(1)?;
                     let old = row.int(2)?;
+                    let merchant = row.text(3)?;
                     let mut args: Vec<Value> = vec![id.as_str().into()];
                     let mut access = None;
                     for (i, column) in sealed.columns.iter().enumerate() {
-                        let plain = row
-                            .opt_text(3 + i)?
-                            .map(|s| keys.open(sealed.table, column, &id, &s))
-                            .transpose()
-                            .map_err(crypto)?;
+                        let place = (sealed.table, *column);
+                        let plain = rows::open(keys, place, &id, &merchant, row.opt_text(4 + i)?)?;
+                        let resealed = rows::seal(keys, place, &id, &merchant, plain.as_deref())?;
                         if *column == "access_token" {
-                            access.clone_from(&plain);
+                            access = plain;
                         }
-                        let resealed = plain
-                            .map(|p| keys.seal(sealed.table, column, &id, &p))
-                            .transpose()
-                            .map_err(crypto)?;
                         args.push(resealed.into());
                     }
                     if sealed.table == "authorizations" {
@@ -167,7 +168,7 @@ impl SqlStore {
                                 .into(),
                         );
                     }
-                    args.extend([current.into(), version.into(), old.into()]);
+                    args.extend([current.into(), version.into(), old.into(), merchant.into()]);
                     rewritten += tx.exec.execute(sealed.update, args).await?;
                 }
                 tx.exec.commit().await?;

@@ -20,21 +20,24 @@ use autodebit_domain::ports::StoreError;
 
 use crate::crypto::{CryptoError, Keyring};
 use crate::db::{Row, Value};
+use crate::merchant;
 
-/// The columns of `authorizations`, in the order [`authorization`] reads them.
+/// The columns of `authorizations`, in the order [`authorization`] reads them. Every column list
+/// ends with `merchant_id`: inserts set it from the values, reads return it (the sealed columns
+/// are bound to it).
 macro_rules! authorization_columns {
     () => {
         "id, customer_id, wallet, terminal_type, os_type, return_url, auth_state, auth_url, state, \
          access_token, access_expires_at, refresh_token, refresh_expires_at, pending_auth_code, \
          user_login_id, failure, version, created_at, updated_at, key_version, access_token_index, \
-         qr_code, tries, stray_token, consent_expires_at"
+         qr_code, tries, stray_token, consent_expires_at, merchant_id"
     };
 }
 /// The columns of `orders`.
 macro_rules! order_columns {
     () => {
         "id, authorization_id, reference, description, currency, amount_minor, state, \
-         refunded_minor, version, created_at, updated_at"
+         refunded_minor, version, created_at, updated_at, merchant_id"
     };
 }
 /// The columns of `payment_attempts`.
@@ -42,7 +45,7 @@ macro_rules! attempt_columns {
     () => {
         "id, order_id, payment_request_id, request_body, currency, amount_minor, state, \
          payment_id, result_code, inquiries, late_success, cancel_started_at, expires_at, \
-         version, created_at, updated_at, key_version, cancel_reason"
+         version, created_at, updated_at, key_version, cancel_reason, merchant_id"
     };
 }
 /// The columns of `refunds`.
@@ -50,7 +53,7 @@ macro_rules! refund_columns {
     () => {
         "id, order_id, refund_request_id, request_body, currency, amount_minor, state, \
          alipay_refund_id, result_code, sends, first_sent_at, inquiries, version, created_at, \
-         updated_at, key_version, origin, not_sent, maybe_sent"
+         updated_at, key_version, origin, not_sent, maybe_sent, merchant_id"
     };
 }
 /// The columns of `jobs` that make a [`Job`], in the order [`job`] reads them.
@@ -63,7 +66,7 @@ macro_rules! job_columns {
 macro_rules! attention_columns {
     () => {
         "id, subject_kind, subject_id, code, reason, tried, actions, opened_at, updated_at, \
-         resolved_at, resolution"
+         resolved_at, resolution, merchant_id"
     };
 }
 pub(crate) use {
@@ -135,35 +138,51 @@ fn opt_named<S>(
     }
 }
 
-fn open(
+/// Opens a sealed column of `merchant`'s row `id`.
+pub(crate) fn open(
     keys: &Keyring,
-    table: &str,
-    column: &str,
+    (table, column): (&str, &str),
     id: &str,
+    merchant: &str,
     sealed: Option<String>,
 ) -> Result<Option<String>, StoreError> {
     sealed
-        .map(|s| keys.open(table, column, id, &s).map_err(crypto))
+        .map(|s| {
+            keys.open_scoped(table, column, id, merchant::scope(merchant), &s)
+                .map_err(crypto)
+        })
         .transpose()
 }
 
-fn seal(
+/// Seals a column of `merchant`'s row `id` with the current key.
+pub(crate) fn seal(
     keys: &Keyring,
-    table: &str,
-    column: &str,
+    (table, column): (&str, &str),
     id: &str,
+    merchant: &str,
     plain: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
     plain
-        .map(|p| keys.seal(table, column, id, p).map_err(crypto))
+        .map(|p| {
+            keys.seal_scoped(table, column, id, merchant::scope(merchant), p)
+                .map_err(crypto)
+        })
         .transpose()
 }
 
 /// An authorization row, decrypted.
 pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, StoreError> {
     let id = row.text(0)?;
-    let sealed =
-        |i: usize, column: &str| open(keys, "authorizations", column, &id, row.opt_text(i)?);
+    let merchant = row.text(25)?;
+    let sealed = |i: usize, column: &str| {
+        open(
+            keys,
+            ("authorizations", column),
+            &id,
+            &merchant,
+            row.opt_text(i)?,
+        )
+    };
     let access = sealed(9, "access_token")?;
     let refresh = sealed(11, "refresh_token")?;
     let code = sealed(13, "pending_auth_code")?;
@@ -204,14 +223,18 @@ pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, 
 }
 
 /// The values of an authorization row, in [`authorization_columns`] order, every sealed column
-/// sealed with the current key (the row's `key_version`), with `version` as given.
+/// sealed with the current key (the row's `key_version`), with `version` as given, ending with
+/// `merchant`.
 pub(crate) fn authorization_values(
     a: &Authorization,
     version: u64,
     keys: &Keyring,
+    merchant: &str,
 ) -> Result<Vec<Value>, StoreError> {
     let id = a.id.as_str();
-    let seal = |column: &str, plain: Option<&str>| seal(keys, "authorizations", column, id, plain);
+    let seal = |column: &str, plain: Option<&str>| {
+        seal(keys, ("authorizations", column), id, merchant, plain)
+    };
     let token = a.token.as_ref();
     let access = token.map(|t| t.access_token.expose_secret());
     Ok(vec![
@@ -254,6 +277,7 @@ pub(crate) fn authorization_values(
         )?
         .into(),
         a.consent_expires_at.into(),
+        merchant.into(),
     ])
 }
 
@@ -273,8 +297,12 @@ pub(crate) fn order(row: &Row) -> Result<Order, StoreError> {
     })
 }
 
-/// The values of an order row, in [`order_columns`] order.
-pub(crate) fn order_values(o: &Order, version: u64) -> Result<Vec<Value>, StoreError> {
+/// The values of `merchant`'s order row, in [`order_columns`] order.
+pub(crate) fn order_values(
+    o: &Order,
+    version: u64,
+    merchant: &str,
+) -> Result<Vec<Value>, StoreError> {
     Ok(vec![
         o.id.as_str().into(),
         o.authorization_id.as_str().into(),
@@ -287,6 +315,7 @@ pub(crate) fn order_values(o: &Order, version: u64) -> Result<Vec<Value>, StoreE
         to_i64(version, "version")?.into(),
         o.created_at.into(),
         o.updated_at.into(),
+        merchant.into(),
     ])
 }
 
@@ -295,9 +324,9 @@ pub(crate) fn attempt(row: &Row, keys: &Keyring) -> Result<PaymentAttempt, Store
     let id = row.text(0)?;
     let body = open(
         keys,
-        "payment_attempts",
-        "request_body",
+        ("payment_attempts", "request_body"),
         &id,
+        &row.text(18)?,
         Some(row.text(3)?),
     )?
     .unwrap_or_default();
@@ -321,11 +350,13 @@ pub(crate) fn attempt(row: &Row, keys: &Keyring) -> Result<PaymentAttempt, Store
     })
 }
 
-/// The values of an attempt row, in [`attempt_columns`] order, sealed with the current key.
+/// The values of `merchant`'s attempt row, in [`attempt_columns`] order, sealed with the current
+/// key.
 pub(crate) fn attempt_values(
     a: &PaymentAttempt,
     version: u64,
     keys: &Keyring,
+    merchant: &str,
 ) -> Result<Vec<Value>, StoreError> {
     let id = a.id.as_str();
     Ok(vec![
@@ -334,9 +365,9 @@ pub(crate) fn attempt_values(
         a.payment_request_id.as_str().into(),
         seal(
             keys,
-            "payment_attempts",
-            "request_body",
+            ("payment_attempts", "request_body"),
             id,
+            merchant,
             Some(a.request_body.expose()),
         )?
         .into(),
@@ -354,13 +385,21 @@ pub(crate) fn attempt_values(
         a.updated_at.into(),
         i64::from(keys.current_version()).into(),
         a.cancel_reason.map(CancelReason::name).into(),
+        merchant.into(),
     ])
 }
 
 /// A refund row, decrypted.
 pub(crate) fn refund(row: &Row, keys: &Keyring) -> Result<Refund, StoreError> {
     let id = row.text(0)?;
-    let body = open(keys, "refunds", "request_body", &id, Some(row.text(3)?))?.unwrap_or_default();
+    let body = open(
+        keys,
+        ("refunds", "request_body"),
+        &id,
+        &row.text(19)?,
+        Some(row.text(3)?),
+    )?
+    .unwrap_or_default();
     Ok(Refund {
         order_id: OrderId::new(row.text(1)?),
         refund_request_id: RefundRequestId::new(row.text(2)?),
@@ -382,11 +421,13 @@ pub(crate) fn refund(row: &Row, keys: &Keyring) -> Result<Refund, StoreError> {
     })
 }
 
-/// The values of a refund row, in [`refund_columns`] order, sealed with the current key.
+/// The values of `merchant`'s refund row, in [`refund_columns`] order, sealed with the current
+/// key.
 pub(crate) fn refund_values(
     r: &Refund,
     version: u64,
     keys: &Keyring,
+    merchant: &str,
 ) -> Result<Vec<Value>, StoreError> {
     let id = r.id.as_str();
     Ok(vec![
@@ -395,9 +436,9 @@ pub(crate) fn refund_values(
         r.refund_request_id.as_str().into(),
         seal(
             keys,
-            "refunds",
-            "request_body",
+            ("refunds", "request_body"),
             id,
+            merchant,
             Some(r.request_body.expose()),
         )?
         .into(),
@@ -419,6 +460,7 @@ pub(crate) fn refund_values(
         r.origin.name().into(),
         i64::from(r.not_sent).into(),
         i64::from(r.maybe_sent).into(),
+        merchant.into(),
     ])
 }
 
@@ -526,8 +568,8 @@ pub(crate) fn attention(row: &Row) -> Result<AttentionItem, StoreError> {
     })
 }
 
-/// The values of an attention item row, in [`attention_columns`] order.
-pub(crate) fn attention_values(item: &AttentionItem) -> Vec<Value> {
+/// The values of `merchant`'s attention item row, in [`attention_columns`] order.
+pub(crate) fn attention_values(item: &AttentionItem, merchant: &str) -> Vec<Value> {
     vec![
         item.id.as_str().into(),
         item.subject.kind().into(),
@@ -540,6 +582,7 @@ pub(crate) fn attention_values(item: &AttentionItem) -> Vec<Value> {
         item.updated_at.into(),
         item.resolution.as_ref().map(|r| r.at).into(),
         item.resolution.as_ref().map(|r| r.reason.as_str()).into(),
+        merchant.into(),
     ]
 }
 /// Every event kind, for reading names back.
@@ -575,12 +618,19 @@ pub(crate) fn event(row: &Row) -> Result<(i64, Event), StoreError> {
     ))
 }
 
-/// An inbox row (`dedup_key, path, headers, body, received_at`), decrypted.
+/// An inbox row (`dedup_key, path, headers, body, received_at, merchant_id`), decrypted.
 pub(crate) fn inbox(row: &Row, keys: &Keyring) -> Result<InboxEntry, StoreError> {
     let key = row.text(0)?;
     let headers: Vec<(String, String)> = serde_json::from_str(&row.text(2)?)
         .map_err(|e| StoreError::Corrupt(format!("inbox {key}: headers: {e}")))?;
-    let body = open(keys, "inbox", "body", &key, Some(row.text(3)?))?.unwrap_or_default();
+    let body = open(
+        keys,
+        ("inbox", "body"),
+        &key,
+        &row.text(5)?,
+        Some(row.text(3)?),
+    )?
+    .unwrap_or_default();
     Ok(InboxEntry {
         path: row.text(1)?,
         headers,
@@ -590,17 +640,30 @@ pub(crate) fn inbox(row: &Row, keys: &Keyring) -> Result<InboxEntry, StoreError>
     })
 }
 
-/// The values of an inbox row (`dedup_key, path, headers, body, received_at, key_version`).
-pub(crate) fn inbox_values(e: &InboxEntry, keys: &Keyring) -> Result<Vec<Value>, StoreError> {
+/// The values of `merchant`'s inbox row (`dedup_key, path, headers, body, received_at,
+/// key_version, merchant_id`).
+pub(crate) fn inbox_values(
+    e: &InboxEntry,
+    keys: &Keyring,
+    merchant: &str,
+) -> Result<Vec<Value>, StoreError> {
     let headers = serde_json::to_string(&e.headers)
         .map_err(|err| StoreError::Rejected(format!("inbox headers: {err}")))?;
     Ok(vec![
         e.dedup_key.as_str().into(),
         e.path.as_str().into(),
         headers.into(),
-        seal(keys, "inbox", "body", &e.dedup_key, Some(e.body.expose()))?.into(),
+        seal(
+            keys,
+            ("inbox", "body"),
+            &e.dedup_key,
+            merchant,
+            Some(e.body.expose()),
+        )?
+        .into(),
         e.received_at.into(),
         i64::from(keys.current_version()).into(),
+        merchant.into(),
     ])
 }
 

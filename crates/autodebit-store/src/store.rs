@@ -21,15 +21,20 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::crypto::Keyring;
 use crate::db::{Exec, Row, map_error};
 use crate::jobs;
+use crate::merchant::{self, DEFAULT_MERCHANT, InvalidMerchant};
 use crate::rows::{
     self, attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
     refund_columns,
 };
+use crate::tls;
 use crate::tx::SqlTx;
 use crate::{Backend, OpenError};
 
 /// How to open a store. [`StoreOptions::new`] takes a database URL: `sqlite://PATH` (or
 /// `sqlite:PATH`; the file is created if missing) or `postgres://…`/`postgresql://…`.
+///
+/// A PostgreSQL server that is not on this machine must be reached with a verified certificate
+/// (`sslmode=verify-full` or `verify-ca` in the URL): see [`StoreOptions::allow_unverified_tls`].
 #[derive(Clone)]
 pub struct StoreOptions {
     url: String,
@@ -37,6 +42,8 @@ pub struct StoreOptions {
     busy_timeout: Duration,
     migrate: bool,
     schema: Option<String>,
+    merchant: String,
+    allow_unverified_tls: bool,
 }
 
 impl fmt::Debug for StoreOptions {
@@ -49,13 +56,16 @@ impl fmt::Debug for StoreOptions {
             .field("busy_timeout", &self.busy_timeout)
             .field("migrate", &self.migrate)
             .field("schema", &self.schema)
+            .field("merchant", &self.merchant)
+            .field("allow_unverified_tls", &self.allow_unverified_tls)
             .finish()
     }
 }
 
 impl StoreOptions {
     /// Options for `url`, with the defaults: 8 connections (SQLite: 4), a 5 s busy timeout,
-    /// migrations applied on open.
+    /// migrations applied on open, merchant [`DEFAULT_MERCHANT`], certificates verified for a
+    /// PostgreSQL server off this machine.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -63,7 +73,28 @@ impl StoreOptions {
             busy_timeout: Duration::from_secs(5),
             migrate: true,
             schema: None,
+            merchant: DEFAULT_MERCHANT.to_owned(),
+            allow_unverified_tls: false,
         }
+    }
+
+    /// The merchant the opened store reads and writes for (default [`DEFAULT_MERCHANT`]); other
+    /// merchants' handles come from [`SqlStore::for_merchant`]. Checked at open: 1–63 characters
+    /// of `a`–`z`, `0`–`9`, `_`, `-`, starting with a letter or digit.
+    #[must_use]
+    pub fn merchant(mut self, id: impl Into<String>) -> Self {
+        self.merchant = id.into();
+        self
+    }
+
+    /// PostgreSQL only: accept a server off this machine reached without a verified certificate
+    /// (`sslmode` other than `verify-full`/`verify-ca`), which anyone on the path can read, change,
+    /// or downgrade to plaintext. Off by default: opening such a URL is refused. Loopback
+    /// addresses and Unix sockets never need it.
+    #[must_use]
+    pub fn allow_unverified_tls(mut self, allow: bool) -> Self {
+        self.allow_unverified_tls = allow;
+        self
     }
 
     /// At most this many connections.
@@ -127,23 +158,33 @@ struct Inner {
     pool: Pool,
     keys: Arc<Keyring>,
     busy_timeout: Duration,
+    /// PostgreSQL: the `sslmode` connections use (`unix-socket` when TLS does not apply).
+    ssl_mode: Option<String>,
 }
 
-/// The store port on SQLite or PostgreSQL. Cheap to clone: clones share the pool.
+/// The store port on SQLite or PostgreSQL, for one merchant. Cheap to clone: clones share the
+/// pool, and so do the handles of other merchants ([`SqlStore::for_merchant`]).
 ///
 /// Every unit of work is a database transaction: on SQLite `BEGIN IMMEDIATE` (one writer at a
 /// time, so a read-then-write never meets a stale snapshot), on PostgreSQL `READ COMMITTED` with
 /// compare-and-set updates (`… WHERE version = $n`), which block on a concurrent writer of the same
 /// row and then see its commit. Jobs are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+///
+/// Every read and write through a handle, the port's and the inspection reads alike, is scoped
+/// to its merchant ([`SqlStore::merchant`]): rows are written with it, read, updated and claimed
+/// only when they carry it. Migrations, [`SqlStore::diagnostics`], [`SqlStore::ready`] and
+/// [`SqlStore::reencrypt`] act on the whole database.
 #[derive(Clone)]
 pub struct SqlStore {
     inner: Arc<Inner>,
+    merchant: Arc<str>,
 }
 
 impl fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlStore")
             .field("backend", &self.backend())
+            .field("merchant", &self.merchant)
             .field("keys", &self.inner.keys)
             .finish_non_exhaustive()
     }
@@ -168,6 +209,7 @@ impl SqlStore {
     /// [`OpenError`] when the URL is malformed, the database cannot be reached, or its schema is
     /// newer than this build (or behind it, with migrations off).
     pub async fn open(options: StoreOptions, keys: Keyring) -> Result<Self, OpenError> {
+        merchant::check(&options.merchant)?;
         let store = Self::connect(&options, keys).await?;
         if options.migrate {
             store.migrate().await?;
@@ -178,6 +220,7 @@ impl SqlStore {
     }
 
     async fn connect(options: &StoreOptions, keys: Keyring) -> Result<Self, OpenError> {
+        let mut ssl_mode = None;
         let pool = match options.backend()? {
             Backend::Sqlite => {
                 if options.url.contains(":memory:") || options.url.contains("mode=memory") {
@@ -207,6 +250,14 @@ impl SqlStore {
             Backend::Postgres => {
                 let mut connect = PgConnectOptions::from_str(&options.url)
                     .map_err(|e| OpenError::Url(e.to_string()))?;
+                // Before any connection: a server off this machine needs a verified certificate.
+                tls::check(
+                    tls::transport(&connect),
+                    connect.get_ssl_mode(),
+                    options.allow_unverified_tls,
+                )
+                .map_err(OpenError::Tls)?;
+                ssl_mode = Some(tls::effective(&connect));
                 if let Some(schema) = &options.schema {
                     if !schema
                         .chars()
@@ -247,8 +298,29 @@ impl SqlStore {
                 pool,
                 keys: Arc::new(keys),
                 busy_timeout: options.busy_timeout,
+                ssl_mode,
             }),
+            merchant: Arc::from(options.merchant.as_str()),
         })
+    }
+
+    /// A handle on the same database for merchant `id`: it shares this store's pool, keyring and
+    /// (SQLite) writer queue, and reads and writes `id`'s rows only. Cheap: no connection is made.
+    ///
+    /// # Errors
+    /// [`InvalidMerchant`] unless `id` is 1–63 characters of `a`–`z`, `0`–`9`, `_` and `-`,
+    /// starting with a letter or a digit.
+    pub fn for_merchant(&self, id: &str) -> Result<SqlStore, InvalidMerchant> {
+        merchant::check(id)?;
+        Ok(Self {
+            inner: self.inner.clone(),
+            merchant: Arc::from(id),
+        })
+    }
+
+    /// The merchant this handle reads and writes for.
+    pub fn merchant(&self) -> &str {
+        &self.merchant
     }
 
     /// Applies pending migrations to the database `options` names and reports where it stands,
@@ -357,6 +429,32 @@ impl SqlStore {
         .map_err(|e| OpenError::Connect(e.to_string()))
     }
 
+    /// Whether the store can serve (for a readiness probe): a round trip to the database, and every
+    /// migration this build embeds applied. A database a newer build has migrated further is
+    /// still ready (this build's schema is all there); opening it would be refused.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] saying which: the database cannot be reached, or it lacks
+    /// migrations (run `autodebit migrate`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let applied = self
+            .applied_migrations()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let known = crate::migrations::versions(self.backend());
+        let missing: Vec<i64> = known
+            .iter()
+            .copied()
+            .filter(|v| !applied.contains(v))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "the database lacks migrations {missing:?} (it is at {applied:?}): run `autodebit migrate`"
+            )));
+        }
+        Ok(())
+    }
+
     async fn check_schema(&self) -> Result<(), OpenError> {
         let applied = self.applied_migrations().await?;
         let known = crate::migrations::versions(self.backend());
@@ -390,13 +488,15 @@ impl SqlStore {
             exec,
             keys: self.inner.keys.clone(),
             backend: self.backend(),
+            merchant: self.merchant.clone(),
             jobs: Vec::new(),
             writer: permit,
         })
     }
 
-    /// Outbox entries after `seq`, oldest first, with their sequence numbers: what a relay
-    /// delivers to the merchant, remembering the last `seq` it sent.
+    /// This merchant's outbox entries after `seq`, oldest first, with their sequence numbers: what
+    /// a relay delivers to the merchant, remembering the last `seq` it sent. Sequence numbers are
+    /// shared by every merchant (so one merchant's numbers have gaps).
     ///
     /// # Errors
     /// As any read.
@@ -409,15 +509,16 @@ impl SqlStore {
         let rows = tx
             .exec
             .fetch(
-                "SELECT seq, kind, subject, detail, at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                vec![seq.into(), i64::from(limit).into()],
+                "SELECT seq, kind, subject, detail, at FROM events \
+                 WHERE merchant_id = $3 AND seq > $1 ORDER BY seq LIMIT $2",
+                vec![seq.into(), i64::from(limit).into(), self.merchant().into()],
             )
             .await?;
         rows.iter().map(rows::event).collect()
     }
 
-    /// Every job that will run (not set aside), in due order: for operators, and for tests that
-    /// inspect a run.
+    /// This merchant's jobs that will run (not set aside), in due order: for operators, and for
+    /// tests that inspect a run.
     ///
     /// # Errors
     /// As any read; [`StoreError::Corrupt`] when a row cannot be read (the next claim sets it
@@ -428,15 +529,15 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 job_columns!(),
-                " FROM jobs WHERE dead_reason IS NULL ORDER BY due_at, id"
+                " FROM jobs WHERE merchant_id = $1 AND dead_reason IS NULL ORDER BY due_at, id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             |row, _| rows::job(row),
         )
         .await
     }
 
-    /// Jobs set aside as dead letters, oldest first, with why.
+    /// This merchant's jobs set aside as dead letters, oldest first, with why.
     ///
     /// # Errors
     /// As any read.
@@ -446,10 +547,10 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 job_columns!(),
-                ", dead_reason, dead_at FROM jobs WHERE dead_reason IS NOT NULL \
-                 ORDER BY dead_at, id"
+                ", dead_reason, dead_at FROM jobs WHERE merchant_id = $1 \
+                 AND dead_reason IS NOT NULL ORDER BY dead_at, id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             |row, _| {
                 Ok(DeadJob {
                     id: rows::job_id(row.int(0)?),
@@ -463,7 +564,7 @@ impl SqlStore {
         .await
     }
 
-    /// Every attention item, open or closed, in (opened_at, id) order.
+    /// This merchant's attention items, open or closed, in (opened_at, id) order.
     ///
     /// # Errors
     /// As any read.
@@ -473,15 +574,15 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 attention_columns!(),
-                " FROM attention_items ORDER BY opened_at, id"
+                " FROM attention_items WHERE merchant_id = $1 ORDER BY opened_at, id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             |row, _| rows::attention(row),
         )
         .await
     }
 
-    /// Every authorization, by id, decrypted.
+    /// This merchant's authorizations, by id, decrypted.
     ///
     /// # Errors
     /// As any read.
@@ -491,29 +592,33 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 authorization_columns!(),
-                " FROM authorizations ORDER BY id"
+                " FROM authorizations WHERE merchant_id = $1 ORDER BY id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             rows::authorization,
         )
         .await
     }
 
-    /// Every order, by id.
+    /// This merchant's orders, by id.
     ///
     /// # Errors
     /// As any read.
     pub async fn orders(&self) -> Result<Vec<Order>, StoreError> {
         let mut tx = self.begin_tx().await?;
         tx.read(
-            concat!("SELECT ", order_columns!(), " FROM orders ORDER BY id"),
-            vec![],
+            concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE merchant_id = $1 ORDER BY id"
+            ),
+            vec![self.merchant().into()],
             |row, _| rows::order(row),
         )
         .await
     }
 
-    /// Every payment attempt, by creation time, decrypted.
+    /// This merchant's payment attempts, by creation time, decrypted.
     ///
     /// # Errors
     /// As any read.
@@ -523,15 +628,15 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 attempt_columns!(),
-                " FROM payment_attempts ORDER BY created_at, id"
+                " FROM payment_attempts WHERE merchant_id = $1 ORDER BY created_at, id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             rows::attempt,
         )
         .await
     }
 
-    /// Every refund, by creation time, decrypted.
+    /// This merchant's refunds, by creation time, decrypted.
     ///
     /// # Errors
     /// As any read.
@@ -541,30 +646,31 @@ impl SqlStore {
             concat!(
                 "SELECT ",
                 refund_columns!(),
-                " FROM refunds ORDER BY created_at, id"
+                " FROM refunds WHERE merchant_id = $1 ORDER BY created_at, id"
             ),
-            vec![],
+            vec![self.merchant().into()],
             rows::refund,
         )
         .await
     }
 
-    /// Every inbox entry, oldest first, decrypted.
+    /// This merchant's inbox entries, oldest first, decrypted.
     ///
     /// # Errors
     /// As any read; [`StoreError::Corrupt`] when a body does not decrypt.
     pub async fn inbox(&self) -> Result<Vec<InboxEntry>, StoreError> {
         let mut tx = self.begin_tx().await?;
         tx.read(
-            "SELECT dedup_key, path, headers, body, received_at FROM inbox \
-             ORDER BY received_at, dedup_key",
-            vec![],
+            "SELECT dedup_key, path, headers, body, received_at, merchant_id FROM inbox \
+             WHERE merchant_id = $1 ORDER BY received_at, dedup_key",
+            vec![self.merchant().into()],
             rows::inbox,
         )
         .await
     }
 
-    /// What the database runs with: for the start-up log, and to check the settings took.
+    /// What the database runs with (the whole database, whichever merchant's handle asks): for the
+    /// start-up log, and to check the settings took.
     ///
     /// # Errors
     /// As any read.
@@ -605,6 +711,8 @@ impl SqlStore {
                     }),
                     integrity,
                     migrations,
+                    ssl_mode: None,
+                    ssl_in_use: None,
                 }
             }
             Backend::Postgres => Diagnostics {
@@ -614,6 +722,19 @@ impl SqlStore {
                 synchronous: text(tx.exec.fetch("SHOW synchronous_commit", vec![]).await?)?,
                 integrity: None,
                 migrations,
+                ssl_mode: self.inner.ssl_mode.clone(),
+                ssl_in_use: tx
+                    .exec
+                    .fetch(
+                        "SELECT CAST(CASE WHEN ssl THEN 1 ELSE 0 END AS BIGINT) FROM pg_stat_ssl \
+                         WHERE pid = pg_backend_pid()",
+                        vec![],
+                    )
+                    .await?
+                    .first()
+                    .map(|r| r.int(0))
+                    .transpose()?
+                    .map(|on| on == 1),
             },
         })
     }
@@ -692,6 +813,7 @@ pub struct Migrated {
 
 /// What [`SqlStore::diagnostics`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostics {
     /// The backend.
     pub backend: Backend,
@@ -705,6 +827,13 @@ pub struct Diagnostics {
     pub integrity: Option<String>,
     /// The migrations applied.
     pub migrations: Vec<i64>,
+    /// PostgreSQL: the `sslmode` connections are opened with (`verify-full`, `verify-ca`,
+    /// `require`, `prefer`, `allow`, `disable`; `unix-socket` when TLS does not apply), after the
+    /// URL, `PGSSLMODE` and sqlx's default (`prefer`). `None` on SQLite.
+    pub ssl_mode: Option<String>,
+    /// PostgreSQL: whether the connection that read these diagnostics is encrypted
+    /// (`pg_stat_ssl`). `None` on SQLite.
+    pub ssl_in_use: Option<bool>,
 }
 
 #[async_trait]
@@ -736,6 +865,10 @@ impl Store for SqlStore {
         jobs::renew_lease(self, id, token, until).await
     }
 
+    async fn release_lease(&self, id: &JobId, token: &LeaseToken) -> Result<bool, StoreError> {
+        jobs::release_lease(self, id, token).await
+    }
+
     async fn open_attention(
         &self,
         after: Option<&AttentionId>,
@@ -746,8 +879,8 @@ impl Store for SqlStore {
             None => None,
             Some(id) => {
                 tx.read_one(
-                    "SELECT opened_at, id FROM attention_items WHERE id = $1",
-                    vec![id.as_str().into()],
+                    "SELECT opened_at, id FROM attention_items WHERE id = $1 AND merchant_id = $2",
+                    vec![id.as_str().into(), self.merchant().into()],
                     |row, _| Ok((row.int(0)?, row.text(1)?)),
                 )
                 .await?
@@ -762,10 +895,10 @@ impl Store for SqlStore {
                     concat!(
                         "SELECT ",
                         attention_columns!(),
-                        " FROM attention_items WHERE resolved_at IS NULL \
+                        " FROM attention_items WHERE merchant_id = $2 AND resolved_at IS NULL \
                          ORDER BY opened_at, id LIMIT $1"
                     ),
-                    vec![limit.into()],
+                    vec![limit.into(), self.merchant().into()],
                     |row, _| rows::attention(row),
                 )
                 .await?
@@ -775,11 +908,16 @@ impl Store for SqlStore {
                     concat!(
                         "SELECT ",
                         attention_columns!(),
-                        " FROM attention_items WHERE resolved_at IS NULL \
+                        " FROM attention_items WHERE merchant_id = $4 AND resolved_at IS NULL \
                          AND (opened_at > $1 OR (opened_at = $1 AND id > $2)) \
                          ORDER BY opened_at, id LIMIT $3"
                     ),
-                    vec![opened_at.into(), id.into(), limit.into()],
+                    vec![
+                        opened_at.into(),
+                        id.into(),
+                        limit.into(),
+                        self.merchant().into(),
+                    ],
                     |row, _| rows::attention(row),
                 )
                 .await?

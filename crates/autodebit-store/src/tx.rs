@@ -14,13 +14,14 @@ use autodebit_domain::model::{
     IdempotencyRecord, InboxEntry, Job, JobId, JobKind, LeaseToken, Millis, Order, OrderId,
     PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
-use autodebit_domain::ports::{StoreError, Tx};
+use autodebit_domain::ports::{AuthorizationFilter, OrderFilter, PageRequest, StoreError, Tx};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::Backend;
 use crate::crypto::Keyring;
 use crate::db::{Exec, Row, Value};
 use crate::jobs::JobOp;
+use crate::list::Listing;
 use crate::rows::{
     self, attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
     refund_columns,
@@ -32,6 +33,8 @@ pub(crate) struct SqlTx {
     pub(crate) exec: Box<dyn Exec>,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) backend: Backend,
+    /// The merchant whose rows it reads and writes (every statement names it).
+    pub(crate) merchant: Arc<str>,
     /// Job changes, applied at commit in this order (see [`SqlTx::apply_jobs`]).
     pub(crate) jobs: Vec<JobOp>,
     pub(crate) writer: Option<OwnedSemaphorePermit>,
@@ -41,6 +44,7 @@ impl fmt::Debug for SqlTx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlTx")
             .field("backend", &self.backend)
+            .field("merchant", &self.merchant)
             .field("staged_jobs", &self.jobs.len())
             .finish_non_exhaustive()
     }
@@ -95,7 +99,13 @@ impl SqlTx {
         }
     }
 
-    /// Runs a compare-and-set `UPDATE` whose last parameter is the version read.
+    /// The merchant, as a parameter.
+    pub(crate) fn merchant_value(&self) -> Value {
+        Value::from(&*self.merchant)
+    }
+
+    /// Runs a compare-and-set `UPDATE` whose last parameter is the version read (the values, made
+    /// by `rows::*_values`, end with the merchant, which the statement names before it).
     async fn update(
         &mut self,
         sql: &'static str,
@@ -136,9 +146,10 @@ impl SqlTx {
                 concat!(
                     "INSERT INTO attention_items (",
                     attention_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT DO NOTHING"
                 ),
-                rows::attention_values(&open),
+                rows::attention_values(&open, &self.merchant),
             )
             .await?;
         if inserted == 1 {
@@ -148,7 +159,8 @@ impl SqlTx {
             .exec
             .execute(
                 "UPDATE attention_items SET reason = $4, tried = $5, actions = $6, updated_at = $7 \
-                 WHERE subject_kind = $1 AND subject_id = $2 AND code = $3 AND resolved_at IS NULL",
+                 WHERE merchant_id = $8 AND subject_kind = $1 AND subject_id = $2 AND code = $3 \
+                 AND resolved_at IS NULL",
                 vec![
                     item.subject.kind().into(),
                     item.subject.id().into(),
@@ -157,6 +169,7 @@ impl SqlTx {
                     item.tried.as_str().into(),
                     rows::actions_value(&item.actions).into(),
                     item.updated_at.into(),
+                    self.merchant_value(),
                 ],
             )
             .await?;
@@ -192,9 +205,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 authorization_columns!(),
-                " FROM authorizations WHERE id = $1"
+                " FROM authorizations WHERE id = $1 AND merchant_id = $2"
             ),
-            vec![id.as_str().into()],
+            vec![id.as_str().into(), self.merchant_value()],
             rows::authorization,
         )
         .await
@@ -208,9 +221,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 authorization_columns!(),
-                " FROM authorizations WHERE auth_state = $1"
+                " FROM authorizations WHERE auth_state = $1 AND merchant_id = $2"
             ),
-            vec![auth_state.as_str().into()],
+            vec![auth_state.as_str().into(), self.merchant_value()],
             rows::authorization,
         )
         .await
@@ -229,9 +242,10 @@ impl Tx for SqlTx {
                     concat!(
                         "SELECT ",
                         authorization_columns!(),
-                        " FROM authorizations WHERE access_token_index = $1 ORDER BY id"
+                        " FROM authorizations WHERE access_token_index = $1 AND merchant_id = $2 \
+                         ORDER BY id"
                     ),
-                    vec![index.as_str().into()],
+                    vec![index.as_str().into(), self.merchant_value()],
                     rows::authorization,
                 )
                 .await?;
@@ -250,10 +264,11 @@ impl Tx for SqlTx {
                     concat!(
                         "SELECT ",
                         authorization_columns!(),
-                        " FROM authorizations WHERE id = \
-                         (SELECT authorization_id FROM retired_access_tokens WHERE token_index = $1)"
+                        " FROM authorizations WHERE merchant_id = $2 AND id = \
+                         (SELECT authorization_id FROM retired_access_tokens \
+                          WHERE token_index = $1 AND merchant_id = $2)"
                     ),
-                    vec![index.into()],
+                    vec![index.into(), self.merchant_value()],
                     rows::authorization,
                 )
                 .await?;
@@ -264,17 +279,30 @@ impl Tx for SqlTx {
         Ok(None)
     }
 
+    async fn list_authorizations(
+        &mut self,
+        filter: &AuthorizationFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        let mut list = Listing::new(self, "authorizations", authorization_columns!());
+        if let Some(customer) = &filter.customer_id {
+            list.equals("customer_id", customer.as_str().into());
+        }
+        list.any_of("state", filter.states.iter().map(|s| s.name()).collect());
+        list.read(self, page, rows::authorization).await
+    }
+
     async fn insert_authorization(
         &mut self,
         authorization: &Authorization,
     ) -> Result<(), StoreError> {
-        let values = rows::authorization_values(authorization, 0, &self.keys)?;
+        let values = rows::authorization_values(authorization, 0, &self.keys, &self.merchant)?;
         self.insert(
             concat!(
                 "INSERT INTO authorizations (",
                 authorization_columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT DO NOTHING"
+                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING"
             ),
             values,
             || format!("authorization {} or its authState exists", authorization.id),
@@ -290,6 +318,7 @@ impl Tx for SqlTx {
             authorization,
             version_after(authorization.version)?,
             &self.keys,
+            &self.merchant,
         )?;
         self.update(
             "UPDATE authorizations SET customer_id = $2, wallet = $3, terminal_type = $4, \
@@ -298,7 +327,8 @@ impl Tx for SqlTx {
              refresh_expires_at = $13, pending_auth_code = $14, user_login_id = $15, \
              failure = $16, version = $17, created_at = $18, updated_at = $19, \
              key_version = $20, access_token_index = $21, qr_code = $22, tries = $23, \
-             stray_token = $24, consent_expires_at = $25 WHERE id = $1 AND version = $26",
+             stray_token = $24, consent_expires_at = $25 \
+             WHERE id = $1 AND merchant_id = $26 AND version = $27",
             values,
             authorization.version,
         )
@@ -314,28 +344,60 @@ impl Tx for SqlTx {
         let index = self
             .keys
             .blind_index(rows::ACCESS_TOKEN_INDEX, access_token.expose_secret());
-        self.exec
+        // The blind index is unique database-wide: a token another merchant's authorization
+        // held is not taken over (that would be a token shared between merchants: refused).
+        let kept = self
+            .exec
             .execute(
-                "INSERT INTO retired_access_tokens (token_index, authorization_id, key_version) \
-                 VALUES ($1, $2, $3) ON CONFLICT (token_index) DO UPDATE \
-                 SET authorization_id = excluded.authorization_id",
+                "INSERT INTO retired_access_tokens \
+                 (token_index, authorization_id, key_version, merchant_id) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (token_index) DO UPDATE \
+                 SET authorization_id = excluded.authorization_id \
+                 WHERE retired_access_tokens.merchant_id = excluded.merchant_id",
                 vec![
                     index.into(),
                     authorization.as_str().into(),
                     i64::from(self.keys.current_version()).into(),
+                    self.merchant_value(),
                 ],
             )
             .await?;
+        if kept == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the access token retired from authorization {authorization} was retired by \
+                 another merchant's authorization"
+            )));
+        }
         Ok(())
     }
 
     async fn order(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         self.read_one(
-            concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
-            vec![id.as_str().into()],
+            concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
             |row, _| rows::order(row),
         )
         .await
+    }
+
+    async fn list_orders(
+        &mut self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Order>, StoreError> {
+        let mut list = Listing::new(self, "orders", order_columns!());
+        if let Some(reference) = &filter.reference {
+            list.equals("reference", reference.as_str().into());
+        }
+        if let Some(authorization) = &filter.authorization_id {
+            list.equals("authorization_id", authorization.as_str().into());
+        }
+        list.any_of("state", filter.states.iter().map(|s| s.name()).collect());
+        list.read(self, page, |row, _| rows::order(row)).await
     }
 
     async fn order_by_reference(&mut self, reference: &str) -> Result<Option<Order>, StoreError> {
@@ -343,9 +405,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 order_columns!(),
-                " FROM orders WHERE reference = $1"
+                " FROM orders WHERE reference = $1 AND merchant_id = $2"
             ),
-            vec![reference.into()],
+            vec![reference.into(), self.merchant_value()],
             |row, _| rows::order(row),
         )
         .await
@@ -356,9 +418,10 @@ impl Tx for SqlTx {
             concat!(
                 "INSERT INTO orders (",
                 order_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT DO NOTHING"
             ),
-            rows::order_values(order, 0)?,
+            rows::order_values(order, 0, &self.merchant)?,
             || format!("order {} or its reference exists", order.id),
         )
         .await
@@ -368,8 +431,9 @@ impl Tx for SqlTx {
         self.update(
             "UPDATE orders SET authorization_id = $2, reference = $3, description = $4, \
              currency = $5, amount_minor = $6, state = $7, refunded_minor = $8, version = $9, \
-             created_at = $10, updated_at = $11 WHERE id = $1 AND version = $12",
-            rows::order_values(order, version_after(order.version)?)?,
+             created_at = $10, updated_at = $11 \
+             WHERE id = $1 AND merchant_id = $12 AND version = $13",
+            rows::order_values(order, version_after(order.version)?, &self.merchant)?,
             order.version,
         )
         .await
@@ -380,9 +444,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 attempt_columns!(),
-                " FROM payment_attempts WHERE id = $1"
+                " FROM payment_attempts WHERE id = $1 AND merchant_id = $2"
             ),
-            vec![id.as_str().into()],
+            vec![id.as_str().into(), self.merchant_value()],
             rows::attempt,
         )
         .await
@@ -396,9 +460,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 attempt_columns!(),
-                " FROM payment_attempts WHERE payment_request_id = $1"
+                " FROM payment_attempts WHERE payment_request_id = $1 AND merchant_id = $2"
             ),
-            vec![id.as_str().into()],
+            vec![id.as_str().into(), self.merchant_value()],
             rows::attempt,
         )
         .await
@@ -412,22 +476,23 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 attempt_columns!(),
-                " FROM payment_attempts WHERE order_id = $1 ORDER BY created_at, id"
+                " FROM payment_attempts WHERE order_id = $1 AND merchant_id = $2 \
+                 ORDER BY created_at, id"
             ),
-            vec![order.as_str().into()],
+            vec![order.as_str().into(), self.merchant_value()],
             rows::attempt,
         )
         .await
     }
 
     async fn insert_attempt(&mut self, attempt: &PaymentAttempt) -> Result<(), StoreError> {
-        let values = rows::attempt_values(attempt, 0, &self.keys)?;
+        let values = rows::attempt_values(attempt, 0, &self.keys, &self.merchant)?;
         self.insert(
             concat!(
                 "INSERT INTO payment_attempts (",
                 attempt_columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18) ON CONFLICT DO NOTHING"
+                 $16, $17, $18, $19) ON CONFLICT DO NOTHING"
             ),
             values,
             || {
@@ -441,14 +506,19 @@ impl Tx for SqlTx {
     }
 
     async fn update_attempt(&mut self, attempt: &PaymentAttempt) -> Result<bool, StoreError> {
-        let values = rows::attempt_values(attempt, version_after(attempt.version)?, &self.keys)?;
+        let values = rows::attempt_values(
+            attempt,
+            version_after(attempt.version)?,
+            &self.keys,
+            &self.merchant,
+        )?;
         self.update(
             "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
              request_body = $4, currency = $5, amount_minor = $6, state = $7, \
              payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
              cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
              updated_at = $16, key_version = $17, cancel_reason = $18 \
-             WHERE id = $1 AND version = $19",
+             WHERE id = $1 AND merchant_id = $19 AND version = $20",
             values,
             attempt.version,
         )
@@ -457,8 +527,12 @@ impl Tx for SqlTx {
 
     async fn refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
         self.read_one(
-            concat!("SELECT ", refund_columns!(), " FROM refunds WHERE id = $1"),
-            vec![id.as_str().into()],
+            concat!(
+                "SELECT ",
+                refund_columns!(),
+                " FROM refunds WHERE id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
             rows::refund,
         )
         .await
@@ -472,9 +546,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 refund_columns!(),
-                " FROM refunds WHERE refund_request_id = $1"
+                " FROM refunds WHERE refund_request_id = $1 AND merchant_id = $2"
             ),
-            vec![id.as_str().into()],
+            vec![id.as_str().into(), self.merchant_value()],
             rows::refund,
         )
         .await
@@ -485,22 +559,22 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 refund_columns!(),
-                " FROM refunds WHERE order_id = $1 ORDER BY created_at, id"
+                " FROM refunds WHERE order_id = $1 AND merchant_id = $2 ORDER BY created_at, id"
             ),
-            vec![order.as_str().into()],
+            vec![order.as_str().into(), self.merchant_value()],
             rows::refund,
         )
         .await
     }
 
     async fn insert_refund(&mut self, refund: &Refund) -> Result<(), StoreError> {
-        let values = rows::refund_values(refund, 0, &self.keys)?;
+        let values = rows::refund_values(refund, 0, &self.keys, &self.merchant)?;
         self.insert(
             concat!(
                 "INSERT INTO refunds (",
                 refund_columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19) ON CONFLICT DO NOTHING"
+                 $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING"
             ),
             values,
             || {
@@ -514,13 +588,19 @@ impl Tx for SqlTx {
     }
 
     async fn update_refund(&mut self, refund: &Refund) -> Result<bool, StoreError> {
-        let values = rows::refund_values(refund, version_after(refund.version)?, &self.keys)?;
+        let values = rows::refund_values(
+            refund,
+            version_after(refund.version)?,
+            &self.keys,
+            &self.merchant,
+        )?;
         self.update(
             "UPDATE refunds SET order_id = $2, refund_request_id = $3, request_body = $4, \
              currency = $5, amount_minor = $6, state = $7, alipay_refund_id = $8, \
              result_code = $9, sends = $10, first_sent_at = $11, inquiries = $12, version = $13, \
              created_at = $14, updated_at = $15, key_version = $16, origin = $17, \
-             not_sent = $18, maybe_sent = $19 WHERE id = $1 AND version = $20",
+             not_sent = $18, maybe_sent = $19 \
+             WHERE id = $1 AND merchant_id = $20 AND version = $21",
             values,
             refund.version,
         )
@@ -537,9 +617,14 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 job_columns!(),
-                " FROM jobs WHERE kind = $1 AND subject = $2 AND dead_reason IS NULL"
+                " FROM jobs WHERE merchant_id = $3 AND kind = $1 AND subject = $2 \
+                 AND dead_reason IS NULL"
             ),
-            vec![kind.name().into(), kind.subject().into()],
+            vec![
+                kind.name().into(),
+                kind.subject().into(),
+                self.merchant_value(),
+            ],
             |row, _| rows::job(row),
         )
         .await
@@ -567,12 +652,14 @@ impl Tx for SqlTx {
     async fn push_event(&mut self, event: &Event) -> Result<(), StoreError> {
         self.exec
             .execute(
-                "INSERT INTO events (kind, subject, detail, at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO events (kind, subject, detail, at, merchant_id) \
+                 VALUES ($1, $2, $3, $4, $5)",
                 vec![
                     event.kind.name().into(),
                     event.subject.as_str().into(),
                     event.detail.as_deref().into(),
                     event.at.into(),
+                    self.merchant_value(),
                 ],
             )
             .await?;
@@ -601,13 +688,15 @@ impl Tx for SqlTx {
             subject.id().into(),
             resolution.at.into(),
             resolution.reason.as_str().into(),
+            self.merchant_value(),
         ];
         let closed = match code {
             None => {
                 self.exec
                     .execute(
                         "UPDATE attention_items SET resolved_at = $3, resolution = $4 \
-                         WHERE subject_kind = $1 AND subject_id = $2 AND resolved_at IS NULL",
+                         WHERE merchant_id = $5 AND subject_kind = $1 AND subject_id = $2 \
+                         AND resolved_at IS NULL",
                         args,
                     )
                     .await?
@@ -617,8 +706,8 @@ impl Tx for SqlTx {
                 self.exec
                     .execute(
                         "UPDATE attention_items SET resolved_at = $3, resolution = $4 \
-                         WHERE subject_kind = $1 AND subject_id = $2 AND code = $5 \
-                         AND resolved_at IS NULL",
+                         WHERE merchant_id = $5 AND subject_kind = $1 AND subject_id = $2 \
+                         AND code = $6 AND resolved_at IS NULL",
                         args,
                     )
                     .await?
@@ -632,10 +721,14 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 attention_columns!(),
-                " FROM attention_items WHERE subject_kind = $1 AND subject_id = $2 \
-                 AND resolved_at IS NULL ORDER BY opened_at, id"
+                " FROM attention_items WHERE merchant_id = $3 AND subject_kind = $1 \
+                 AND subject_id = $2 AND resolved_at IS NULL ORDER BY opened_at, id"
             ),
-            vec![subject.kind().into(), subject.id().into()],
+            vec![
+                subject.kind().into(),
+                subject.id().into(),
+                self.merchant_value(),
+            ],
             |row, _| rows::attention(row),
         )
         .await
@@ -646,9 +739,9 @@ impl Tx for SqlTx {
             concat!(
                 "SELECT ",
                 attention_columns!(),
-                " FROM attention_items WHERE id = $1"
+                " FROM attention_items WHERE id = $1 AND merchant_id = $2"
             ),
-            vec![id.as_str().into()],
+            vec![id.as_str().into(), self.merchant_value()],
             |row, _| rows::attention(row),
         )
         .await
@@ -658,9 +751,10 @@ impl Tx for SqlTx {
         let n = self
             .exec
             .execute(
-                "INSERT INTO inbox (dedup_key, path, headers, body, received_at, key_version) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                rows::inbox_values(entry, &self.keys)?,
+                "INSERT INTO inbox \
+                 (dedup_key, path, headers, body, received_at, key_version, merchant_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                rows::inbox_values(entry, &self.keys, &self.merchant)?,
             )
             .await?;
         Ok(n == 1)
@@ -668,8 +762,9 @@ impl Tx for SqlTx {
 
     async fn idempotency(&mut self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.read_one(
-            "SELECT key, fingerprint, resource, created_at FROM idempotency_keys WHERE key = $1",
-            vec![key.into()],
+            "SELECT key, fingerprint, resource, created_at FROM idempotency_keys \
+             WHERE key = $1 AND merchant_id = $2",
+            vec![key.into(), self.merchant_value()],
             |row, _| rows::idempotency(row),
         )
         .await
@@ -679,13 +774,14 @@ impl Tx for SqlTx {
         let n = self
             .exec
             .execute(
-                "INSERT INTO idempotency_keys (key, fingerprint, resource, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                "INSERT INTO idempotency_keys (key, fingerprint, resource, created_at, merchant_id) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 vec![
                     record.key.as_str().into(),
                     record.fingerprint.as_str().into(),
                     record.resource.as_str().into(),
                     record.created_at.into(),
+                    self.merchant_value(),
                 ],
             )
             .await?;

@@ -757,3 +757,71 @@ backend_test! {
         assert_eq!(h.calls(Api::Refund), 1, "the settled refund was not sent again");
     }
 }
+
+// ---- lists and the runner's stop ---------------------------------------------------------------
+
+backend_test! {
+    async fn payments_and_authorizations_list_newest_first_by_page(b) {
+        use autodebit_domain::ports::{AuthorizationFilter, OrderFilter, PageRequest};
+        let h = H::new(b);
+        let auth = h.active().await;
+        let mut orders = Vec::new();
+        for k in ["k1", "k2", "k3"] {
+            h.gw.push_pay(pay_success(&format!("pid-{k}"), usd(100)));
+            orders.push(h.charge(&auth, k, 100).await.unwrap().order.id);
+            h.clock.advance(1);
+        }
+        let first = h.payments().list(&OrderFilter::default(), &PageRequest { after: None, limit: 2 }).await.unwrap();
+        let ids: Vec<_> = first.items.iter().map(|v| v.order.id.clone()).collect();
+        assert_eq!(ids, [orders[2].clone(), orders[1].clone()]);
+        assert!(first.has_more);
+        assert_eq!(first.items[0].attempts.len(), 1, "each item is the whole payment");
+        let rest = h.payments().list(&OrderFilter::default(), &PageRequest { after: Some(orders[1].to_string()), limit: 2 }).await.unwrap();
+        assert_eq!(rest.items.iter().map(|v| v.order.id.clone()).collect::<Vec<_>>(), [orders[0].clone()]);
+        assert!(!rest.has_more);
+        let by_reference = OrderFilter { reference: Some("order-k2".into()), ..OrderFilter::default() };
+        let found = h.payments().list(&by_reference, &PageRequest { after: None, limit: 10 }).await.unwrap();
+        assert_eq!(found.items.len(), 1);
+        assert_eq!(found.items[0].order.id, orders[1]);
+        let bad = h.payments().list(&OrderFilter::default(), &PageRequest { after: None, limit: 101 }).await;
+        assert!(matches!(bad, Err(Error::Invalid { field: "limit", .. })), "{bad:?}");
+        let bad = h.payments().list(&OrderFilter::default(), &PageRequest { after: Some("pay_nope".into()), limit: 10 }).await;
+        assert!(matches!(bad, Err(Error::Invalid { field: "starting_after", .. })), "{bad:?}");
+        let listed = h.authorizations().list(&AuthorizationFilter { customer_id: Some("cust-1".into()), states: vec![AuthorizationState::Active] }, &PageRequest { after: None, limit: 10 }).await.unwrap();
+        assert_eq!(listed.items.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), [auth]);
+        let refunds = h.refunds().of_payment(&orders[0]).await.unwrap();
+        assert!(refunds.is_empty());
+        assert!(matches!(h.refunds().of_payment(&OrderId::new("pay_nope")).await, Err(Error::NotFound { .. })));
+    }
+}
+
+backend_test! {
+    async fn a_stopping_runner_gives_back_the_jobs_it_did_not_start(b) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use autodebit_domain::services::jobs::Jobs;
+        let h = H::new(b);
+        let auth = h.active().await;
+        for k in ["k1", "k2", "k3"] {
+            h.gw.push_pay(pay_unknown("PAYMENT_IN_PROCESS"));
+            h.charge(&auth, k, 100).await.unwrap();
+        }
+        h.clock.advance(h.ctx.schedule.first_inquiry_after_ms);
+        for _ in 0..3 {
+            h.gw.push_inquiry_payment(inquiry_unknown());
+        }
+        let asked = AtomicUsize::new(0);
+        let report = Jobs::new(h.ctx.clone())
+            .run_due_until(|| asked.fetch_add(1, Ordering::SeqCst) >= 1)
+            .await
+            .unwrap();
+        assert_eq!((report.claimed, report.done, report.released), (3, 1, 2), "{report:?}");
+        assert_eq!(h.calls(Api::InquiryPayment), 1);
+        let jobs = h.jobs().await;
+        let free: Vec<_> = jobs.iter().filter(|j| j.lease.is_none()).collect();
+        assert_eq!(free.len(), 3, "the one run was rescheduled, the two given back are free: {jobs:?}");
+        // Another worker takes the two at once, not when the leases would have ended.
+        let report = h.run().await;
+        assert_eq!(report.done, 2, "{report:?}");
+        assert_eq!(h.calls(Api::InquiryPayment), 3);
+    }
+}

@@ -23,7 +23,7 @@ use ams_protocol::{
 };
 
 use super::lease::Lease;
-use super::{Context, Error, Flag, Unit, invalid, not_found, raise};
+use super::{Context, Error, Flag, Page, Unit, invalid, not_found, page_of, page_request, raise};
 use crate::decision::{Decision, decide};
 use crate::lifecycle::Step;
 use crate::lifecycle::authorization::{AuthorizationEvent, AuthorizationState, transition};
@@ -31,7 +31,7 @@ use crate::model::{
     Authorization, AuthorizationId, Event, EventKind, InboxEntry, JobKind, Millis, OperatorAction,
     Subject, TokenSet,
 };
-use crate::ports::{Reply, Tx};
+use crate::ports::{AuthorizationFilter, PageRequest, Reply, Tx};
 
 /// A merchant's request to bind a customer's wallet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub(crate) enum CodeReceipt {
     /// The code is stored; exchange it.
     Exchanging(AuthorizationId),
     /// An earlier code (redirect or notification) was taken; this one does nothing.
-    AlreadyHandled(AuthorizationState),
+    AlreadyHandled(AuthorizationId, AuthorizationState),
 }
 
 /// What `applyToken` said.
@@ -431,7 +431,13 @@ impl Authorizations {
                 run_now(&self.ctx, &id).await?;
                 Ok(self.authorization(&id).await?.state)
             }
-            CodeReceipt::AlreadyHandled(state) => Ok(state),
+            CodeReceipt::AlreadyHandled(id, AuthorizationState::Exchanging) => {
+                // The other code (the notification's) is being exchanged: help it along if no
+                // one holds its job right now.
+                run_now(&self.ctx, &id).await?;
+                Ok(self.authorization(&id).await?.state)
+            }
+            CodeReceipt::AlreadyHandled(_, state) => Ok(state),
             CodeReceipt::Duplicate => Err(invalid("auth_code", "this code was already received")),
         }
     }
@@ -505,6 +511,43 @@ impl Authorizations {
         tx.authorization(id)
             .await?
             .ok_or_else(|| not_found("authorization", id))
+    }
+
+    /// The authorization an `authState` belongs to (how the return page finds its way back).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (the `authState` is never echoed), store failures.
+    pub async fn authorization_by_auth_state(
+        &self,
+        auth_state: &AuthState,
+    ) -> Result<Authorization, Error> {
+        let mut tx = self.ctx.store.begin().await?;
+        tx.authorization_by_auth_state(auth_state)
+            .await?
+            .ok_or_else(|| not_found("authorization with the authState", "given"))
+    }
+
+    /// A page of the authorizations matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a limit out of 1 to [`MAX_PAGE`](super::MAX_PAGE) (`limit`) or a
+    /// cursor that names no authorization (`starting_after`); store failures.
+    pub async fn list(
+        &self,
+        filter: &AuthorizationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Authorization>, Error> {
+        let read = page_request(page)?;
+        let mut tx = self.ctx.store.begin().await?;
+        if let Some(after) = &page.after
+            && tx
+                .authorization(&AuthorizationId::new(after.clone()))
+                .await?
+                .is_none()
+        {
+            return Err(invalid("starting_after", "names no authorization"));
+        }
+        Ok(page_of(tx.list_authorizations(filter, &read).await?, page))
     }
 }
 
@@ -598,7 +641,7 @@ pub(crate) async fn receive_code(
             .await?;
             CodeReceipt::Exchanging(id)
         } else {
-            CodeReceipt::AlreadyHandled(auth.state)
+            CodeReceipt::AlreadyHandled(id, auth.state)
         };
         Ok(Unit::Commit(Ok(receipt)))
     })?

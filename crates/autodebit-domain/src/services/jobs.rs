@@ -29,6 +29,8 @@ pub struct JobReport {
     pub skipped: usize,
     /// Jobs that failed (their lease ends and they run again), with why.
     pub failed: Vec<(JobId, String)>,
+    /// Jobs given back unrun because the runner was asked to stop.
+    pub released: usize,
 }
 
 /// Runs due jobs.
@@ -49,6 +51,16 @@ impl Jobs {
     /// # Errors
     /// Store failures while claiming; the random source.
     pub async fn run_due(&self) -> Result<JobReport, Error> {
+        self.run_due_until(|| false).await
+    }
+
+    /// As [`Jobs::run_due`], but `stop` is asked before each job: once it says so, the jobs not
+    /// yet started are given back (their leases released, the takes not counted), so a worker
+    /// that shuts down leaves them to the others at once instead of when the leases end.
+    ///
+    /// # Errors
+    /// Store failures while claiming; the random source.
+    pub async fn run_due_until(&self, stop: impl Fn() -> bool) -> Result<JobReport, Error> {
         let schedule = &self.ctx.schedule;
         let token = self.ctx.ids.lease_token()?;
         let jobs = self
@@ -67,6 +79,13 @@ impl Jobs {
             ..JobReport::default()
         };
         for job in jobs {
+            if stop() {
+                // Best effort: a lease not given back ends on its own.
+                if let Ok(true) = self.ctx.store.release_lease(&job.id, &token).await {
+                    report.released += 1;
+                }
+                continue;
+            }
             let lease = Lease {
                 job,
                 token: token.clone(),

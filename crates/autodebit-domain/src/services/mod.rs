@@ -89,8 +89,8 @@ use ams_protocol::{Amount, Api, Currency, Scope};
 use crate::lifecycle::InvalidTransition;
 use crate::model::{AttentionItem, Event, EventKind, Millis, OperatorAction, Resolution, Subject};
 use crate::ports::{
-    Clock, Gateway, NotificationVerifier, RandomError, RawNotification, RefusalCause, Store,
-    StoreError, Tx, Verification,
+    Clock, Gateway, NotificationVerifier, PageRequest, RandomError, RawNotification, RefusalCause,
+    Store, StoreError, Tx, Verification,
 };
 use crate::request_ids::{Ids, OsRandom};
 
@@ -466,7 +466,8 @@ impl Context {
         self
     }
 
-    pub(crate) fn now(&self) -> Millis {
+    /// Now, by the context's clock.
+    pub fn now(&self) -> Millis {
         self.clock.now_ms()
     }
 }
@@ -610,6 +611,38 @@ pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
         field,
         reason: reason.into(),
     }
+}
+
+/// One page of a list, and whether more follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// Whether items follow the last one (its id is the next page's cursor).
+    pub has_more: bool,
+}
+
+/// The most items one page may hold.
+pub const MAX_PAGE: u32 = 100;
+
+/// Checks a page request (a limit of 1 to [`MAX_PAGE`]) and returns the one to read: a limit one
+/// larger, so the extra item tells whether more follow.
+pub(crate) fn page_request(page: &PageRequest) -> Result<PageRequest, Error> {
+    if !(1..=MAX_PAGE).contains(&page.limit) {
+        return Err(invalid("limit", format!("must be 1 to {MAX_PAGE}")));
+    }
+    Ok(PageRequest {
+        after: page.after.clone(),
+        limit: page.limit + 1,
+    })
+}
+
+/// A page from the `limit + 1` items read for `page`.
+pub(crate) fn page_of<T>(mut items: Vec<T>, page: &PageRequest) -> Page<T> {
+    let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    Page { items, has_more }
 }
 
 /// How many times a flow re-reads and re-applies after losing a compare-and-set.

@@ -326,7 +326,7 @@ impl Notifications {
                 let inbox = entry(String::new(), raw, ctx.now());
                 match authorizations::receive_code(ctx, auth_state, code, Some(&inbox)).await {
                     Ok(CodeReceipt::Duplicate) => Ok(Receipt::Duplicate),
-                    Ok(CodeReceipt::AlreadyHandled(_)) => Ok(Receipt::Applied),
+                    Ok(CodeReceipt::AlreadyHandled(..)) => Ok(Receipt::Applied),
                     Ok(CodeReceipt::Exchanging(id)) => {
                         // The code and its job are stored: a failure here is retried by the job.
                         let _ = authorizations::run_now(ctx, &id).await;

@@ -61,7 +61,7 @@ pub(crate) struct RefundFacts {
 }
 
 /// Stores a new refund of `amount` for the paid `attempt` of `order`, with its exact body and its
-/// job (due now: it is sent by the job, or at once by the caller).
+/// job (a merchant's: due once the caller's own send has had its time; otherwise due now).
 #[allow(
     clippy::too_many_arguments,
     reason = "every part of a refund is needed"
@@ -113,7 +113,16 @@ pub(crate) async fn store_new_refund(
             updated_at: now,
         };
     tx.insert_refund(&refund).await?;
-    tx.schedule_job(JobKind::Refund(refund.id.clone()), now)
+    // A merchant's refund is sent at once by the request itself (`run_now`): its job is what
+    // remains if that send never happens or never answers, so it falls due once the first call
+    // has had its time, as a payment attempt's does (due now, a worker could take it first and
+    // the request would answer `processing` for a refund about to succeed). A refund stored by a
+    // job is sent by the job, now.
+    let due = match origin {
+        RefundOrigin::Merchant => now + ctx.schedule.reply_timeout_ms,
+        RefundOrigin::CancelTooLate => now,
+    };
+    tx.schedule_job(JobKind::Refund(refund.id.clone()), due)
         .await?;
     Ok(refund)
 }
@@ -589,6 +598,30 @@ impl Refunds {
             order_state: order.state,
             replayed: false,
         })
+    }
+}
+
+impl Refunds {
+    /// The refunds of a payment, oldest first, with its order's state.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such payment; store failures.
+    pub async fn of_payment(&self, order_id: &OrderId) -> Result<Vec<RefundView>, Error> {
+        let mut tx = self.ctx.store.begin().await?;
+        let order = tx
+            .order(order_id)
+            .await?
+            .ok_or_else(|| not_found("payment", order_id))?;
+        Ok(tx
+            .refunds_of_order(order_id)
+            .await?
+            .into_iter()
+            .map(|refund| RefundView {
+                refund,
+                order_state: order.state,
+                replayed: false,
+            })
+            .collect())
     }
 }
 

@@ -10,6 +10,7 @@ use ams_protocol::{AccessToken, Amount, AuthState, Currency, PaymentRequestId, R
 
 use super::seed::active_authorization;
 use crate::lifecycle::attempt::AttemptState;
+use crate::lifecycle::authorization::{AuthorizationState, RevokedBy};
 use crate::lifecycle::order::OrderState;
 use crate::lifecycle::refund::RefundState;
 use crate::model::{
@@ -17,7 +18,7 @@ use crate::model::{
     LeaseToken, Millis, OperatorAction, Order, OrderId, PaymentAttempt, Refund, RefundId,
     RefundOrigin, Resolution, Subject,
 };
-use crate::ports::{Claim, Store, StoreError};
+use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError};
 
 const T0: Millis = 1_709_258_400_000;
 
@@ -37,6 +38,8 @@ where
     a_job_taken_too_often_is_set_aside_and_scheduling_brings_it_back(&*fresh().await).await;
     attention_items_open_once_and_close(&*fresh().await).await;
     inbox_and_idempotency_keys_are_kept_once(&*fresh().await).await;
+    lists_are_newest_first_filtered_and_paged_by_cursor(&*fresh().await).await;
+    a_released_lease_frees_the_job_without_counting_the_take(&*fresh().await).await;
 }
 
 fn order(id: &str, reference: &str) -> Order {
@@ -697,4 +700,200 @@ pub async fn inbox_and_idempotency_keys_are_kept_once(store: &dyn Store) {
     assert!(!tx.inbox_insert(&entry).await.expect("inbox"));
     assert!(!tx.insert_idempotency(&record).await.expect("key"));
     assert_eq!(tx.idempotency("key-1").await.expect("read"), Some(record));
+}
+
+fn page(after: Option<&str>, limit: u32) -> PageRequest {
+    PageRequest {
+        after: after.map(str::to_owned),
+        limit,
+    }
+}
+
+/// Lists read newest first (creation time, then id, descending), match every filter field set,
+/// and page by cursor: the page after an item starts below it, whether or not it matches.
+pub async fn lists_are_newest_first_filtered_and_paged_by_cursor(store: &dyn Store) {
+    let mut tx = store.begin().await.expect("begin");
+    // Two authorizations created at the same moment: the id breaks the tie.
+    for (id, customer, at, state) in [
+        ("auth_a", "cust-1", T0, AuthorizationState::Active),
+        (
+            "auth_b",
+            "cust-2",
+            T0 + 1,
+            AuthorizationState::Revoked(RevokedBy::User),
+        ),
+        ("auth_c", "cust-1", T0 + 2, AuthorizationState::Active),
+        ("auth_d", "cust-1", T0 + 2, AuthorizationState::Active),
+    ] {
+        let mut auth = active_authorization(id, &format!("tok-{id}"), at);
+        auth.customer_id = customer.into();
+        auth.state = state;
+        tx.insert_authorization(&auth).await.expect("authorization");
+    }
+    for (id, reference, auth, at, state) in [
+        ("pay_1", "ref-1", "auth_a", T0, OrderState::Succeeded),
+        ("pay_2", "ref-2", "auth_a", T0 + 10, OrderState::Pending),
+        ("pay_3", "ref-3", "auth_c", T0 + 20, OrderState::Failed),
+    ] {
+        let mut o = order(id, reference);
+        o.authorization_id = crate::model::AuthorizationId::new(auth);
+        o.created_at = at;
+        o.state = state;
+        tx.insert_order(&o).await.expect("order");
+    }
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let ids = |v: Vec<crate::model::Authorization>| -> Vec<String> {
+        v.into_iter().map(|a| a.id.to_string()).collect()
+    };
+    let all = AuthorizationFilter::default();
+    assert_eq!(
+        ids(tx
+            .list_authorizations(&all, &page(None, 10))
+            .await
+            .expect("list")),
+        ["auth_d", "auth_c", "auth_b", "auth_a"],
+        "lists: newest first, the id breaking ties"
+    );
+    assert_eq!(
+        ids(tx
+            .list_authorizations(&all, &page(None, 2))
+            .await
+            .expect("list")),
+        ["auth_d", "auth_c"],
+        "lists: at most the limit"
+    );
+    assert_eq!(
+        ids(tx
+            .list_authorizations(&all, &page(Some("auth_c"), 10))
+            .await
+            .expect("list")),
+        ["auth_b", "auth_a"],
+        "lists: the page after the cursor"
+    );
+    let cust1 = AuthorizationFilter {
+        customer_id: Some("cust-1".into()),
+        states: vec![AuthorizationState::Active],
+    };
+    assert_eq!(
+        ids(tx
+            .list_authorizations(&cust1, &page(Some("auth_b"), 10))
+            .await
+            .expect("list")),
+        ["auth_a"],
+        "lists: a cursor that does not match the filter still places the page"
+    );
+    let revoked = AuthorizationFilter {
+        customer_id: None,
+        states: vec![
+            AuthorizationState::Revoked(RevokedBy::User),
+            AuthorizationState::Expired,
+        ],
+    };
+    assert_eq!(
+        ids(tx
+            .list_authorizations(&revoked, &page(None, 10))
+            .await
+            .expect("list")),
+        ["auth_b"],
+        "lists: any of the states"
+    );
+    assert!(
+        tx.list_authorizations(&all, &page(Some("auth_zzz"), 10))
+            .await
+            .expect("list")
+            .is_empty(),
+        "lists: an unknown cursor reads as an empty page"
+    );
+    let orders =
+        |v: Vec<Order>| -> Vec<String> { v.into_iter().map(|o| o.id.to_string()).collect() };
+    assert_eq!(
+        orders(
+            tx.list_orders(&OrderFilter::default(), &page(None, 10))
+                .await
+                .expect("list")
+        ),
+        ["pay_3", "pay_2", "pay_1"],
+        "lists: orders newest first"
+    );
+    let of_a = OrderFilter {
+        authorization_id: Some(crate::model::AuthorizationId::new("auth_a")),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        orders(tx.list_orders(&of_a, &page(None, 10)).await.expect("list")),
+        ["pay_2", "pay_1"],
+        "lists: orders of one authorization"
+    );
+    let by_reference = OrderFilter {
+        reference: Some("ref-1".into()),
+        states: vec![OrderState::Succeeded, OrderState::PartlyRefunded],
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        orders(
+            tx.list_orders(&by_reference, &page(None, 10))
+                .await
+                .expect("list")
+        ),
+        ["pay_1"],
+        "lists: orders by reference and state"
+    );
+    assert_eq!(
+        orders(
+            tx.list_orders(&of_a, &page(Some("pay_3"), 1))
+                .await
+                .expect("list")
+        ),
+        ["pay_2"],
+        "lists: orders after a cursor, within the limit"
+    );
+}
+
+/// A lease given back frees the job at once, due as before, and the take does not count toward
+/// the job's attempts; a token that does not hold the lease changes nothing.
+pub async fn a_released_lease_frees_the_job_without_counting_the_take(store: &dyn Store) {
+    let kind = JobKind::Refund(RefundId::new("re_1"));
+    let mut tx = store.begin().await.expect("begin");
+    tx.schedule_job(kind.clone(), T0).await.expect("schedule");
+    tx.commit().await.expect("commit");
+    let job = store
+        .claim_jobs(&claim("w1", T0))
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(job.attempts, 1);
+    assert!(
+        !store
+            .release_lease(&job.id, &LeaseToken::new("w2"))
+            .await
+            .expect("release"),
+        "release: only the holder gives a lease back"
+    );
+    assert!(
+        store
+            .release_lease(&job.id, &LeaseToken::new("w1"))
+            .await
+            .expect("release"),
+        "release: the holder gives it back"
+    );
+    let mut tx = store.begin().await.expect("begin");
+    let after = tx.job_of(&kind).await.expect("read").expect("kept");
+    assert_eq!(
+        (after.due_at, after.attempts),
+        (T0, 0),
+        "release: due as before, not counted"
+    );
+    assert!(after.lease.is_none(), "release: no lease");
+    drop(tx);
+    let again = store.claim_jobs(&claim("w3", T0)).await.expect("claim");
+    assert_eq!(again.len(), 1, "release: another worker takes it at once");
+    assert!(
+        !store
+            .release_lease(&job.id, &LeaseToken::new("w1"))
+            .await
+            .expect("release"),
+        "release: a lease given back cannot be given back again"
+    );
 }

@@ -12,7 +12,7 @@ use crate::model::{
     IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease, LeaseToken, Millis, Order,
     OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
-use crate::ports::{Claim, Store, StoreError, Tx};
+use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError, Tx};
 use crate::services::jobs::{dead_letter, exhausted};
 
 /// A record kept under compare-and-set.
@@ -217,6 +217,29 @@ fn all_visible<R: Record>(committed: &BTreeMap<R::Key, R>, staged: &Staged<R>) -
         merged.insert(key.clone(), slot.value.clone());
     }
     merged.into_values().collect()
+}
+
+/// A page of `all` (see [`PageRequest`]): newest first by `created` then key, after the cursor
+/// (placed among all records, matching or not), the matching ones, at most `limit`.
+fn page_of<R: Record>(
+    mut all: Vec<R>,
+    created: impl Fn(&R) -> Millis,
+    matches: impl Fn(&R) -> bool,
+    page: &PageRequest,
+) -> Vec<R> {
+    all.sort_by_key(|r| std::cmp::Reverse((created(r), r.key())));
+    let start = match &page.after {
+        None => 0,
+        Some(after) => match all.iter().position(|r| r.key().to_string() == *after) {
+            Some(at) => at + 1,
+            None => return Vec::new(),
+        },
+    };
+    all.into_iter()
+        .skip(start)
+        .filter(|r| matches(r))
+        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
+        .collect()
 }
 
 fn stage_insert<R: Record>(
@@ -584,6 +607,22 @@ impl Store for InMemoryStore {
         }
     }
 
+    async fn release_lease(&self, id: &JobId, token: &LeaseToken) -> Result<bool, StoreError> {
+        let mut shared = self.shared();
+        let Some(stored) = shared.data.jobs.get_mut(id) else {
+            return Ok(false);
+        };
+        if stored.job.lease.as_ref().is_none_or(|l| &l.token != token) {
+            return Ok(false);
+        }
+        stored.job.lease = None;
+        stored.job.attempts = stored.job.attempts.saturating_sub(1);
+        if let Some(rerun) = stored.rerun_at.take() {
+            stored.job.due_at = stored.job.due_at.min(rerun);
+        }
+        Ok(true)
+    }
+
     async fn open_attention(
         &self,
         after: Option<&AttentionId>,
@@ -624,6 +663,26 @@ impl Tx for MemTx {
             &shared.data.authorizations,
             &self.writes.authorizations,
             id,
+        ))
+    }
+
+    async fn list_authorizations(
+        &mut self,
+        filter: &AuthorizationFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(page_of(
+            all_visible(&shared.data.authorizations, &self.writes.authorizations),
+            |a| a.created_at,
+            |a| {
+                filter
+                    .customer_id
+                    .as_ref()
+                    .is_none_or(|c| &a.customer_id == c)
+                    && (filter.states.is_empty() || filter.states.contains(&a.state))
+            },
+            page,
         ))
     }
 
@@ -708,6 +767,27 @@ impl Tx for MemTx {
     async fn order(&mut self, id: &OrderId) -> Result<Option<Order>, StoreError> {
         let shared = lock(&self.shared);
         Ok(visible(&shared.data.orders, &self.writes.orders, id))
+    }
+
+    async fn list_orders(
+        &mut self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Vec<Order>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(page_of(
+            all_visible(&shared.data.orders, &self.writes.orders),
+            |o| o.created_at,
+            |o| {
+                filter.reference.as_ref().is_none_or(|r| &o.reference == r)
+                    && filter
+                        .authorization_id
+                        .as_ref()
+                        .is_none_or(|a| &o.authorization_id == a)
+                    && (filter.states.is_empty() || filter.states.contains(&o.state))
+            },
+            page,
+        ))
     }
 
     async fn order_by_reference(&mut self, reference: &str) -> Result<Option<Order>, StoreError> {

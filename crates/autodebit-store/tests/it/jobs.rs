@@ -488,3 +488,84 @@ async fn a_claim_takes_each_job_once_even_when_its_lease_ends_at_once() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_released_lease_keeps_a_schedule_that_came_while_it_was_held() {
+    for db in backends().await {
+        let name = db.name();
+        let store = &db.store;
+        let mut tx = store.begin().await.unwrap();
+        tx.schedule_job(payment_job("a"), T0 + 500).await.unwrap();
+        tx.schedule_job(payment_job("b"), T0 + 500).await.unwrap();
+        tx.commit().await.unwrap();
+        let held = store
+            .claim_jobs(&claim("w1", T0 + 600, 60_000, 10))
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 2, "{name}");
+        // While held: a schedule earlier than its due time for `a`, a later one for `b`.
+        let mut tx = store.begin().await.unwrap();
+        tx.schedule_job(payment_job("a"), T0 + 100).await.unwrap();
+        tx.schedule_job(payment_job("b"), T0 + 900).await.unwrap();
+        tx.commit().await.unwrap();
+        // A unit of work that relied on the lease and commits after the release conflicts
+        // (PostgreSQL; on SQLite a unit of work holds the write slot, so none can be open while
+        // the release runs).
+        let late = if name == "postgres" {
+            let mut late = store.begin().await.unwrap();
+            assert!(late.complete_job(&held[0].id, &lease("w1")).await.unwrap());
+            Some(late)
+        } else {
+            None
+        };
+        for job in &held {
+            assert!(store.release_lease(&job.id, &lease("w1")).await.unwrap());
+        }
+        if let Some(late) = late {
+            assert!(
+                matches!(late.commit().await, Err(StoreError::Conflict(_))),
+                "{name}: a released lease is not held at commit"
+            );
+        }
+        let mut tx = store.begin().await.unwrap();
+        assert!(
+            !tx.complete_job(&held[1].id, &lease("w1")).await.unwrap(),
+            "{name}: a released lease is not held"
+        );
+        drop(tx);
+        let mut tx = store.begin().await.unwrap();
+        let a = tx.job_of(&payment_job("a")).await.unwrap().unwrap();
+        let b = tx.job_of(&payment_job("b")).await.unwrap().unwrap();
+        drop(tx);
+        assert_eq!(
+            (a.due_at, a.attempts, a.lease.is_none()),
+            (T0 + 100, 0, true),
+            "{name}: the earlier schedule applies"
+        );
+        assert_eq!(
+            (b.due_at, b.attempts, b.lease.is_none()),
+            (T0 + 500, 0, true),
+            "{name}: due as before"
+        );
+        // Released twice in a row, a job's attempts never go below zero, and it is never set
+        // aside for takes that were given back.
+        for round in 0..12 {
+            // Only `a` is due at T0 + 200; a claim sets aside a job taken 10 times in a row.
+            let mut taken = store
+                .claim_jobs(&claim("w2", T0 + 200, 60_000, 10))
+                .await
+                .unwrap();
+            assert_eq!(taken.len(), 1, "{name}: round {round}");
+            let taken = taken.remove(0);
+            assert_eq!(
+                (taken.id.clone(), taken.attempts),
+                (a.id.clone(), 1),
+                "{name}"
+            );
+            assert!(store.release_lease(&taken.id, &lease("w2")).await.unwrap());
+            assert!(!store.release_lease(&taken.id, &lease("w2")).await.unwrap());
+        }
+        assert!(store.dead_jobs().await.unwrap().is_empty(), "{name}");
+        db.cleanup().await;
+    }
+}

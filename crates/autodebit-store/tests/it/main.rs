@@ -3,11 +3,14 @@
 //! on a fresh database file or schema. The domain's flows run over this store from the
 //! workspace's `tests/` package; here: the port's contract and what only SQL can get wrong.
 
+mod api_requests;
 mod concurrency;
 mod contract;
 mod crash;
 mod encryption;
 mod jobs;
+mod lists;
+mod merchants;
 mod migrations;
 mod port;
 mod support;

@@ -21,7 +21,7 @@ async fn migrations_apply_once_and_settings_are_explicit() {
             "{name}: already applied on open"
         );
         let d = db.store.diagnostics().await.unwrap();
-        assert_eq!(d.migrations, vec![1, 2], "{name}");
+        assert_eq!(d.migrations, vec![1, 2, 3], "{name}");
         match db.name() {
             "sqlite" => {
                 assert_eq!(d.journal_mode.as_deref(), Some("wal"));
@@ -195,10 +195,10 @@ async fn a_schema_1_database_is_carried_over_with_no_work_stranded() {
         assert_eq!(applied, vec![1], "{name}");
         let keys = Keyring::generate_entry(1).unwrap();
         place.raw_sql(&schema_1_rows(&Keyring::parse(&keys).unwrap()));
-        // Opening applies schema 2 and its data migration.
+        // Opening applies schema 2 and its data migration (and schema 3).
         let db = Db::with_keys(place, keys).await;
         let store = &db.store;
-        assert_eq!(store.diagnostics().await.unwrap().migrations, vec![1, 2]);
+        assert_eq!(store.diagnostics().await.unwrap().migrations, vec![1, 2, 3]);
 
         let mut tx = store.begin().await.unwrap();
         // States that no longer exist moved to the ones that carry their work on.
@@ -320,6 +320,320 @@ async fn a_schema_1_database_is_carried_over_with_no_work_stranded() {
             vec!["mystery m-1"],
             "{name}"
         );
+        db.cleanup().await;
+    }
+}
+
+/// What a database at schema 2 held, one row of each business table, sealed values sealed as
+/// schema 2 sealed them (bound to table, column and row only).
+fn schema_2_rows(keys: &Keyring) -> String {
+    let seal = |table: &str, column: &str, id: &str, plain: &str| {
+        keys.seal(table, column, id, plain).unwrap()
+    };
+    format!(
+        "INSERT INTO authorizations (id, customer_id, wallet, terminal_type, os_type, return_url, \
+           auth_state, auth_url, state, access_token, access_token_index, access_expires_at, \
+           refresh_token, refresh_expires_at, pending_auth_code, user_login_id, failure, \
+           key_version, version, created_at, updated_at, qr_code, tries, stray_token, \
+           consent_expires_at) VALUES ('auth-a', 'cust-1', 'ALIPAY_CN', 'WEB', NULL, \
+           'https://m.example', 'state-a', NULL, 'active', '{token}', '{index}', {t9}, \
+           '{refresh}', NULL, NULL, NULL, NULL, 1, 2, {t}, {t}, NULL, 0, NULL, NULL); \
+         INSERT INTO retired_access_tokens (token_index, authorization_id, key_version) VALUES \
+           ('{retired}', 'auth-a', 1); \
+         INSERT INTO orders (id, authorization_id, reference, description, currency, amount_minor, \
+           state, refunded_minor, version, created_at, updated_at) VALUES \
+           ('order-1', 'auth-a', 'REF', 'plan', 'USD', 1000, 'succeeded', 100, 3, {t}, {t}); \
+         INSERT INTO payment_attempts (id, order_id, payment_request_id, request_body, currency, \
+           amount_minor, state, payment_id, result_code, inquiries, late_success, \
+           cancel_started_at, expires_at, key_version, version, created_at, updated_at, \
+           cancel_reason) VALUES ('att-1', 'order-1', 'prid-1', '{pay}', 'USD', 1000, \
+           'succeeded', 'pid-1', NULL, 0, 0, NULL, {t9}, 1, 4, {t}, {t}, NULL); \
+         INSERT INTO refunds (id, order_id, refund_request_id, request_body, currency, \
+           amount_minor, state, alipay_refund_id, result_code, sends, first_sent_at, inquiries, \
+           key_version, version, created_at, updated_at, origin, not_sent, maybe_sent) VALUES \
+           ('re-1', 'order-1', 'rrid-1', '{refund}', 'USD', 100, 'inquiring', NULL, NULL, 1, \
+           {t}, 0, 1, 1, {t}, {t}, 'merchant', 0, 1); \
+         INSERT INTO jobs (kind, subject, due_at, attempts, lease_token, lease_until) VALUES \
+           ('refund', 're-1', {t}, 0, NULL, NULL); \
+         INSERT INTO events (kind, subject, detail, at) VALUES \
+           ('payment.succeeded', 'order-1', NULL, {t}); \
+         INSERT INTO attention_items (id, subject_kind, subject_id, code, reason, tried, actions, \
+           opened_at, updated_at) VALUES ('atn-1', 'order', 'order-1', 'check', 'look', 'none', \
+           'resolve', {t}, {t}); \
+         INSERT INTO inbox (dedup_key, path, headers, body, received_at, key_version) VALUES \
+           ('n-1', '/notify', '[]', '{note}', {t}, 1); \
+         INSERT INTO idempotency_keys (key, fingerprint, resource, created_at) VALUES \
+           ('k-1', 'fp', 'order-1', {t});",
+        token = seal("authorizations", "access_token", "auth-a", "tok-a"),
+        index = keys.blind_index("authorizations.access_token", "tok-a"),
+        refresh = seal("authorizations", "refresh_token", "auth-a", "refresh-a"),
+        retired = keys.blind_index("authorizations.access_token", "tok-a-old"),
+        pay = seal("payment_attempts", "request_body", "att-1", r#"{"pay":2}"#),
+        refund = seal("refunds", "request_body", "re-1", r#"{"refund":2}"#),
+        note = seal("inbox", "body", "n-1", r#"{"notify":2}"#),
+        t = T0,
+        t9 = T0 + 9_000_000,
+    )
+}
+
+#[tokio::test]
+async fn a_schema_2_database_is_carried_over_to_merchant_default() {
+    for place in Place::all() {
+        let name = place.name();
+        let applied = SqlStore::migrate_database_to(place.options(), 2)
+            .await
+            .unwrap();
+        assert_eq!(applied, vec![1, 2], "{name}");
+        let keys = Keyring::generate_entry(1).unwrap();
+        place.raw_sql(&schema_2_rows(&Keyring::parse(&keys).unwrap()));
+        let db = Db::with_keys(place, keys).await;
+        let store = &db.store;
+        assert_eq!(store.merchant(), "default");
+        assert_eq!(
+            store.diagnostics().await.unwrap().migrations,
+            vec![1, 2, 3],
+            "{name}"
+        );
+
+        // Every row is the default merchant's, every sealed value opens.
+        let mut tx = store.begin().await.unwrap();
+        let auth = tx
+            .authorization(&AuthorizationId::new("auth-a"))
+            .await
+            .unwrap()
+            .expect("the authorization");
+        assert_eq!(
+            auth.token.as_ref().map(|t| (
+                t.access_token.expose_secret().to_owned(),
+                t.refresh_token
+                    .as_ref()
+                    .map(|r| r.expose_secret().to_owned())
+            )),
+            Some(("tok-a".to_owned(), Some("refresh-a".to_owned()))),
+            "{name}"
+        );
+        assert_eq!(auth.version, 2);
+        for token in ["tok-a", "tok-a-old"] {
+            assert_eq!(
+                tx.authorization_by_access_token(&AccessToken::new(token))
+                    .await
+                    .unwrap()
+                    .map(|a| a.id),
+                Some(auth.id.clone()),
+                "{name}: {token}"
+            );
+        }
+        assert!(
+            tx.authorization_by_auth_state(&ams_protocol::AuthState::new("state-a"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let order = tx.order_by_reference("REF").await.unwrap().expect("order");
+        assert_eq!((order.refunded, order.version), (100, 3), "{name}");
+        let attempt = tx
+            .attempt_by_payment_request_id(&ams_protocol::PaymentRequestId::new("prid-1"))
+            .await
+            .unwrap()
+            .expect("attempt");
+        assert_eq!(attempt.request_body.expose(), r#"{"pay":2}"#, "{name}");
+        let refund = tx
+            .refund_by_refund_request_id(&ams_protocol::RefundRequestId::new("rrid-1"))
+            .await
+            .unwrap()
+            .expect("refund");
+        assert_eq!(refund.request_body.expose(), r#"{"refund":2}"#);
+        assert!(
+            tx.job_of(&JobKind::Refund(RefundId::new("re-1")))
+                .await
+                .unwrap()
+                .is_some(),
+            "{name}"
+        );
+        assert_eq!(
+            tx.attention_of(&Subject::Order(OrderId::new("order-1")))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            tx.idempotency("k-1").await.unwrap().map(|k| k.resource),
+            Some("order-1".to_owned())
+        );
+        // The list indexes serve the migrated rows too.
+        assert_eq!(
+            tx.list_orders(
+                &autodebit_domain::ports::OrderFilter {
+                    authorization_id: Some(AuthorizationId::new("auth-a")),
+                    ..Default::default()
+                },
+                &autodebit_domain::ports::PageRequest {
+                    after: None,
+                    limit: 10
+                },
+            )
+            .await
+            .unwrap()
+            .len(),
+            1
+        );
+        drop(tx);
+        assert_eq!(store.events_after(0, 10).await.unwrap().len(), 1, "{name}");
+        assert_eq!(
+            store.inbox().await.unwrap()[0].body.expose(),
+            r#"{"notify":2}"#
+        );
+        let claimed = store.claim_jobs(&claim("w", T0, 60_000, 10)).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{name}");
+
+        // Another merchant sees none of it, and may use the same names.
+        let m1 = store.for_merchant("m1").unwrap();
+        assert!(m1.authorizations().await.unwrap().is_empty(), "{name}");
+        assert!(m1.inbox().await.unwrap().is_empty());
+        let mut tx = m1.begin().await.unwrap();
+        tx.insert_authorization(&authorization("auth-m1", "tok-m1"))
+            .await
+            .unwrap();
+        let mut same = self::order("order-m1", "auth-m1");
+        same.reference = "REF".into();
+        tx.insert_order(&same).await.unwrap();
+        assert!(
+            tx.insert_idempotency(&autodebit_domain::model::IdempotencyRecord {
+                key: "k-1".into(),
+                fingerprint: "fp".into(),
+                resource: "order-m1".into(),
+                created_at: T0,
+            })
+            .await
+            .unwrap(),
+            "{name}"
+        );
+        tx.commit().await.unwrap();
+
+        // The schema is whole: foreign keys and (SQLite) STRICT tables kept.
+        match name {
+            "sqlite" => {
+                assert_eq!(db.raw_sql("PRAGMA foreign_key_check"), "", "{name}");
+                assert_eq!(db.raw_sql("PRAGMA integrity_check").trim(), "ok");
+                assert_eq!(
+                    db.raw_sql(
+                        "SELECT group_concat(name) FROM pragma_table_list \
+                         WHERE schema = 'main' AND type = 'table' AND strict = 0 \
+                         AND name NOT IN ('_sqlx_migrations', 'sqlite_sequence', \
+                         'sqlite_schema', 'sqlite_temp_schema')"
+                    )
+                    .trim(),
+                    "",
+                    "every table STRICT"
+                );
+                assert_eq!(
+                    db.raw_sql(
+                        "SELECT (SELECT count(*) FROM pragma_foreign_key_list('orders')) || ',' || \
+                         (SELECT count(*) FROM pragma_foreign_key_list('payment_attempts')) || ',' || \
+                         (SELECT count(*) FROM pragma_foreign_key_list('refunds'))"
+                    )
+                    .trim(),
+                    "1,1,1"
+                );
+            }
+            _ => assert_eq!(
+                db.raw_sql(
+                    "SELECT count(*) FROM information_schema.table_constraints \
+                     WHERE constraint_type = 'FOREIGN KEY' AND table_schema = current_schema()"
+                )
+                .trim(),
+                "3",
+                "{name}"
+            ),
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn ready_means_reachable_and_migrated() {
+    for db in backends().await {
+        let name = db.name();
+        db.store.ready().await.expect("a migrated store is ready");
+        // A merchant's handle asks the same database.
+        db.store.for_merchant("m1").unwrap().ready().await.unwrap();
+        // A migration missing (an older release's database, a restore) is not ready.
+        db.raw_sql("DELETE FROM _sqlx_migrations WHERE version = 3");
+        let err = db.store.ready().await.unwrap_err().to_string();
+        assert!(
+            err.contains("lacks migrations [3]") && err.contains("autodebit migrate"),
+            "{name}: {err}"
+        );
+        // Nor is a store whose database cannot be reached.
+        db.store.close().await;
+        let err = db.store.ready().await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{name}: {err}");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_remote_postgres_without_a_verified_certificate_is_refused_before_connecting() {
+    let keys = || Keyring::parse(&Keyring::generate_entry(1).unwrap()).unwrap();
+    // `.invalid` never resolves: were a connection tried, this would be a connect error.
+    for url in [
+        "postgres://app:hunter2@db.example.invalid/autodebit",
+        "postgres://app:hunter2@db.example.invalid/autodebit?sslmode=require",
+        "postgresql://app:hunter2@192.0.2.7:5432/autodebit?sslmode=prefer",
+    ] {
+        let err = SqlStore::open(StoreOptions::new(url), keys())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, OpenError::Tls(_)), "{url}: {text}");
+        assert!(
+            text.contains("sslmode=verify-full")
+                && text.contains("sslrootcert=FILE")
+                && text.contains("allow_unverified_tls(true)"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let err = SqlStore::migrate_database(StoreOptions::new(url))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OpenError::Tls(_)), "migrate: {err}");
+    }
+    // The opt-out lets it through to connecting (which then fails: nothing is there).
+    let err = SqlStore::open(
+        StoreOptions::new("postgres://app@db.example.invalid/x")
+            .allow_unverified_tls(true)
+            .busy_timeout(std::time::Duration::from_secs(1)),
+        keys(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, OpenError::Connect(_)), "{err}");
+}
+
+#[tokio::test]
+async fn diagnostics_report_the_ssl_mode() {
+    for db in backends().await {
+        let d = db.store.diagnostics().await.unwrap();
+        match db.name() {
+            "sqlite" => assert_eq!((d.ssl_mode, d.ssl_in_use), (None, None)),
+            name => {
+                let mode = d.ssl_mode.expect("a mode");
+                assert!(
+                    [
+                        "disable",
+                        "allow",
+                        "prefer",
+                        "require",
+                        "verify-ca",
+                        "verify-full"
+                    ]
+                    .contains(&mode.as_str()),
+                    "{name}: {mode}"
+                );
+                assert!(d.ssl_in_use.is_some(), "{name}");
+            }
+        }
         db.cleanup().await;
     }
 }

@@ -119,7 +119,10 @@ impl Place {
     /// broken tool or an older release would.
     pub(crate) fn raw_sql(&self, sql: &str) -> String {
         let out = match (&self.dir, &self.schema) {
+            // A busy timeout, as the store has: a unit of work that failed a moment ago may still
+            // be rolling back (sqlx rolls a dropped transaction back in the background).
             (Some(_), _) => Command::new("sqlite3")
+                .args(["-cmd", ".timeout 5000"])
                 .arg(self.sqlite_path().unwrap())
                 .arg(sql)
                 .output()

@@ -31,7 +31,10 @@ pub(crate) use step::step;
 use ams_protocol::{Amount, AmsDateTime, Env, Order as WireOrder, PayRequest, SettlementStrategy};
 
 use super::lease::Lease;
-use super::{Context, Error, Unit, cancel_deadline, fingerprint, invalid, not_found};
+use super::{
+    Context, Error, Page, Unit, cancel_deadline, fingerprint, invalid, not_found, page_of,
+    page_request,
+};
 use crate::lifecycle::Step;
 use crate::lifecycle::attempt::{AttemptEvent, AttemptState};
 use crate::lifecycle::order::{self as order_lifecycle, OrderEvent, OrderState};
@@ -40,7 +43,7 @@ use crate::model::{
     AttemptId, AttentionItem, Authorization, AuthorizationId, Body, CancelReason,
     IdempotencyRecord, JobKind, Millis, Order, OrderId, PaymentAttempt, Refund, Subject, TokenSet,
 };
-use crate::ports::Tx;
+use crate::ports::{OrderFilter, PageRequest, Tx};
 
 /// A merchant's request to charge an authorization.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -501,6 +504,15 @@ impl Payments {
                     order.state.is_paid(),
                 ));
             }
+            // Touch the order as it was read, before anything else is written: a refund stored
+            // since then makes this compare-and-set fail (and the cancel is decided again, seeing
+            // the refund), and one stored after waits for this unit and then fails its own. Read
+            // again after `apply_attempt` instead, the order would carry the refund's version and
+            // both would go out (READ COMMITTED shows other units' commits).
+            order.updated_at = now;
+            if !tx.update_order(&order).await? {
+                return Ok(Unit::Retry);
+            }
             let id = attempt.id.clone();
             let applied = apply_attempt(
                 ctx,
@@ -520,13 +532,14 @@ impl Payments {
             if applied.is_none() {
                 return Ok(Unit::Retry);
             }
-            // Touch the order, so a refund stored at the same time loses its compare-and-set.
-            order = tx.order(order_id).await?.unwrap_or(order);
-            order.updated_at = now;
-            if !tx.update_order(&order).await? {
-                return Ok(Unit::Retry);
-            }
-            tx.schedule_job(JobKind::Payment(id.clone()), now).await?;
+            // The cancel is sent at once below (`run_now`, which takes the job due or not); the
+            // job is what remains if that call never happens or never answers. Due now, a worker
+            // could take it first, and the merchant would be answered before the cancel left.
+            tx.schedule_job(
+                JobKind::Payment(id.clone()),
+                now + ctx.schedule.reply_timeout_ms,
+            )
+            .await?;
             Ok(Unit::Commit(Some(id)))
         })?;
         if let Some(id) = &attempt_id {
@@ -542,6 +555,34 @@ impl Payments {
     pub async fn payment(&self, order_id: &OrderId) -> Result<PaymentView, Error> {
         let mut tx = self.ctx.store.begin().await?;
         view(&mut *tx, order_id).await
+    }
+
+    /// A page of the payments whose orders match `filter`, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a limit out of 1 to [`MAX_PAGE`](super::MAX_PAGE) (`limit`) or a
+    /// cursor that names no payment (`starting_after`); store failures.
+    pub async fn list(
+        &self,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<PaymentView>, Error> {
+        let read = page_request(page)?;
+        let mut tx = self.ctx.store.begin().await?;
+        if let Some(after) = &page.after
+            && tx.order(&OrderId::new(after.clone())).await?.is_none()
+        {
+            return Err(invalid("starting_after", "names no payment"));
+        }
+        let orders = page_of(tx.list_orders(filter, &read).await?, page);
+        let mut items = Vec::with_capacity(orders.items.len());
+        for order in &orders.items {
+            items.push(view(&mut *tx, &order.id).await?);
+        }
+        Ok(Page {
+            items,
+            has_more: orders.has_more,
+        })
     }
 }
 
