@@ -7,3 +7,4 @@ mod domain;
 mod interop;
 mod python;
 mod sdk_sandbox;
+mod server;

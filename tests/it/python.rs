@@ -1,19 +1,15 @@
-//! The official Python SDK (global-open-sdk-python 1.7.1 from PyPI) in a virtualenv under the
-//! target directory, shared by the tests that run it.
+//! Python tools from PyPI, each in a virtualenv of its own under the target directory, built on
+//! first use with pinned versions (PyPI must be reachable then) and shared by the tests that run
+//! it: the official SDK (global-open-sdk-python 1.7.1) and Schemathesis
+//! (`tests/fuzz/requirements.txt`, for [`crate::server`]'s fuzz test).
 //!
-//! The virtualenv is built on first use (PyPI must be reachable then); `AUTODEBIT_PYTHON` names
-//! another interpreter to build it from.
+//! `AUTODEBIT_PYTHON` names another interpreter to build them from.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
 const SDK: &str = "global-open-sdk-python==1.7.1";
-
-/// Where the SDK's virtualenv lives; built once per target directory.
-fn venv_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("global-open-sdk-python-1.7.1")
-}
 
 fn run(cmd: &mut Command, what: &str) {
     let output = cmd
@@ -28,17 +24,18 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// Tests in this process build the virtualenv one at a time.
+/// Tests in this process build virtualenvs one at a time.
 static BUILD: Mutex<()> = Mutex::new(());
 
-/// The virtualenv's python, creating the virtualenv and installing the SDK if needed. Concurrent
-/// test processes each build their own copy and the first rename wins, so none sees a half-built
-/// one; tests within one process wait for the first to finish.
-pub(crate) fn sdk_python() -> PathBuf {
+/// The python of the virtualenv `name` under the target directory, creating it and running
+/// `pip install <install…>` in it if needed. Concurrent test processes each build their own copy
+/// and the first rename wins, so none sees a half-built one; tests within one process wait for
+/// the first to finish. A change of what is installed needs a new `name`.
+pub(crate) fn venv_python(name: &str, install: &[&str]) -> PathBuf {
     let _building = BUILD
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let venv = venv_dir();
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let python = venv.join("bin").join("python");
     if python.exists() {
         return python;
@@ -54,15 +51,16 @@ pub(crate) fn sdk_python() -> PathBuf {
         "python3 -m venv",
     );
     run(
-        Command::new(staging.join("bin").join("python")).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            SDK,
-        ]),
-        "pip install global-open-sdk-python==1.7.1",
+        Command::new(staging.join("bin").join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(install),
+        &format!("pip install {}", install.join(" ")),
     );
     if std::fs::rename(&staging, &venv).is_err() {
         // Another process finished first; use its copy.
@@ -70,8 +68,13 @@ pub(crate) fn sdk_python() -> PathBuf {
     }
     assert!(
         python.exists(),
-        "the SDK virtualenv at {} has no python",
+        "the virtualenv at {} has no python",
         venv.display()
     );
     python
+}
+
+/// The python of the SDK's virtualenv.
+pub(crate) fn sdk_python() -> PathBuf {
+    venv_python("global-open-sdk-python-1.7.1", &[SDK])
 }

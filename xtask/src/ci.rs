@@ -153,6 +153,24 @@ pub(crate) fn long(root: &Path, cases: u32) -> Result<()> {
             &env,
         )
     })?;
+    step(
+        "long: merchant API fuzzing (1000 examples per operation)",
+        || {
+            cargo_env(
+                root,
+                &[
+                    "test",
+                    "-p",
+                    "autodebit-tests",
+                    "--release",
+                    "--locked",
+                    "--",
+                    "server::fuzz",
+                ],
+                &[("AUTODEBIT_FUZZ_EXAMPLES", "1000")],
+            )
+        },
+    )?;
     println!("xtask long: all steps passed");
     Ok(())
 }

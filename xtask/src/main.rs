@@ -2,7 +2,8 @@
 //!
 //! - `ci`: exactly what CI runs (`.ci/run` calls it), in order, stopping at the first failure;
 //!   `--skip-deny` leaves out cargo-deny for quick local loops.
-//! - `long [CASES]`: the long runs CI leaves out (the domain's property test, 4096 cases by default).
+//! - `long [CASES]`: the long runs CI leaves out (the domain's property test, 4096 cases by default;
+//!   the merchant API fuzzed with 1000 examples per operation).
 //! - `layers`: the layer rule over `cargo metadata` (see `layers.rs`).
 //! - `tidy`: checks over the source tree (see `tidy.rs`); also run as ordinary tests of this crate.
 //! - `deny`: cargo-deny's bans, licences and sources, and advisories where a database is present.
@@ -26,7 +27,8 @@ usage: cargo xtask <command>
 commands:
   ci [--skip-deny]  run exactly what CI runs, in order, stopping at the first failure
   long [CASES]      the long runs CI leaves out: the domain's property test with CASES random
-                    cases (default 4096) on every store backend
+                    cases (default 4096) on every store backend, and the merchant API
+                    fuzzed with 1000 examples per operation
   layers            check the layer rule over `cargo metadata`
   tidy              check the source tree (doc comments, whitespace, manifests, deny.toml, vectors)
   deny              run cargo-deny (bans, licenses, sources; advisories when a database is present)

@@ -2,6 +2,11 @@
 //! clock, inject faults, release requests held in transit, and read the ledger and the
 //! notification log. JSON in, JSON out; errors are
 //! `{"error": "..."}` with a 4xx status. `GET /sandbox` lists every endpoint.
+//!
+//! It is for the developer's own tools, never for a web page: before any handler here runs, the
+//! request must name the sandbox in `Host`, carry no foreign `Origin`, carry the control token
+//! when one is set, and, for `POST`, `PUT`, `PATCH` and `DELETE`, say
+//! `Content-Type: application/json` (even with an empty body). See the crate's *Access* section.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::clock::SandboxClock;
 use crate::model::{
     ClockUpdate, ClockView, Completion, FaultRule, HeldRequest, MerchantSettings,
     NotificationFaultRule, SandboxSettings, UserSpec, UserUpdate,
@@ -37,7 +43,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     (
         "POST /sandbox/users/{login}/unbind",
-        "the user unbinds in the wallet: {client_id?}; sends TOKEN_CANCELED",
+        "the user unbinds in the wallet: {client_id?} (or an empty body: every merchant); sends TOKEN_CANCELED",
     ),
     (
         "GET /sandbox/merchants/{client_id}",
@@ -55,7 +61,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET /sandbox/clock", "read the clock"),
     (
         "POST /sandbox/clock",
-        "move the clock: {set?: AMS datetime, advance_ms?, frozen?}; held requests now due are released",
+        "move the clock: {set?: AMS datetime, advance_ms?, frozen?}, within 1970-01-01T00:00:00Z..9999-01-01T00:00:00Z; held requests now due are released",
     ),
     ("GET /sandbox/faults", "the fault rules with their counters"),
     (
@@ -163,12 +169,27 @@ pub(crate) struct UnbindBody {
     client_id: Option<String>,
 }
 
+/// `POST /sandbox/users/{login}/unbind`: the body is optional (empty: every merchant), since a
+/// control request always says `Content-Type: application/json`.
 pub(crate) async fn unbind(
     State(shared): State<Arc<Shared>>,
     Path(login): Path<String>,
-    payload: Option<Json<UnbindBody>>,
+    payload: bytes::Bytes,
 ) -> Response {
-    let client = payload.and_then(|Json(b)| b.client_id);
+    let request = if payload.trim_ascii().is_empty() {
+        UnbindBody::default()
+    } else {
+        match serde_json::from_slice::<UnbindBody>(&payload) {
+            Ok(request) => request,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body is not {{\"client_id\": ...}}: {e}"),
+                );
+            }
+        }
+    };
+    let client = request.client_id;
     let now = shared.clock.now_ms();
     let result = shared.lock().unbind(&login, client.as_deref(), now);
     shared.outbox_signal.notify_one();
@@ -289,16 +310,40 @@ pub(crate) async fn get_clock(State(shared): State<Arc<Shared>>) -> Response {
     ok(clock_view(&shared))
 }
 
-/// Applies a clock change; the error says what was wrong with it.
+/// The clock's range, for messages.
+fn clock_range() -> String {
+    format!(
+        "the sandbox clock stays between {} and {}",
+        ams_time(SandboxClock::EARLIEST_MS).as_str(),
+        ams_time(SandboxClock::LATEST_MS).as_str()
+    )
+}
+
+/// Applies a clock change; the error says what was wrong with it. A change that would take the
+/// clock out of its range changes nothing.
 pub(crate) fn apply_clock(shared: &Shared, update: &ClockUpdate) -> Result<ClockView, String> {
     let set = match &update.set {
-        Some(text) => Some(
-            AmsDateTime::new(text.clone())
+        Some(text) => {
+            let ms = AmsDateTime::new(text.clone())
                 .unix_millis()
-                .map_err(|e| format!("set: {e}"))?,
-        ),
+                .map_err(|e| format!("set: {e}"))?;
+            if !SandboxClock::in_range(ms) {
+                return Err(format!("set: {text:?} is out of range: {}", clock_range()));
+            }
+            Some(ms)
+        }
         None => None,
     };
+    if let Some(ms) = update.advance_ms {
+        let from = set.unwrap_or_else(|| shared.clock.now_ms());
+        if !from.checked_add(ms).is_some_and(SandboxClock::in_range) {
+            return Err(format!(
+                "advance_ms: moving the clock by {ms} ms from {} is out of range: {}",
+                ams_time(from).as_str(),
+                clock_range()
+            ));
+        }
+    }
     // Freezing first makes `set` (and `advance_ms`) land exactly: freezing after them would
     // re-read real time and add whatever elapsed in between.
     if update.frozen == Some(true) {

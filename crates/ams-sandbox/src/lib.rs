@@ -38,6 +38,33 @@
 //! Everything the handle does is also JSON over HTTP under `/sandbox/` (see [`control::ENDPOINTS`]),
 //! for tests in other languages and for people exploring by hand.
 //!
+//! # Access
+//! The control API shows every auth code and access token issued and can move money and time, so
+//! it answers the developer's own tools only, never a web page (a page the developer visits can
+//! reach a loopback port through DNS rebinding or a cross-origin request). Before any control
+//! handler runs:
+//! - `Host` must be a name the sandbox answers to: the bound address as written
+//!   (`127.0.0.1:PORT`, `[::1]:PORT`), `localhost:PORT`, the loopback addresses when bound to
+//!   every interface, and each [`SandboxBuilder::allowed_host`]; otherwise `403`;
+//! - an `Origin` header, when present, must be the sandbox's own (one of those names); otherwise
+//!   `403`;
+//! - with [`SandboxBuilder::control_token`], `Authorization: Bearer <token>` must match (compared
+//!   in constant time); otherwise `401`;
+//! - `POST`, `PUT`, `PATCH` and `DELETE` must say `Content-Type: application/json`, even with an
+//!   empty body, which no HTML form can send; otherwise `403`.
+//!
+//! Refusals are `{"error": "..."}` saying which rule applied. The wallet's consent page
+//! (`/sandbox/wallet/consent/{id}`), which the user's browser opens and posts a form to, gets the
+//! `Host` and `Origin` checks only. The gateway (`/ams/...`) gets none: its requests are
+//! authenticated by the merchant's signature, and clients reach it under other names (relays,
+//! proxies). The [`SandboxHandle`] methods are in-process calls and need none of this.
+//!
+//! The notifier follows no redirect and reads at most 64 KiB of a merchant's answer; the clock
+//! stays between 1970 and the start of 9999 ([`SandboxClock::LATEST_MS`]); a client has
+//! [`SandboxBuilder::header_read_timeout`] to send its headers. [`SandboxBuilder::start`] listens
+//! where it is told; refusing a non-loopback address is the caller's call (`autodebit sandbox`
+//! asks for `--allow-remote`).
+//!
 //! # Requests in transit
 //! A [`FaultAction::Hold`] rule holds a matching gateway call after it is admitted (path, client,
 //! signature, body all checked): the caller gets no answer (the connection closes, as with
@@ -97,6 +124,7 @@
 //!   field), after processing the call or not as the rule's `process` says: a test can make
 //!   `cancel` refuse without cancelling, or `pay` claim a failure after it debited.
 
+mod access;
 mod call;
 mod clock;
 mod consent;
@@ -116,6 +144,7 @@ use std::time::Duration;
 
 use ams_signing::{Backend, GeneratedKeyPair, KeyVersion, PrivateKey, PublicKey, Signer};
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tokio::sync::{Notify, watch};
 
@@ -180,7 +209,14 @@ pub struct SandboxBuilder {
     schedule_factor: f64,
     notify_timeout: Duration,
     users: Vec<UserSpec>,
+    allowed_hosts: Vec<String>,
+    control_token: Option<String>,
+    header_read_timeout: Duration,
 }
+
+/// How long a client has to send a request's headers, by default (hyper's own default once a
+/// timer is set). An idle keep-alive connection closes after it too.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for SandboxBuilder {
     fn default() -> Self {
@@ -195,6 +231,9 @@ impl Default for SandboxBuilder {
             schedule_factor: 1.0,
             notify_timeout: Duration::from_secs(10),
             users: Vec::new(),
+            allowed_hosts: Vec::new(),
+            control_token: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -212,6 +251,11 @@ impl std::fmt::Debug for SandboxBuilder {
             )
             .field("lifetimes", &self.lifetimes)
             .field("schedule_factor", &self.schedule_factor)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field(
+                "control_token",
+                &self.control_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -308,25 +352,66 @@ impl SandboxBuilder {
         self
     }
 
+    /// One more name the control API and the consent page answer to, as the `Host` header
+    /// carries it: `name` (port 80) or `name:port`, e.g. `sandbox:8089` for a container reached
+    /// under that name. The bound address and `localhost:PORT` are always allowed; any other
+    /// `Host` is refused with 403, which is what stops DNS rebinding (see [Access](crate#access)).
+    /// An invalid name makes [`Self::start`] fail.
+    #[must_use]
+    pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
+        self.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Requires `Authorization: Bearer <secret>` on every control API request (401 otherwise;
+    /// compared in constant time). The consent page and the gateway do not need it. The secret
+    /// must be non-empty printable ASCII without spaces, or [`Self::start`] fails. Never shown
+    /// by `Debug`.
+    #[must_use]
+    pub fn control_token(mut self, secret: impl Into<String>) -> Self {
+        self.control_token = Some(secret.into());
+        self
+    }
+
+    /// How long a client has to send a request's headers before its connection is closed
+    /// (default [`DEFAULT_HEADER_READ_TIMEOUT`]); an idle keep-alive connection closes after it
+    /// too. Zero is taken as one millisecond.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
     /// Starts on an ephemeral port of 127.0.0.1.
     ///
     /// # Errors
-    /// When the port cannot be bound, a key cannot be generated, or a user is invalid.
+    /// When the port cannot be bound, a key cannot be generated, a user is invalid, or the
+    /// control token or an allowed host is invalid.
     pub async fn start_local(self) -> Result<SandboxHandle, SandboxError> {
         self.start(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
-    /// Starts listening on `addr`.
+    /// Starts listening on `addr`. Any address is accepted here; refusing one that is not
+    /// loopback is the caller's decision (`autodebit sandbox` asks for `--allow-remote`).
     ///
     /// # Errors
-    /// When the address cannot be bound, a key cannot be generated, or a user is invalid.
+    /// When the address cannot be bound, a key cannot be generated, a user is invalid, or the
+    /// control token or an allowed host is invalid.
     pub async fn start(self, addr: SocketAddr) -> Result<SandboxHandle, SandboxError> {
+        let token = self
+            .control_token
+            .as_deref()
+            .map(access::ControlToken::new)
+            .transpose()
+            .map_err(SandboxError)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| SandboxError(format!("cannot listen on {addr}: {e}")))?;
         let local = listener
             .local_addr()
             .map_err(|e| SandboxError(format!("cannot read the bound address: {e}")))?;
+        let access =
+            access::Access::new(local, &self.allowed_hosts, token).map_err(SandboxError)?;
         let alipay_key = match self.alipay_key {
             Some(key) => key,
             None => GeneratedKeyPair::generate(Backend::default(), 2048)
@@ -359,8 +444,10 @@ impl SandboxBuilder {
         for spec in self.users {
             world.create_user(spec)?;
         }
+        // Notifications go to the URL given and nowhere else: no redirect is followed.
         let http = reqwest::Client::builder()
             .user_agent(concat!("ams-sandbox/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| SandboxError(format!("cannot build the notification client: {e}")))?;
         let shared = Arc::new(Shared {
@@ -371,11 +458,13 @@ impl SandboxBuilder {
             base_url: format!("http://{local}"),
             http,
             notify_timeout: self.notify_timeout,
+            access,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(server::serve(
             listener,
             router(shared.clone()),
+            self.header_read_timeout,
             shutdown_rx.clone(),
         ));
         tokio::spawn(notify::run(shared.clone(), shutdown_rx));
@@ -389,14 +478,16 @@ impl SandboxBuilder {
     }
 }
 
-/// The routes: the AMS gateway, the wallet's consent page, and the control API.
+/// The routes: the AMS gateway, the wallet's consent page, and the control API, each consent and
+/// control route behind its guard (`access.rs`).
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/ams/{*path}", axum::routing::any(gateway::handle))
+    let consent = Router::new()
         .route(
             "/sandbox/wallet/consent/{id}",
             get(consent::show).post(consent::decide),
         )
+        .route_layer(from_fn_with_state(shared.clone(), access::consent));
+    let control = Router::new()
         .route("/sandbox", get(control::index))
         .route(
             "/sandbox/users",
@@ -437,6 +528,11 @@ fn router(shared: Arc<Shared>) -> Router {
             "/sandbox/payments/{payment_request_id}/complete",
             post(control::complete_payment),
         )
+        .route_layer(from_fn_with_state(shared.clone(), access::control));
+    Router::new()
+        .route("/ams/{*path}", axum::routing::any(gateway::handle))
+        .merge(consent)
+        .merge(control)
         .with_state(shared)
 }
 

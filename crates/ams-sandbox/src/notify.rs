@@ -5,6 +5,9 @@
 //! 10 min, 1 h, 2 h, 6 h and 15 h, each scaled by the configured factor. Due times are on the
 //! sandbox clock, so advancing the clock makes retries due at once; a running clock makes them due
 //! in real time.
+//!
+//! The notifier only ever calls the URLs it is given: it follows no redirect (a `3xx` answer is a
+//! failed attempt, retried like any other), and reads at most [`MAX_ANSWER_BYTES`] of an answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,11 +170,42 @@ async fn deliver(shared: &Shared, item: Due) {
         delivery.record.state = DeliveryState::Delivered;
         delivery.record.next_attempt_ms = None;
     } else if let Some(interval) = intervals.get(delivery.attempts_made - 1) {
-        delivery.record.next_attempt_ms = Some(now + interval);
+        delivery.record.next_attempt_ms = Some(now.saturating_add(*interval));
     } else {
         delivery.record.state = DeliveryState::GaveUp;
         delivery.record.next_attempt_ms = None;
     }
+}
+
+/// The most the notifier reads of a merchant's answer. The acknowledgement is about 80 bytes; an
+/// answer longer than this is not one, and is not read further.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Reads an answer's body, refusing to read more than `limit` bytes.
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(format!(
+            "the answer was longer than {limit} bytes (Content-Length {}); not read",
+            response.content_length().unwrap_or_default()
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the answer failed: {e}"))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(format!(
+                "the answer was longer than {limit} bytes; not read further"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// One signed POST of a notification.
@@ -218,11 +252,11 @@ async fn post(shared: &Shared, item: &Due) -> DeliveryAttempt {
     match sent {
         Ok(response) => {
             attempt.http_status = Some(response.status().as_u16());
-            match response.bytes().await {
+            match read_bounded(response, MAX_ANSWER_BYTES).await {
                 Ok(body) => {
                     attempt.acknowledged = attempt.http_status == Some(200) && is_ack(&body)
                 }
-                Err(e) => attempt.error = Some(format!("reading the answer failed: {e}")),
+                Err(e) => attempt.error = Some(e),
             }
             if !attempt.acknowledged && attempt.error.is_none() {
                 attempt.error = Some("the answer was not the acknowledgement".to_owned());

@@ -3,12 +3,16 @@
 //! axum's own `serve` cannot drop one connection on demand; here every request carries a
 //! [`ConnectionControl`] that ends its connection (the socket closes with no response written), which
 //! is what "the merchant sent `pay`, Alipay committed, and the answer never came" looks like.
+//!
+//! A client has the header-read timeout to send a request's headers (an idle keep-alive connection
+//! closes after it too), so a connection that never finishes its headers does not stay open.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt as _;
@@ -30,6 +34,7 @@ impl ConnectionControl {
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
+    header_read_timeout: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -54,6 +59,8 @@ pub(crate) async fn serve(
                     router.clone().oneshot(request.map(axum::body::Body::new))
                 });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {

@@ -1,5 +1,5 @@
 //! What every part of a running sandbox shares: the world, the clock, Alipay's key, the notifier's
-//! wake-up signal.
+//! wake-up signal, who may use the control API.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use ams_signing::Signer;
 use tokio::sync::Notify;
 
+use crate::access::Access;
 use crate::clock::SandboxClock;
 use crate::world::World;
 
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     /// How long a merchant has to acknowledge one notification attempt.
     pub(crate) notify_timeout: Duration,
+    /// The names the control API and the consent page answer to, and the control token.
+    pub(crate) access: Access,
 }
 
 impl Shared {

@@ -1,6 +1,14 @@
-//! The `autodebit` binary's library: the command line today; the server, its configuration and
-//! its routes as the project grows (see ARCHITECTURE.md).
+//! The `autodebit` binary's library: the command line ([`cli`]), the server `autodebit serve`
+//! ([`serve`]) with its configuration ([`config`]), what it builds from it ([`runtime`]), its
+//! routes ([`http`]) and its workers ([`workers`]). The binary is thin: all behaviour is in the
+//! libraries below; this crate translates HTTP, files and the command line to their calls.
 //!
-//! The command forms under [`cli`] are a contract that scripts outside the project rely on.
+//! The command forms under [`cli`] and the merchant API under `/v1` are contracts that programs
+//! outside the project rely on.
 
 pub mod cli;
+pub mod config;
+pub mod http;
+pub mod runtime;
+pub mod serve;
+pub mod workers;

@@ -352,3 +352,94 @@ fn keys_generate_never_overwrites_and_leaves_nothing_half_written() {
     let files: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert_eq!(files.len(), 1, "no other file was written");
 }
+
+#[test]
+fn config_example_is_a_valid_configuration_and_check_names_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = autodebit()
+        .args(["config", "example"])
+        .output()
+        .expect("runs");
+    assert!(example.status.success());
+    let file = dir.path().join("autodebit.toml");
+    std::fs::write(&file, &example.stdout).expect("write");
+    let check = autodebit()
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .env_remove("AUTODEBIT_DATABASE_URL")
+        .env_remove("AUTODEBIT_TOKEN_KEYS")
+        .env("AUTODEBIT_WORKERS__COUNT", "3")
+        .output()
+        .expect("runs");
+    assert!(check.status.success(), "{}", stderr_of(&check));
+    let effective = stdout_of(&check);
+    assert!(
+        effective.contains("count = 3"),
+        "the environment wins: {effective}"
+    );
+    assert!(stderr_of(&check).contains("sandbox mode"));
+
+    std::fs::write(&file, "[schedule]\nmax_inquiries = 40\n").expect("write");
+    let bad = autodebit()
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .env_remove("AUTODEBIT_DATABASE_URL")
+        .env_remove("AUTODEBIT_TOKEN_KEYS")
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr_of(&bad).contains("schedule.max_inquiries"),
+        "{}",
+        stderr_of(&bad)
+    );
+
+    let secret = autodebit()
+        .args(["config", "check"])
+        .env(
+            "AUTODEBIT_DATABASE_URL",
+            "postgres://app:hunter2@db.internal/autodebit",
+        )
+        .env(
+            "AUTODEBIT_TOKEN_KEYS",
+            "1:c2VjcmV0LWtleS1tYXRlcmlhbC0wMTIzNDU2Nzg5MDE=",
+        )
+        .output()
+        .expect("runs");
+    assert!(secret.status.success(), "{}", stderr_of(&secret));
+    let shown = stdout_of(&secret) + &stderr_of(&secret);
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("postgres://app:***@db.internal/autodebit"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn api_key_prints_a_key_and_the_hash_to_configure() {
+    let out = autodebit()
+        .args(["keys", "api-key"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = stdout_of(&out);
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key = "))
+        .expect("the key");
+    let hash = text
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key_sha256 = "))
+        .expect("the hash");
+    assert!(key.starts_with("sk_live_") && key.len() > 40);
+    assert_eq!(
+        hash,
+        autodebit_server::http::auth::hash_key(key)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+}

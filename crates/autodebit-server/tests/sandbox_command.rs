@@ -1,4 +1,5 @@
-//! `autodebit sandbox` as a process: the contract's flags, development keys, and a signed answer.
+//! `autodebit sandbox` as a process: the contract's flags, development keys, a signed answer, and
+//! who may reach it: loopback unless `--allow-remote`, the control token, the `Host` check.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -24,12 +25,27 @@ impl Drop for Running {
     }
 }
 
-/// Starts the command on an ephemeral port and reads stderr until it says where it listens.
+/// Starts the command on an ephemeral port of 127.0.0.1 and reads stderr until it says where it
+/// listens.
 fn start(args: &[&str], cwd: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_autodebit"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autodebit"));
+    command
         .arg("sandbox")
         .args(["--listen", "127.0.0.1:0"])
-        .args(args)
+        .args(args);
+    spawn(command, cwd)
+}
+
+/// Runs `command` (an `autodebit sandbox ...`) in `cwd`, without the control token variable
+/// unless the command sets it, and reads its banner.
+fn spawn(mut command: Command, cwd: &Path) -> Running {
+    if !command
+        .get_envs()
+        .any(|(name, _)| name == "AUTODEBIT_SANDBOX_CONTROL_TOKEN")
+    {
+        command.env_remove("AUTODEBIT_SANDBOX_CONTROL_TOKEN");
+    }
+    let mut child = command
         .current_dir(cwd)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -56,6 +72,8 @@ fn start(args: &[&str], cwd: &Path) -> Running {
             break;
         }
     }
+    // Keep draining stderr (the log): a closed pipe would make the command's logging fail.
+    std::thread::spawn(move || lines.for_each(drop));
     Running {
         child,
         addr,
@@ -226,4 +244,165 @@ fn a_key_flag_alone_is_bad_input() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--alipay-private-key"));
+}
+
+#[test]
+fn a_listen_address_beyond_loopback_needs_allow_remote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for listen in ["0.0.0.0:0", "[::]:0", "192.0.2.1:8089"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_autodebit"))
+            .args(["sandbox", "--listen", listen])
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(stderr.contains("is not a loopback address"), "{stderr}");
+        assert!(stderr.contains("--allow-remote"), "{stderr}");
+        assert!(stderr.contains("control API"), "{stderr}");
+    }
+    assert!(
+        !dir.path().join("sandbox-keys").exists(),
+        "refused before anything is written"
+    );
+}
+
+#[test]
+fn allow_remote_without_a_token_warns_loudly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autodebit"));
+    command.args([
+        "sandbox",
+        "--listen",
+        "0.0.0.0:0",
+        "--allow-remote",
+        "--no-demo-user",
+    ]);
+    let running = spawn(command, dir.path());
+    let banner = running.stderr.join("\n");
+    assert!(banner.contains("WARNING"), "{banner}");
+    assert!(banner.contains("NO CONTROL TOKEN"), "{banner}");
+    assert!(banner.contains("--control-token-file"), "{banner}");
+    // Bound to every interface, it still answers on loopback under the loopback names.
+    let port = running.addr.rsplit(':').next().expect("a port").to_owned();
+    let loopback = format!("127.0.0.1:{port}");
+    let (head, _) = http(&loopback, "GET", "/sandbox/users", &[], "");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+/// The control token's checks, on a running command.
+fn assert_token_enforced(running: &Running, token: &str) {
+    let banner = running.stderr.join("\n");
+    assert!(
+        !banner.contains(token),
+        "the token is never printed: {banner}"
+    );
+    assert!(banner.contains("Authorization: Bearer"), "{banner}");
+    let (head, body) = http(&running.addr, "GET", "/sandbox/users", &[], "");
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}\n{body}");
+    assert!(!body.contains(token), "{body}");
+    let wrong = format!("Bearer {token}-not");
+    let (head, _) = http(
+        &running.addr,
+        "GET",
+        "/sandbox/users",
+        &[("Authorization", &wrong)],
+        "",
+    );
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    let bearer = format!("Bearer {token}");
+    let (head, body) = http(
+        &running.addr,
+        "GET",
+        "/sandbox/users",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(body.contains("demo@sandbox.example"), "{body}");
+}
+
+#[test]
+fn the_control_token_comes_from_a_file_or_the_environment_and_is_never_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "file-token-7f3a9c2e5b1d";
+    let file = dir.path().join("control-token");
+    std::fs::write(&file, format!("{token}\n")).expect("written");
+    let file_arg = file.to_str().expect("utf-8 path");
+    let running = start(&["--control-token-file", file_arg], dir.path());
+    assert_token_enforced(&running, token);
+    drop(running);
+
+    let token = "env-token-41c8e0d2a6f9";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_autodebit"));
+    command
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .env("AUTODEBIT_SANDBOX_CONTROL_TOKEN", token);
+    let running = spawn(command, dir.path());
+    assert_token_enforced(&running, token);
+
+    // An empty or unusable token file is bad input.
+    std::fs::write(&file, "\n").expect("written");
+    let output = Command::new(env!("CARGO_BIN_EXE_autodebit"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--control-token-file",
+            file_arg,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is empty"));
+    std::fs::write(&file, "two words\n").expect("written");
+    let output = Command::new(env!("CARGO_BIN_EXE_autodebit"))
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--control-token-file",
+            file_arg,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("printable ASCII"), "{stderr}");
+    assert!(!stderr.contains("two words"), "{stderr}");
+}
+
+#[test]
+fn the_control_api_answers_only_to_its_own_host_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let running = start(&["--allowed-host", "sandbox.test:8089"], dir.path());
+    let port = running.addr.rsplit(':').next().expect("a port").to_owned();
+    let localhost = format!("localhost:{port}");
+    for (host, status) in [
+        ("rebind.attacker.example", "403"),
+        (localhost.as_str(), "200"),
+        ("sandbox.test:8089", "200"),
+    ] {
+        let (head, body) = raw_host(&running.addr, host, "/sandbox/users");
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{host}: {head}\n{body}"
+        );
+    }
+}
+
+/// A GET with the given `Host` header.
+fn raw_host(addr: &str, host: &str, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("writes");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("reads");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
+    (head.to_owned(), body.to_owned())
 }

@@ -34,7 +34,7 @@ impl World {
                 auth_state: req.auth_state.as_str().to_owned(),
                 scopes: req.scopes.clone(),
                 notify_url,
-                expires_ms: now + self.lifetimes.consent_ms,
+                expires_ms: now.saturating_add(self.lifetimes.consent_ms),
                 state: ConsentState::Pending,
             },
         );
@@ -132,7 +132,7 @@ impl World {
                 client_id: client_id.clone(),
                 wallet,
                 user: user.to_owned(),
-                expires_ms: now + self.lifetimes.auth_code_ms,
+                expires_ms: now.saturating_add(self.lifetimes.auth_code_ms),
                 used: false,
                 notify_url: notify_url.clone(),
                 auth_state: state.clone(),
@@ -182,13 +182,13 @@ impl World {
             refresh: issues_refresh.then(|| {
                 (
                     format!("2820{}", random_hex::<18>().to_uppercase()),
-                    now + self.lifetimes.refresh_token_ms,
+                    now.saturating_add(self.lifetimes.refresh_token_ms),
                 )
             }),
             client_id: client_id.to_owned(),
             wallet,
             user: user.to_owned(),
-            access_expires_ms: now + self.lifetimes.access_token_ms,
+            access_expires_ms: now.saturating_add(self.lifetimes.access_token_ms),
             state: TokenState::Active,
             notify_url,
         };

@@ -301,7 +301,7 @@ impl World {
 
 /// The datetime a payment expiry must not exceed, given the request time.
 pub(crate) fn max_expiry_ms(now: i64) -> i64 {
-    now + MINUTE_MS
+    now.saturating_add(MINUTE_MS)
 }
 
 /// Parses an AMS datetime into Unix milliseconds.

@@ -160,7 +160,8 @@ impl World {
         let expired = explicit_expiry.is_some_and(|expiry| now >= expiry);
         // Without an expiry of its own, a payment expires a minute after it arrives (a held pay:
         // after its release, as any fresh arrival).
-        let expires_ms = explicit_expiry.unwrap_or(now + self.lifetimes.payment_expiry_ms);
+        let expires_ms =
+            explicit_expiry.unwrap_or(now.saturating_add(self.lifetimes.payment_expiry_ms));
         let token = self
             .token_by_access
             .get(&method_id)
@@ -295,7 +296,7 @@ impl World {
         self.payments
             .iter()
             .filter(|p| p.state == PayState::Processing)
-            .map(|p| p.expires_ms + 1)
+            .map(|p| p.expires_ms.saturating_add(1))
             .min()
     }
 
@@ -496,10 +497,14 @@ impl World {
             ))
         })
         .or_else(|| {
-            (p.paid_ms.unwrap_or(p.created_ms) + self.lifetimes.refund_window_ms < now).then_some((
-                ResultCode::RefundWindowExceed,
-                "The refund window has passed.",
-            ))
+            (p.paid_ms
+                .unwrap_or(p.created_ms)
+                .saturating_add(self.lifetimes.refund_window_ms)
+                < now)
+                .then_some((
+                    ResultCode::RefundWindowExceed,
+                    "The refund window has passed.",
+                ))
         })
         .or_else(|| {
             (p.refunded.saturating_add(req.refund_amount.minor_units()) > p.amount.minor_units())

@@ -1,5 +1,6 @@
 //! ams-sandbox's integration tests: one binary, a module per feature.
 
+mod access;
 mod auth;
 mod cancel;
 mod control;

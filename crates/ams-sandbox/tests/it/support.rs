@@ -730,9 +730,15 @@ impl Control {
         .await
     }
 
+    /// A `DELETE` (no body; still `Content-Type: application/json`, as every state-changing
+    /// control request must say).
     pub(crate) async fn delete(&self, path: &str) -> (u16, Value) {
-        self.send(self.http.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .header("content-type", "application/json"),
+        )
+        .await
     }
 }
 

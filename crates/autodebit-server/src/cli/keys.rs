@@ -116,3 +116,22 @@ pub(crate) fn write_new_file(path: &Path, contents: &str, secret: bool) -> Resul
     create_new(path, contents, secret)
         .map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", path.display())))
 }
+
+/// `autodebit keys api-key`: a new API key (to give the merchant's backend) and its SHA-256 (to
+/// configure in `merchants.<id>.api_key_sha256`). The key is printed once and never kept.
+pub(crate) fn api_key() -> Result<(), Failure> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::bad_input(format!("the random source failed: {e}")))?;
+    let key = format!(
+        "sk_live_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let hash: String = crate::http::auth::hash_key(&key)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    println!("api_key = {key}");
+    println!("api_key_sha256 = {hash}");
+    Ok(())
+}

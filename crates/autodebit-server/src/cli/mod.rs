@@ -17,6 +17,12 @@
 //!   written under an older token key with the current one, and prints the counts.
 //! - `autodebit keys token-key [--key-version N]` prints a new token encryption key entry.
 //!
+//! - `autodebit serve [--config FILE] [--listen ADDR] [--log-format text|json]` runs the server
+//!   (sandbox mode with no configuration).
+//! - `autodebit config check [--config FILE]` validates the configuration and prints it, secrets
+//!   redacted; `autodebit config example` prints a complete, commented file.
+//! - `autodebit keys api-key` prints a new API key and the SHA-256 to configure.
+//!
 //! Exit code 2 means bad input everywhere (clap's usage errors use it too).
 
 #![allow(
@@ -26,6 +32,7 @@
 
 mod keys;
 mod sandbox;
+mod serve;
 mod signature;
 mod store;
 
@@ -40,7 +47,7 @@ pub const EXIT_INVALID: u8 = 1;
 /// Exit code for bad input: unreadable file, not a key, malformed header, bad arguments.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// Alipay Auto Debit for merchants: keys, signatures, and (soon) the server.
+/// Alipay Auto Debit for merchants: the server, and its keys, signatures, sandbox and database.
 #[derive(Debug, Parser)]
 #[command(name = "autodebit", version, about, propagate_version = true)]
 struct Cli {
@@ -50,7 +57,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Manage keys: RSA signing keys, token encryption keys.
+    /// Run the server: the merchant API, Alipay's notifications, the return page and the workers
+    /// (sandbox mode with no configuration).
+    Serve(serve::ServeArgs),
+    /// Check or show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage keys: RSA signing keys, token encryption keys, API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Sign a request body and print the `Signature` header value.
@@ -71,6 +84,17 @@ enum KeysCommand {
     Generate(keys::GenerateArgs),
     /// Print a new token encryption key entry (`<version>:<base64>`) for AUTODEBIT_TOKEN_KEYS.
     TokenKey(store::TokenKeyArgs),
+    /// Print a new API key, and the SHA-256 the server is configured with.
+    ApiKey,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file and AUTODEBIT_* variables) and print what is in effect,
+    /// secrets redacted.
+    Check(serve::CheckArgs),
+    /// Print a complete, commented configuration file.
+    Example,
 }
 
 /// A failure, with the exit code it maps to. The message goes to stderr.
@@ -102,12 +126,16 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Keys(KeysCommand::TokenKey(args)) => store::token_key(&args),
+        Command::Keys(KeysCommand::ApiKey) => keys::api_key(),
+        Command::Serve(args) => serve::run(&args),
+        Command::Config(ConfigCommand::Check(args)) => serve::check(&args),
+        Command::Config(ConfigCommand::Example) => serve::example(),
         Command::Migrate(args) => store::migrate(&args),
         Command::Reencrypt(args) => store::reencrypt(&args),
         Command::Sign(args) => signature::sign(&args),
         Command::Verify(args) => signature::verify(&args),
         Command::Sandbox(args) => {
-            init_logging();
+            init_logging(crate::config::LogFormat::Text);
             sandbox::run(&args)
         }
     };
@@ -120,16 +148,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), as text or one JSON object per line.
+fn init_logging(format: crate::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    // A closed stderr must not turn a log line into a panic.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
+        .log_internal_errors(false)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder.json().try_init(),
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// A file argument that may be `-` for standard input.

@@ -3,6 +3,14 @@
 //! `autodebit sandbox --listen ADDR --client-id ID --merchant-public-key FILE --alipay-private-key FILE`
 //! is a contract. Without the key flags it uses development keys in `--keys-dir` (generated on the
 //! first run, reused after) and prints where they are, so a newcomer can point a client at it at once.
+//!
+//! The control API (users, balances, the clock, faults, every auth code and token issued) is for
+//! the developer's own tools: `--listen` must be a loopback address unless `--allow-remote` is
+//! given (exit 2 otherwise, before anything is written); `--control-token-file FILE` (else
+//! `AUTODEBIT_SANDBOX_CONTROL_TOKEN`) makes every control request carry
+//! `Authorization: Bearer <token>`, and the token is never printed; listening beyond loopback
+//! without a token prints a warning. `--allowed-host NAME[:PORT]` adds a `Host` name the control
+//! API and the consent page answer to (besides the listen address and `localhost:PORT`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +57,83 @@ pub(crate) struct SandboxArgs {
     /// Do not create the demo user (`demo@sandbox.example`, ALIPAY_CN, USD 1,000.00 and CNY 10,000.00).
     #[arg(long)]
     no_demo_user: bool,
+    /// Allow a `--listen` address that is not loopback. The control API can create money, move the
+    /// clock and read every token issued: set a control token too.
+    #[arg(long)]
+    allow_remote: bool,
+    /// A file holding the control token: every control API request must then carry
+    /// `Authorization: Bearer <token>` [default: $AUTODEBIT_SANDBOX_CONTROL_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    control_token_file: Option<PathBuf>,
+    /// One more `Host` name the control API and the consent page answer to, e.g. `sandbox:8089`
+    /// (the listen address and `localhost:PORT` always are); repeatable.
+    #[arg(long, value_name = "NAME[:PORT]")]
+    allowed_host: Vec<String>,
+}
+
+/// The environment variable holding the control token when `--control-token-file` is not given.
+const CONTROL_TOKEN_ENV: &str = "AUTODEBIT_SANDBOX_CONTROL_TOKEN";
+
+/// Where the control token came from, for messages (never the token itself).
+enum TokenSource {
+    File(PathBuf),
+    Env,
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "the token in {}", path.display()),
+            Self::Env => write!(f, "the token in ${CONTROL_TOKEN_ENV}"),
+        }
+    }
+}
+
+/// The control token from `--control-token-file`, else the environment (unset or empty: none).
+/// Surrounding whitespace (a trailing newline) is not part of it.
+fn control_token(args: &SandboxArgs) -> Result<Option<(String, TokenSource)>, Failure> {
+    if let Some(path) = &args.control_token_file {
+        let token = text(path, "control token file")?.trim().to_owned();
+        if token.is_empty() {
+            return Err(Failure::bad_input(format!(
+                "control token file {} is empty",
+                path.display()
+            )));
+        }
+        return usable(token, TokenSource::File(path.clone())).map(Some);
+    }
+    std::env::var(CONTROL_TOKEN_ENV)
+        .ok()
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+        .map(|token| usable(token, TokenSource::Env))
+        .transpose()
+}
+
+/// A token must travel in an `Authorization` header: printable ASCII, no spaces.
+fn usable(token: String, source: TokenSource) -> Result<(String, TokenSource), Failure> {
+    if token.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok((token, source))
+    } else {
+        Err(Failure::bad_input(format!(
+            "{source}: a control token must be printable ASCII without spaces (it is sent as \
+             Authorization: Bearer <token>)"
+        )))
+    }
+}
+
+/// Refuses a listen address beyond loopback unless `--allow-remote` says so.
+fn check_listen(args: &SandboxArgs) -> Result<(), Failure> {
+    if args.listen.ip().is_loopback() || args.allow_remote {
+        return Ok(());
+    }
+    Err(Failure::bad_input(format!(
+        "--listen {} is not a loopback address: anyone who can reach it could use the sandbox's \
+         control API (create users with balances, move the clock, inject faults, read every auth \
+         code and access token issued). Listen on 127.0.0.1 or [::1], or pass --allow-remote \
+         (and a control token with --control-token-file) if you mean it.",
+        args.listen
+    )))
 }
 
 fn text(path: &Path, what: &str) -> Result<String, Failure> {
@@ -111,6 +196,8 @@ fn development_keys(dir: &Path) -> Result<(PublicKey, PrivateKey), Failure> {
 }
 
 pub(crate) fn run(args: &SandboxArgs) -> Result<(), Failure> {
+    check_listen(args)?;
+    let token = control_token(args)?;
     let (merchant_public, alipay_private, dev_dir) =
         match (&args.merchant_public_key, &args.alipay_private_key) {
             (Some(public), Some(private)) => {
@@ -146,6 +233,12 @@ pub(crate) fn run(args: &SandboxArgs) -> Result<(), Failure> {
         .merchant_settings(args.client_id.clone(), settings)
         .alipay_key(alipay_private)
         .notify_schedule_factor(args.notify_schedule_factor);
+    for host in &args.allowed_host {
+        builder = builder.allowed_host(host.clone());
+    }
+    if let Some((secret, _)) = &token {
+        builder = builder.control_token(secret.clone());
+    }
     if !args.no_demo_user {
         builder = builder.user(UserSpec::new(
             "demo@sandbox.example",
@@ -174,7 +267,13 @@ pub(crate) fn run(args: &SandboxArgs) -> Result<(), Failure> {
             sandbox.base_url(),
             sandbox.base_url()
         );
-        eprintln!("  control API:  {}/sandbox", sandbox.base_url());
+        match &token {
+            Some((_, source)) => eprintln!(
+                "  control API:  {}/sandbox (send Authorization: Bearer <{source}>)",
+                sandbox.base_url()
+            ),
+            None => eprintln!("  control API:  {}/sandbox", sandbox.base_url()),
+        }
         eprintln!("  client id:    {}", args.client_id);
         if let Some(dir) = &dev_dir {
             eprintln!(
@@ -195,12 +294,47 @@ pub(crate) fn run(args: &SandboxArgs) -> Result<(), Failure> {
                 "  demo user:    demo@sandbox.example (ALIPAY_CN, USD 1,000.00, CNY 10,000.00)"
             );
         }
+        if !args.listen.ip().is_loopback() {
+            warn_remote(args, sandbox.addr(), token.is_some());
+        }
         eprintln!("Press Ctrl-C to stop.");
         wait_for_stop().await;
         eprintln!("autodebit sandbox: stopping");
         drop(sandbox);
         Ok(())
     })
+}
+
+/// What listening beyond loopback on `bound` means, said loudly (louder without a control token).
+fn warn_remote(args: &SandboxArgs, bound: SocketAddr, has_token: bool) {
+    let port = bound.port();
+    if has_token {
+        eprintln!(
+            "autodebit sandbox: listening on {bound} beyond loopback (--allow-remote); the control \
+             API requires the control token."
+        );
+    } else {
+        eprintln!("autodebit sandbox: WARNING: listening on {bound} with NO CONTROL TOKEN.");
+        eprintln!(
+            "  Anyone who can reach this address can use the control API: create users with \
+             balances, move the clock, inject faults, change notification URLs, and read every \
+             auth code and access token issued."
+        );
+        eprintln!(
+            "  Set one with --control-token-file FILE (or ${CONTROL_TOKEN_ENV}), or listen on \
+             127.0.0.1."
+        );
+    }
+    eprintln!(
+        "  The control API and the consent page answer only to the Host names {bound}, \
+         localhost:{port} (and the loopback addresses when listening on all interfaces){}; add \
+         others with --allowed-host NAME[:PORT].",
+        if args.allowed_host.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", args.allowed_host.join(", "))
+        }
+    );
 }
 
 async fn wait_for_stop() {

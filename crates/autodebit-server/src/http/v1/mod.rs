@@ -1,0 +1,59 @@
+//! The merchant API under `/v1` (see `merchant-api.md`): every route needs an API key, every
+//! `POST` an `Idempotency-Key`.
+
+pub mod attention;
+pub mod authorizations;
+pub mod payments;
+pub mod refunds;
+pub mod sandbox;
+
+use axum::http::StatusCode;
+
+use super::error::ApiError;
+
+/// The largest amount accepted, in minor units: the largest integer a JSON number holds exactly
+/// (2^53 − 1), so no client rounds it.
+pub const MAX_AMOUNT: u64 = 9_007_199_254_740_991;
+
+/// The page size when none is asked for.
+pub const DEFAULT_LIMIT: u32 = 20;
+
+/// The page size asked for, or the default.
+pub fn limit_of(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_LIMIT)
+}
+
+/// A domain field of a request body, as a JSON pointer.
+pub fn body_param(field: &str) -> Option<String> {
+    match field {
+        "customer_id" | "return_url" | "reference" | "description" | "amount" | "currency"
+        | "reason" | "authorization_id" => Some(format!("/{field}")),
+        "authorization" => Some("/authorization_id".into()),
+        _ => None,
+    }
+}
+
+/// A domain field of a query, by its parameter name.
+pub fn query_param(field: &str) -> Option<String> {
+    match field {
+        "limit" | "starting_after" => Some(field.to_owned()),
+        _ => None,
+    }
+}
+
+/// A resolution's reason: 1 to 1000 characters.
+///
+/// # Errors
+/// 400 naming `/reason`.
+pub fn check_reason(reason: &str) -> Result<(), ApiError> {
+    let n = reason.trim().chars().count();
+    if n == 0 || reason.chars().count() > 1000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "reason must have 1 to 1000 characters",
+        )
+        .param("/reason"));
+    }
+    Ok(())
+}
