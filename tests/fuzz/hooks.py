@@ -23,7 +23,7 @@ _KEYS = itertools.count()
 _WELL_FORMED_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 # Ids the server has answered with, by prefix; refunds with their payment.
-_SEEN = {"auth_": set(), "pay_": set(), "atn_": set()}
+_SEEN = {"auth_": set(), "pay_": set(), "atn_": set(), "evt_": set()}
 _REFUND_OF = {}
 
 
@@ -63,6 +63,8 @@ def _cursor_names_an_item(case, cursor):
         return cursor in _SEEN["pay_"]
     if path == "/v1/attention":
         return cursor in _SEEN["atn_"]
+    if path == "/v1/events":
+        return cursor in _SEEN["evt_"]
     if path == "/v1/payments/{id}/refunds":
         return _REFUND_OF.get(cursor) == (case.path_parameters or {}).get("id")
     return True

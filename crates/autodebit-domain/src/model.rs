@@ -454,6 +454,25 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 10] = [
+        Self::AuthorizationActive,
+        Self::AuthorizationNeedsReauthorization,
+        Self::AuthorizationEnded,
+        Self::AuthorizationFailed,
+        Self::PaymentSucceeded,
+        Self::PaymentFailed,
+        Self::PaymentCancelled,
+        Self::RefundSucceeded,
+        Self::RefundFailed,
+        Self::OperatorAttention,
+    ];
+
+    /// The kind with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The event's name, as the merchant sees it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metered;
 pub mod runtime;
 pub mod serve;
 pub mod workers;

@@ -14,6 +14,8 @@ use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
 use ams_sandbox::{MerchantSettings, Sandbox, SandboxHandle, UserSpec};
 use ams_signing::{Backend, GeneratedKeyPair};
 use autodebit_alipay::{AlipayGateway, AlipayVerifier, ClientClock};
+
+use crate::metered::MeteredGateway;
 use autodebit_domain::services::{Context, Settings};
 use autodebit_store::{Keyring, SqlStore, StoreOptions};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -481,7 +483,10 @@ pub async fn build(
             .map_err(|e| config_error(format!("merchants.{id}"), e.to_string()))?;
         let ctx = Context::new(
             Arc::new(scoped.clone()),
-            Arc::new(AlipayGateway::new(client.clone())),
+            Arc::new(MeteredGateway::new(
+                Arc::new(AlipayGateway::new(client.clone())),
+                id.clone(),
+            )),
             Arc::new(ClientClock::new(clock.clone())),
         )
         .with_verifier(Arc::new(AlipayVerifier::new(

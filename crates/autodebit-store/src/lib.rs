@@ -52,6 +52,8 @@
 mod api_requests;
 pub mod crypto;
 mod db;
+mod events;
+mod gauges;
 mod jobs;
 mod list;
 mod merchant;
@@ -64,6 +66,8 @@ mod tx;
 
 pub use api_requests::ApiRequestStart;
 pub use crypto::{CryptoError, Keyring};
+pub use events::EventFilter;
+pub use gauges::Gauges;
 pub use merchant::{DEFAULT_MERCHANT, InvalidMerchant};
 pub use rotate::Reencrypted;
 pub use store::{DeadJob, Diagnostics, Migrated, SqlStore, StoreOptions};

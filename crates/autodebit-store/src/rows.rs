@@ -585,27 +585,11 @@ pub(crate) fn attention_values(item: &AttentionItem, merchant: &str) -> Vec<Valu
         merchant.into(),
     ]
 }
-/// Every event kind, for reading names back.
-const EVENT_KINDS: [EventKind; 10] = [
-    EventKind::AuthorizationActive,
-    EventKind::AuthorizationNeedsReauthorization,
-    EventKind::AuthorizationEnded,
-    EventKind::AuthorizationFailed,
-    EventKind::PaymentSucceeded,
-    EventKind::PaymentFailed,
-    EventKind::PaymentCancelled,
-    EventKind::RefundSucceeded,
-    EventKind::RefundFailed,
-    EventKind::OperatorAttention,
-];
 
 /// An event row (`seq, kind, subject, detail, at`).
 pub(crate) fn event(row: &Row) -> Result<(i64, Event), StoreError> {
     let name = row.text(1)?;
-    let kind = EVENT_KINDS
-        .iter()
-        .find(|k| k.name() == name)
-        .cloned()
+    let kind = EventKind::from_name(&name)
         .ok_or_else(|| StoreError::Corrupt(format!("event kind {name:?} is not known")))?;
     Ok((
         row.int(0)?,
@@ -699,7 +683,7 @@ mod tests {
 
     #[test]
     fn every_event_kind_is_listed_once() {
-        for (i, kind) in EVENT_KINDS.iter().enumerate() {
+        for (i, kind) in EventKind::ALL.iter().enumerate() {
             assert_eq!(listed(kind), i);
         }
     }

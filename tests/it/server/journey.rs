@@ -134,6 +134,11 @@ server_test! {
         }
         let list = other.get("/v1/payments").await.body;
         assert_eq!(list["data"].as_array().unwrap().len(), 0);
+        // Events too: the default merchant's are not the other's.
+        let events = s.get("/v1/events").await.body;
+        let first = events["data"][0]["id"].as_str().expect("an event").to_owned();
+        assert_eq!(other.get(&format!("/v1/events/{first}")).await.status, 404);
+        assert_eq!(other.get("/v1/events").await.body["data"].as_array().unwrap().len(), 0);
         let refund = other.post(&format!("/v1/payments/{pay}/refunds"), "x", json!({"amount": 1})).await;
         assert_eq!(refund.status, 404);
         // The same reference and idempotency key are the other merchant's own.

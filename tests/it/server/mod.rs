@@ -22,6 +22,7 @@
 //! `processing`.
 
 mod binding;
+mod events;
 mod faults;
 mod fuzz;
 mod journey;

@@ -1,6 +1,7 @@
 //! The service endpoints, which need no API key: `/healthz`, `/readyz` (the database reachable and
 //! every migration applied), `/metrics` (Prometheus text, with the server's counters: requests,
-//! jobs, notifications applied and refused by cause), `/openapi.json` (what
+//! jobs, notifications applied and refused by cause, Alipay's calls by API and outcome; and the
+//! gauges read at the scrape: payments by state, the job queue, attention), `/openapi.json` (what
 //! `autodebit_server::http::openapi_json()` generates, byte for byte); and the routes around
 //! them: `/v1/sandbox` in sandbox mode only, unknown routes and methods as problems.
 
@@ -109,6 +110,19 @@ server_test! {
         assert_eq!(grew("autodebit_notifications_refused_total", "cause=\"unsigned\""), 1.0, "{after}");
         assert_eq!(grew("autodebit_notifications_refused_total", "cause=\"not_utf8\""), 1.0, "{after}");
         assert!(after.contains("autodebit_http_request_duration_seconds"), "{after}");
+        // Alipay's calls by API and outcome: the dropped pay was an unknown outcome, the inquiry
+        // that resolved it a success; their latency too.
+        assert_eq!(grew("autodebit_alipay_calls_total", "api=\"pay\",outcome=\"unknown\""), 1.0, "{after}");
+        assert!(grew("autodebit_alipay_calls_total", "api=\"inquiryPayment\",outcome=\"success\"") >= 1.0, "{after}");
+        assert!(grew("autodebit_alipay_calls_total", "api=\"applyToken\",outcome=\"success\"") >= 1.0, "{after}");
+        assert!(after.contains("autodebit_alipay_call_duration_seconds"), "{after}");
+        // Gauges read from this server's database at the scrape: every payment state listed.
+        assert_eq!(metric(&after, "autodebit_payments", "state=\"succeeded\""), 1.0, "{after}");
+        assert_eq!(metric(&after, "autodebit_payments", "state=\"pending\""), 0.0, "{after}");
+        assert!(after.contains("autodebit_payments{merchant=\"default\",state=\"fully_refunded\"} 0"), "{after}");
+        assert_eq!(metric(&after, "autodebit_jobs_dead", "merchant=\"default\""), 0.0, "{after}");
+        assert_eq!(metric(&after, "autodebit_attention_open", "merchant=\"default\""), 0.0, "{after}");
+        assert!(after.contains("autodebit_jobs_due{") && after.contains("autodebit_jobs_lag_seconds{"), "{after}");
         // No secret and no query string in the labels.
         assert!(!after.contains(&s.key) && !after.contains("authCode"), "{after}");
         s.settle().await;

@@ -8,7 +8,7 @@ use autodebit_domain::lifecycle::authorization::{AuthorizationState, RevokedBy};
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::lifecycle::refund::RefundState;
 use autodebit_domain::model::{
-    AttentionItem, Authorization, Millis, PaymentAttempt, Refund, RefundOrigin, Subject,
+    AttentionItem, Authorization, EventKind, Millis, PaymentAttempt, Refund, RefundOrigin, Subject,
 };
 use autodebit_domain::services::payments::{PaymentView, Status};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -909,4 +909,76 @@ mod tests {
             assert!(PAYMENT_STATUSES.contains(&payment_status(status)));
         }
     }
+}
+
+// ---- events -------------------------------------------------------------------------------------
+
+/// An event's `type`.
+fn event_type_body() -> Object {
+    one_of(
+        EventKind::ALL.iter().map(EventKind::name),
+        false,
+        "What happened.",
+        "payment.succeeded",
+    )
+}
+
+/// `GET /v1/events?type=`.
+fn event_type_schema() -> Object {
+    one_of(
+        EventKind::ALL.iter().map(EventKind::name),
+        false,
+        "Only events of this type.",
+        "payment.succeeded",
+    )
+}
+
+/// `GET /v1/events`.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Only events of this type (e.g. `payment.succeeded`).
+    #[serde(rename = "type")]
+    #[param(schema_with = event_type_schema)]
+    pub kind: Option<String>,
+    /// Only events about this resource (`auth_…`, `pay_…`, `re_…`).
+    pub subject: Option<String>,
+    /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The id of the last event of the page before.
+    pub starting_after: Option<String>,
+}
+
+/// Something that happened, as the merchant's systems hear it: written in the same transaction as
+/// the change it reports, with the resource as it is when read.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EventBody {
+    /// `evt_…`: stable, the same however often the event is read or delivered.
+    pub id: String,
+    /// Always `event`.
+    pub object: &'static str,
+    /// What happened.
+    #[serde(rename = "type")]
+    #[schema(schema_with = event_type_body)]
+    pub kind: &'static str,
+    /// When it happened.
+    pub created_at: String,
+    /// The id of what it happened to: an authorization, a payment or a refund (for
+    /// `operator.attention`, whatever needs a person, a job included).
+    pub subject: String,
+    /// A reason or a result code, when there is one.
+    pub detail: Option<String>,
+    /// The resource.
+    pub data: EventData,
+}
+
+/// An event's resource.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct EventData {
+    /// The authorization, payment or refund as it is now; `null` when the subject is none of
+    /// these.
+    #[schema(value_type = Option<Object>)]
+    pub object: Option<serde_json::Value>,
 }

@@ -28,6 +28,7 @@ use super::error::{PROBLEM_JSON, Problem};
         (name = "payments", description = "One business order and its attempts"),
         (name = "refunds", description = "Money returned"),
         (name = "operations", description = "What needs a person, and what a person can do"),
+        (name = "events", description = "What happened, for the merchant's own systems"),
         (name = "sandbox", description = "Sandbox mode only")
     ),
     components(schemas(Problem))

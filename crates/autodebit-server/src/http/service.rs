@@ -32,11 +32,34 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: the counters and histograms recorded as things happen, and gauges read from
+/// each merchant's store at the scrape (payments by state, the job queue, open attention items).
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let Some(handle) = &state.shared().metrics else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    for tenant in state.shared().tenants.values() {
+        let merchant = tenant.id().to_owned();
+        match tenant.store().gauges(state.now()).await {
+            Ok(g) => {
+                for (status, n) in &g.orders_by_state {
+                    metrics::gauge!("autodebit_payments", "merchant" => merchant.clone(), "state" => status.name())
+                        .set(*n as f64);
+                }
+                metrics::gauge!("autodebit_jobs_due", "merchant" => merchant.clone())
+                    .set(g.jobs_due as f64);
+                metrics::gauge!("autodebit_jobs_lag_seconds", "merchant" => merchant.clone())
+                    .set(g.oldest_due_ms as f64 / 1000.0);
+                metrics::gauge!("autodebit_jobs_dead", "merchant" => merchant.clone())
+                    .set(g.jobs_dead as f64);
+                metrics::gauge!("autodebit_attention_open", "merchant" => merchant)
+                    .set(g.attention_open as f64);
+            }
+            Err(e) => {
+                tracing::warn!(merchant = tenant.id(), error = %e, "could not read the gauges");
+            }
+        }
+    }
     let mut response = handle.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod authorizations;
+pub mod events;
 pub mod payments;
 pub mod refunds;
 pub mod sandbox;
