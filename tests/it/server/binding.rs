@@ -162,7 +162,7 @@ server_test! {
 
 server_test! {
     async fn consult_refused_or_unanswered_is_a_problem_and_a_failed_authorization(db) {
-        let s = Srv::with(&db, |c| c.alipay.call_timeout_ms = 1_000).await;
+        let s = Srv::with(&db, |c| c.alipay.call_timeout_ms = 2_000).await;
         let body = json!({
             "customer_id": "cust-c", "wallet": "ALIPAY_CN", "terminal_type": "WEB",
             "return_url": format!("{}/healthz", s.url()),
@@ -174,7 +174,7 @@ server_test! {
             FaultAction::Drop,
             FaultAction::BadSignature,
             FaultAction::Unsigned,
-            FaultAction::Delay { ms: 1_400 },
+            FaultAction::Delay { ms: 2_600 },
         ]
         .into_iter()
         .enumerate()

@@ -29,7 +29,7 @@ fn lost_answers() -> Vec<FaultAction> {
         FaultAction::Http500,
         FaultAction::Unsigned,
         FaultAction::BadSignature,
-        FaultAction::Delay { ms: 1_300 },
+        FaultAction::Delay { ms: 2_600 },
         answer(AnswerStatus::U, "UNKNOWN_EXCEPTION"),
         FaultAction::Unknown {
             code: "PAYMENT_IN_PROCESS".into(),
@@ -39,8 +39,10 @@ fn lost_answers() -> Vec<FaultAction> {
 
 async fn fast_timeouts(db: &super::Db) -> Srv {
     Srv::with(db, |c| {
-        c.alipay.call_timeout_ms = 1_000;
-        c.alipay.call_again_timeout_ms = 1_000;
+        // Short, so a test waits little for a call that gets no answer; not so short that a
+        // call answered at once times out on a loaded machine.
+        c.alipay.call_timeout_ms = 2_000;
+        c.alipay.call_again_timeout_ms = 2_000;
     })
     .await
 }
@@ -189,7 +191,7 @@ server_test! {
             FaultAction::Http500,
             FaultAction::Unsigned,
             FaultAction::BadSignature,
-            FaultAction::Delay { ms: 1_300 },
+            FaultAction::Delay { ms: 2_600 },
             answer(AnswerStatus::U, "UNKNOWN_EXCEPTION"),
             answer(AnswerStatus::F, "ORDER_NOT_EXIST"),
             answer(AnswerStatus::F, "SYSTEM_ERROR"),
@@ -211,7 +213,7 @@ server_test! {
         let auth = s.bind().await;
         s.skip_payment_notifications();
         let mut pending = Vec::new();
-        for (n, action) in [FaultAction::Drop, FaultAction::Http500, FaultAction::Unsigned, FaultAction::BadSignature, FaultAction::Delay { ms: 1_300 }, answer(AnswerStatus::U, "UNKNOWN_EXCEPTION")]
+        for (n, action) in [FaultAction::Drop, FaultAction::Http500, FaultAction::Unsigned, FaultAction::BadSignature, FaultAction::Delay { ms: 2_600 }, answer(AnswerStatus::U, "UNKNOWN_EXCEPTION")]
             .into_iter()
             .enumerate()
         {

@@ -55,7 +55,7 @@ async fn refund(s: &Srv, pay: &str, key: &str, amount: u64) -> super::Resp {
 
 server_test! {
     async fn unknown_refund_answers_are_sent_again_then_inquired_and_credit_once(db) {
-        let s = Srv::with(&db, |c| c.alipay.call_again_timeout_ms = 1_000).await;
+        let s = Srv::with(&db, |c| c.alipay.call_again_timeout_ms = 2_000).await;
         let auth = s.bind().await;
         skip_refund_notifications(&s);
         let paid = s.charge(&auth, "ru-1", 10_000).await;
@@ -100,7 +100,7 @@ server_test! {
         s.sandbox().clear_faults();
         skip_refund_notifications(&s);
         let mut pending = Vec::new();
-        for (n, action) in [FaultAction::Drop, FaultAction::Http500, FaultAction::Unsigned, FaultAction::BadSignature, FaultAction::Delay { ms: 1_300 }, answer(AnswerStatus::F, "REFUND_IN_PROCESS")]
+        for (n, action) in [FaultAction::Drop, FaultAction::Http500, FaultAction::Unsigned, FaultAction::BadSignature, FaultAction::Delay { ms: 2_600 }, answer(AnswerStatus::F, "REFUND_IN_PROCESS")]
             .into_iter()
             .enumerate()
         {

@@ -111,8 +111,8 @@ server_test! {
     async fn a_request_under_way_finishes_before_the_server_stops(db) {
         let mut s = Srv::gateway(&db).await;
         let auth = s.bind().await;
-        // The pay takes effect at once and is answered 1.5 s later.
-        s.fault(FaultRule::new(Api::Pay, FaultAction::Delay { ms: 1_500 }));
+        // The pay takes effect at once and is answered 4 s later (the grace is 10 s).
+        s.fault(FaultRule::new(Api::Pay, FaultAction::Delay { ms: 4_000 }));
         let api = s.api.clone();
         let charge = tokio::spawn(async move { api.charge(&auth, "uw-1", 450).await });
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
