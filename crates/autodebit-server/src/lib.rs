@@ -12,4 +12,5 @@ pub mod http;
 pub mod metered;
 pub mod runtime;
 pub mod serve;
+pub mod webhooks;
 pub mod workers;
