@@ -278,3 +278,24 @@ server_test! {
         s.settle().await;
     }
 }
+
+server_test! {
+    async fn a_charge_right_after_binding_is_not_undercut_by_a_refresh(db) {
+        // The return page and AUTHCODE_CREATED both carry the code; the one that comes second
+        // helps the exchange along if it is still running. Found done, that help must not
+        // refresh the token: the refresh would rotate it under a charge being made with it, and
+        // Alipay would refuse that charge (INVALID_ACCESS_TOKEN). A race: under load it was
+        // seen about once in twenty runs of this loop (before the fix).
+        let s = Srv::start(&db).await;
+        // A rule that never fires counts every applyToken.
+        s.fault(FaultRule::new(Api::ApplyToken, FaultAction::Drop).skip(u32::MAX).times(None));
+        let exchanges = s.fault_counts().await.len() - 1;
+        for n in 0..6 {
+            let auth = s.bind().await;
+            let res = s.charge(&auth, &format!("rb-{n}"), 100).await;
+            assert_eq!(res.str("status"), "succeeded", "charge {n}: {}", res.body);
+        }
+        let counts = s.fault_counts().await;
+        assert_eq!(counts[exchanges].0, 6, "one applyToken a binding, no refresh: {counts:?}");
+    }
+}

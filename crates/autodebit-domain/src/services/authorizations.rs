@@ -789,6 +789,12 @@ pub(crate) async fn step(ctx: &Context, lease: &Lease, id: &AuthorizationId) -> 
             {
                 lease.finish_alone(ctx, token_due(ctx, token, now)).await
             }
+            // Taken before its time: a request helping an exchange along (`run_now`) found it
+            // already done. Nothing is due; a refresh now would rotate the token under a charge
+            // being made with it (Alipay then refuses that charge: INVALID_ACCESS_TOKEN).
+            Some(_) if auth.state == AuthorizationState::Active && now < lease.job.due_at => {
+                lease.finish_alone(ctx, Some(lease.job.due_at)).await
+            }
             Some(_) => refresh(ctx, lease, &auth).await,
             None => lease.finish_alone(ctx, None).await,
         },
