@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod metered;
 pub mod runtime;

@@ -15,7 +15,9 @@ use ams_sandbox::{MerchantSettings, Sandbox, SandboxHandle, UserSpec};
 use ams_signing::{Backend, GeneratedKeyPair};
 use autodebit_alipay::{AlipayGateway, AlipayVerifier, ClientClock};
 
+use crate::delivery::Endpoint;
 use crate::metered::MeteredGateway;
+use crate::webhooks::WebhookSecret;
 use autodebit_domain::services::{Context, Settings};
 use autodebit_store::{Keyring, SqlStore, StoreOptions};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -141,6 +143,36 @@ fn read_secret(path: &Path, what: &str) -> Result<String, StartError> {
         ))
     })?;
     Ok(text.trim().to_owned())
+}
+
+/// Merchant `id`'s webhook endpoints with their secrets (from the configuration or its files).
+fn webhook_endpoints(id: &str, m: &config::MerchantConfig) -> Result<Vec<Endpoint>, StartError> {
+    let mut endpoints = Vec::with_capacity(m.webhooks.len());
+    for (n, hook) in m.webhooks.iter().enumerate() {
+        let setting = format!("merchants.{id}.webhooks[{n}].secrets");
+        let texts: Vec<String> = match &hook.secrets_file {
+            Some(path) => read_secret(path, &setting)?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => hook.secrets.iter().map(|s| s.expose().to_owned()).collect(),
+        };
+        if !(1..=2).contains(&texts.len()) {
+            return Err(config_error(setting, "one or two secrets (`whsec_…`)"));
+        }
+        let secrets = texts
+            .iter()
+            .map(|t| t.parse::<WebhookSecret>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| config_error(setting.clone(), e.to_string()))?;
+        endpoints.push(Endpoint {
+            url: hook.url.clone(),
+            secrets,
+        });
+    }
+    Ok(endpoints)
 }
 
 fn config_error(setting: impl Into<String>, problem: impl Into<String>) -> StartError {
@@ -502,7 +534,12 @@ pub async fn build(
         {
             keys.push((hash_key(key), id.clone()));
         }
-        tenants.push(Tenant::new(id.clone(), ctx, scoped));
+        tenants.push(Tenant::with_webhooks(
+            id.clone(),
+            ctx,
+            scoped,
+            webhook_endpoints(id, m)?,
+        ));
     }
 
     let wake = Arc::new(Notify::new());

@@ -5,7 +5,8 @@
 //! it. On shutdown a worker finishes the job it is running and gives back the jobs it took but
 //! had not started (their leases released, so another process takes them at once).
 //!
-//! Besides, one housekeeping task sweeps idempotency keys older than the retention.
+//! Besides, one housekeeping task sweeps idempotency keys older than the retention, and one task
+//! sends the merchants' events to their webhook endpoints ([`crate::delivery`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +60,12 @@ impl Workers {
                 },
                 done.clone(),
             ));
+        }
+        match crate::delivery::client() {
+            Ok(http) => {
+                tasks.spawn(crate::delivery::run(tenants.clone(), http, stop.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "webhooks cannot be sent: no HTTP client"),
         }
         tasks.spawn(housekeeping(tenants, settings.clone(), stop.clone()));
         Self {

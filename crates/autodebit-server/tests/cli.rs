@@ -419,6 +419,26 @@ fn config_example_is_a_valid_configuration_and_check_names_what_is_wrong() {
 }
 
 #[test]
+fn webhook_secret_prints_a_new_whsec_secret() {
+    let run = || {
+        let out = autodebit()
+            .args(["keys", "webhook-secret"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success());
+        stdout_of(&out).trim().to_owned()
+    };
+    let (a, b) = (run(), run());
+    assert_ne!(a, b, "a new one each time");
+    for secret in [a, b] {
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        secret
+            .parse::<autodebit_server::webhooks::WebhookSecret>()
+            .expect("a secret the server reads");
+    }
+}
+
+#[test]
 fn api_key_prints_a_key_and_the_hash_to_configure() {
     let out = autodebit()
         .args(["keys", "api-key"])

@@ -63,6 +63,7 @@ mod rows;
 mod store;
 mod tls;
 mod tx;
+mod webhooks;
 
 pub use api_requests::ApiRequestStart;
 pub use crypto::{CryptoError, Keyring};
@@ -71,6 +72,7 @@ pub use gauges::Gauges;
 pub use merchant::{DEFAULT_MERCHANT, InvalidMerchant};
 pub use rotate::Reencrypted;
 pub use store::{DeadJob, Diagnostics, Migrated, SqlStore, StoreOptions};
+pub use webhooks::{AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery};
 
 /// Which database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_merchants.sql"),
         include_str!("../migrations/postgres/0003_merchants.sql"),
     ),
+    (
+        4,
+        "webhooks",
+        include_str!("../migrations/sqlite/0004_webhooks.sql"),
+        include_str!("../migrations/postgres/0004_webhooks.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -32,6 +32,7 @@ mod refunds;
 mod replicas;
 mod restart;
 mod service;
+mod webhooks;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

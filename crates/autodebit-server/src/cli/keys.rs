@@ -135,3 +135,12 @@ pub(crate) fn api_key() -> Result<(), Failure> {
     println!("api_key_sha256 = {hash}");
     Ok(())
 }
+
+/// `autodebit keys webhook-secret`: a new Standard Webhooks secret, for a webhook endpoint's
+/// `secrets` (or its `secrets_file`) and for the receiver. Printed once and never kept.
+pub(crate) fn webhook_secret() -> Result<(), Failure> {
+    let secret = crate::webhooks::WebhookSecret::generate()
+        .map_err(|e| Failure::bad_input(format!("the random source failed: {e}")))?;
+    println!("{}", secret.expose());
+    Ok(())
+}

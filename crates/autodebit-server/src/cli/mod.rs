@@ -86,6 +86,8 @@ enum KeysCommand {
     TokenKey(store::TokenKeyArgs),
     /// Print a new API key, and the SHA-256 the server is configured with.
     ApiKey,
+    /// Print a new webhook signing secret (`whsec_…`) for `merchants.<id>.webhooks`, once.
+    WebhookSecret,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Keys(KeysCommand::Generate(args)) => keys::generate(&args),
         Command::Keys(KeysCommand::TokenKey(args)) => store::token_key(&args),
         Command::Keys(KeysCommand::ApiKey) => keys::api_key(),
+        Command::Keys(KeysCommand::WebhookSecret) => keys::webhook_secret(),
         Command::Serve(args) => serve::run(&args),
         Command::Config(ConfigCommand::Check(args)) => serve::check(&args),
         Command::Config(ConfigCommand::Example) => serve::example(),

@@ -342,6 +342,20 @@ pub struct MerchantConfig {
     pub api_key_sha256_file: Option<PathBuf>,
     /// `settlementStrategy.settlementCurrency` of `pay` (default: the payment's currency).
     pub settlement_currency: Option<String>,
+    /// Where this merchant's events are sent, signed per Standard Webhooks.
+    pub webhooks: Vec<WebhookEndpointConfig>,
+}
+
+/// A receiver of a merchant's events.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookEndpointConfig {
+    /// Its URL: `https://…` (`http://` only on loopback).
+    pub url: String,
+    /// Its signing secrets (`whsec_…`), the newest first; two during a rotation.
+    pub secrets: Vec<Secret>,
+    /// A file with them instead, one a line.
+    pub secrets_file: Option<PathBuf>,
 }
 
 /// A setting that is wrong, named.
@@ -646,6 +660,32 @@ impl MerchantConfig {
                 setting("settlement_currency"),
                 format!("must be an ISO 4217 code like USD, found {currency:?}"),
             ));
+        }
+        let mut urls = std::collections::BTreeSet::new();
+        for (n, hook) in self.webhooks.iter().enumerate() {
+            let at = |key: &str| setting(&format!("webhooks[{n}].{key}"));
+            check_secure_url(&hook.url).map_err(|p| ConfigError::new(at("url"), p))?;
+            if !urls.insert(hook.url.as_str()) {
+                return Err(ConfigError::new(at("url"), "given twice"));
+            }
+            if !hook.secrets.is_empty() && hook.secrets_file.is_some() {
+                return Err(ConfigError::new(
+                    at("secrets_file"),
+                    "give the secrets once: in the file or in secrets, not both",
+                ));
+            }
+            if hook.secrets_file.is_none() && !(1..=2).contains(&hook.secrets.len()) {
+                return Err(ConfigError::new(
+                    at("secrets"),
+                    "one or two secrets (`whsec_…`; two during a rotation)",
+                ));
+            }
+            for secret in &hook.secrets {
+                secret
+                    .expose()
+                    .parse::<crate::webhooks::WebhookSecret>()
+                    .map_err(|e| ConfigError::new(at("secrets"), e.to_string()))?;
+            }
         }
         if embedded {
             if self.private_key.is_some()

@@ -972,6 +972,48 @@ pub struct EventBody {
     pub detail: Option<String>,
     /// The resource.
     pub data: EventData,
+    /// Its deliveries to the webhook endpoints, with every try (only when one event is read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<DeliveryBody>>,
+}
+
+/// A delivery's `status`.
+fn delivery_status_body() -> Object {
+    one_of(
+        ["pending", "delivered", "failed"],
+        false,
+        "`pending` (to be tried, or again), `delivered` (the endpoint answered 2xx), `failed` (no tries left; `redeliver` sends it again).",
+        "delivered",
+    )
+}
+
+/// An event's delivery to one webhook endpoint.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    /// The endpoint's URL.
+    pub endpoint: String,
+    /// Where it stands.
+    #[schema(schema_with = delivery_status_body)]
+    pub status: String,
+    /// When it is tried next, while `pending`.
+    pub next_attempt_at: Option<String>,
+    /// Every try, oldest first.
+    pub attempts: Vec<DeliveryAttemptBody>,
+}
+
+/// One try of a delivery.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeliveryAttemptBody {
+    /// From 1.
+    pub n: u32,
+    /// When it was sent.
+    pub at: String,
+    /// The endpoint's HTTP status; `null` when no answer came.
+    pub http_status: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub latency_ms: i64,
+    /// The answer's first bytes, or what went wrong.
+    pub answer: String,
 }
 
 /// An event's resource.

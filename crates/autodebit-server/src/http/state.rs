@@ -22,16 +22,33 @@ struct TenantInner {
     id: String,
     ctx: Context,
     store: SqlStore,
+    webhooks: Vec<crate::delivery::Endpoint>,
 }
 
 impl Tenant {
     /// Merchant `id`: its flows run over `ctx`, whose store is `store` (scoped to it).
     pub fn new(id: impl Into<String>, ctx: Context, store: SqlStore) -> Self {
+        Self::with_webhooks(id, ctx, store, Vec::new())
+    }
+
+    /// As [`Tenant::new`], its events sent to `webhooks`.
+    pub fn with_webhooks(
+        id: impl Into<String>,
+        ctx: Context,
+        store: SqlStore,
+        webhooks: Vec<crate::delivery::Endpoint>,
+    ) -> Self {
         Self(Arc::new(TenantInner {
             id: id.into(),
             ctx,
             store,
+            webhooks,
         }))
+    }
+
+    /// Where its events are sent.
+    pub fn webhooks(&self) -> &[crate::delivery::Endpoint] {
+        &self.0.webhooks
     }
 
     /// The merchant's id.

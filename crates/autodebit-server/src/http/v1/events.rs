@@ -8,7 +8,7 @@ use autodebit_domain::services::authorizations::Authorizations;
 use autodebit_domain::services::payments::Payments;
 use autodebit_domain::services::refunds::Refunds;
 use autodebit_store::EventFilter;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 
 use super::limit_of;
 use crate::http::dto::{
-    AuthorizationBody, EventBody, EventData, EventQuery, List, PaymentBody, RefundBody, time,
+    AuthorizationBody, DeliveryAttemptBody, DeliveryBody, EventBody, EventData, EventQuery, List,
+    PaymentBody, RefundBody, time,
 };
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::QueryParams;
@@ -27,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_events))
         .routes(routes!(get_event))
+        .routes(routes!(redeliver_event))
 }
 
 /// An event's id.
@@ -88,7 +90,36 @@ pub async fn event_body(tenant: &Tenant, seq: i64, event: &Event) -> Result<Even
         data: EventData {
             object: resource(tenant, &event.subject).await?,
         },
+        deliveries: None,
     })
+}
+
+/// Event `seq`'s deliveries with their tries.
+async fn deliveries(tenant: &Tenant, seq: i64) -> Result<Vec<DeliveryBody>, ApiError> {
+    let store = tenant.store();
+    let attempts = store.webhook_attempts(seq).await.map_err(store_error)?;
+    Ok(store
+        .webhook_deliveries(seq)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|d| DeliveryBody {
+            next_attempt_at: (d.state == "pending").then(|| time(d.due_at)),
+            attempts: attempts
+                .iter()
+                .filter(|a| a.endpoint == d.endpoint)
+                .map(|a| DeliveryAttemptBody {
+                    n: a.n,
+                    at: time(a.at),
+                    http_status: a.status,
+                    latency_ms: a.latency_ms,
+                    answer: a.answer.clone(),
+                })
+                .collect(),
+            endpoint: d.endpoint,
+            status: d.state,
+        })
+        .collect())
 }
 
 /// Events, newest first.
@@ -158,22 +189,55 @@ pub async fn list_events(
     path = "/v1/events/{id}",
     tag = "events",
     params(("id" = String, Path, description = "`evt_…`")),
-    responses((status = 200, description = "The event", body = EventBody)),
+    responses((status = 200, description = "The event, with its deliveries", body = EventBody)),
     security(("api_key" = []))
 )]
 pub async fn get_event(
     Extension(tenant): Extension<Tenant>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EventBody>> {
-    let not_found = || ApiError::not_found("event", &id);
-    let seq = seq_of(&id).ok_or_else(not_found)?;
+    let (seq, event) = find(&tenant, &id).await?;
+    let mut body = event_body(&tenant, seq, &event).await?;
+    body.deliveries = Some(deliveries(&tenant, seq).await?);
+    Ok(Json(body))
+}
+
+async fn find(tenant: &Tenant, id: &str) -> Result<(i64, Event), ApiError> {
+    let not_found = || ApiError::not_found("event", id);
+    let seq = seq_of(id).ok_or_else(not_found)?;
     let event = tenant
         .store()
         .event(seq)
         .await
         .map_err(store_error)?
         .ok_or_else(not_found)?;
-    Ok(Json(event_body(&tenant, seq, &event).await?))
+    Ok((seq, event))
+}
+
+/// Sends the event again to every webhook endpoint it was made for (delivered or failed ones
+/// too): due now, its tries go on counting.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{id}/redeliver",
+    tag = "events",
+    params(("id" = String, Path, description = "`evt_…`")),
+    responses((status = 200, description = "The event, with its deliveries", body = EventBody)),
+    security(("api_key" = []))
+)]
+pub async fn redeliver_event(
+    State(state): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventBody>> {
+    let (seq, event) = find(&tenant, &id).await?;
+    tenant
+        .store()
+        .redeliver_webhooks(seq, state.now())
+        .await
+        .map_err(store_error)?;
+    let mut body = event_body(&tenant, seq, &event).await?;
+    body.deliveries = Some(deliveries(&tenant, seq).await?);
+    Ok(Json(body))
 }
 
 #[cfg(test)]

@@ -1,0 +1,34 @@
+-- autodebit-store schema 4 (PostgreSQL): webhook deliveries. One row per event and endpoint (the
+-- endpoint named by its URL), made from the outbox by the relay; leased by the worker that sends
+-- it, so several servers send each event once; every try kept in `webhook_attempts`.
+
+CREATE TABLE webhook_deliveries (
+    merchant_id TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    event_seq   BIGINT NOT NULL,
+    subject     TEXT NOT NULL,
+    state       TEXT NOT NULL,              -- pending, delivered, failed
+    attempts    BIGINT NOT NULL,
+    due_at      BIGINT NOT NULL,
+    lease_token TEXT,
+    lease_until BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (merchant_id, endpoint, event_seq)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (merchant_id, state, due_at);
+CREATE INDEX webhook_deliveries_subject
+    ON webhook_deliveries (merchant_id, endpoint, subject, state, event_seq);
+CREATE INDEX events_at ON events (merchant_id, at);
+
+CREATE TABLE webhook_attempts (
+    merchant_id TEXT NOT NULL,
+    endpoint    TEXT NOT NULL,
+    event_seq   BIGINT NOT NULL,
+    n           BIGINT NOT NULL,
+    at          BIGINT NOT NULL,
+    status      BIGINT,                    -- the HTTP status; NULL when none came
+    latency_ms  BIGINT NOT NULL,
+    answer      TEXT NOT NULL,              -- the answer's first bytes, or what went wrong
+    PRIMARY KEY (merchant_id, endpoint, event_seq, n)
+);
