@@ -16,6 +16,7 @@
 
 use std::time::{Duration, Instant};
 
+use autodebit_domain::request_ids::Ids;
 use autodebit_store::{AttemptOutcome, WebhookAttempt, WebhookDelivery};
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +53,7 @@ const ANSWER_BYTES: usize = 256;
 ///
 /// # Errors
 /// The TLS backend cannot start.
-pub fn client() -> reqwest::Result<reqwest::Client> {
+pub(crate) fn client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
@@ -61,7 +62,7 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 }
 
 /// Runs until `stop`: the relay and the sender over every merchant with endpoints.
-pub async fn run(tenants: Vec<Tenant>, http: reqwest::Client, stop: CancellationToken) {
+pub(crate) async fn run(tenants: Vec<Tenant>, http: reqwest::Client, stop: CancellationToken) {
     let tenants: Vec<Tenant> = tenants
         .into_iter()
         .filter(|t| !t.webhooks().is_empty())
@@ -102,7 +103,11 @@ async fn round(
             .fan_out_webhooks(&endpoint.url, now - FAN_OUT_WINDOW_MS, now)
             .await?;
     }
-    let token = lease_token();
+    let Ok(token) = tenant.ctx().ids.lease_token() else {
+        // No random source now: nothing is taken; the next round tries again.
+        return Ok(0);
+    };
+    let token = token.as_str().to_owned();
     let claimed = store
         .claim_webhook_deliveries(now, &token, now + 60_000, 10)
         .await?;
@@ -178,7 +183,9 @@ async fn send(
         AttemptOutcome::Delivered
     } else {
         match RETRY_AFTER_MS.get(usize::try_from(delivery.attempts).unwrap_or(usize::MAX)) {
-            Some(wait) => AttemptOutcome::RetryAt(tenant.ctx().now() + jittered(*wait)),
+            Some(wait) => {
+                AttemptOutcome::RetryAt(tenant.ctx().now() + jittered(&tenant.ctx().ids, *wait))
+            }
             None => AttemptOutcome::Failed,
         }
     };
@@ -220,24 +227,9 @@ fn without_url(error: &reqwest::Error) -> String {
     what.to_owned()
 }
 
-/// `wait` ± 10 %.
-fn jittered(wait: i64) -> i64 {
-    let mut bytes = [0u8; 4];
-    if getrandom::fill(&mut bytes).is_err() {
-        return wait;
-    }
-    let spread = wait / 10;
-    if spread == 0 {
-        return wait;
-    }
-    let r = i64::from(u32::from_le_bytes(bytes)) % (2 * spread + 1);
-    wait - spread + r
-}
-
-fn lease_token() -> String {
-    let mut bytes = [0u8; 16];
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `wait` ± 10 %, drawn by the domain's random source (the midpoint if it fails).
+fn jittered(ids: &Ids, wait: i64) -> i64 {
+    ids.jitter(wait - wait / 10, wait + wait / 10)
 }
 
 #[cfg(test)]
@@ -248,9 +240,10 @@ mod tests {
     fn retries_last_more_than_three_days_and_jitter_stays_within_a_tenth() {
         let total: i64 = RETRY_AFTER_MS.iter().sum();
         assert!(total > 3 * 86_400_000, "{total}");
+        let ids = Ids::new(std::sync::Arc::new(autodebit_domain::request_ids::OsRandom));
         for wait in RETRY_AFTER_MS {
             for _ in 0..50 {
-                let j = jittered(wait);
+                let j = jittered(&ids, wait);
                 assert!(
                     (wait - wait / 10..=wait + wait / 10).contains(&j),
                     "{wait} {j}"

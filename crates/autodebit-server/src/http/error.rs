@@ -260,6 +260,13 @@ impl IntoResponse for ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A domain error whose fields are not the request's (no `param`).
+/// A store failure outside any domain service (a read of the server's own).
+impl From<autodebit_domain::ports::StoreError> for ApiError {
+    fn from(error: autodebit_domain::ports::StoreError) -> Self {
+        Self::from(DomainError::Store(error))
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         Self::from_domain(error, |_| None)

@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{check_reason, limit_of};
+use super::{check_reason, checked_limit};
 use crate::http::dto::{AttentionBody, List, PageQuery, Resolve};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -34,19 +34,12 @@ pub async fn list_attention(
     Extension(tenant): Extension<Tenant>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> ApiResult<Json<List<AttentionBody>>> {
-    let limit = limit_of(query.limit);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit must be 1 to 100"));
-    }
+    let limit = checked_limit(query.limit)?;
     let after = query.starting_after.map(AttentionId::new);
     if let Some(after) = &after {
         // A cursor must name an item (open or resolved since), as every other list's must.
-        let mut tx = tenant.ctx().store.begin().await.map_err(|e| {
-            ApiError::from_domain(autodebit_domain::services::Error::Store(e), |_| None)
-        })?;
-        let known = tx.attention(after).await.map_err(|e| {
-            ApiError::from_domain(autodebit_domain::services::Error::Store(e), |_| None)
-        })?;
+        let mut tx = tenant.ctx().store.begin().await?;
+        let known = tx.attention(after).await?;
         if known.is_none() {
             return Err(ApiError::invalid(
                 "starting_after",

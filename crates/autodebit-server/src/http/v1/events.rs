@@ -14,7 +14,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::limit_of;
+use super::checked_limit;
 use crate::http::dto::{
     AuthorizationBody, DeliveryAttemptBody, DeliveryBody, EventBody, EventData, EventQuery, List,
     PaymentBody, RefundBody, time,
@@ -43,10 +43,6 @@ pub fn seq_of(id: &str) -> Option<i64> {
         return None;
     }
     digits.parse().ok().filter(|seq| *seq > 0)
-}
-
-fn store_error(e: autodebit_domain::ports::StoreError) -> ApiError {
-    ApiError::from(DomainError::Store(e))
 }
 
 /// The resource `subject` names, as it is now (`None`: not an authorization, payment or refund,
@@ -97,11 +93,10 @@ pub async fn event_body(tenant: &Tenant, seq: i64, event: &Event) -> Result<Even
 /// Event `seq`'s deliveries with their tries.
 async fn deliveries(tenant: &Tenant, seq: i64) -> Result<Vec<DeliveryBody>, ApiError> {
     let store = tenant.store();
-    let attempts = store.webhook_attempts(seq).await.map_err(store_error)?;
+    let attempts = store.webhook_attempts(seq).await?;
     Ok(store
         .webhook_deliveries(seq)
-        .await
-        .map_err(store_error)?
+        .await?
         .into_iter()
         .map(|d| DeliveryBody {
             next_attempt_at: (d.state == "pending").then(|| time(d.due_at)),
@@ -135,10 +130,7 @@ pub async fn list_events(
     Extension(tenant): Extension<Tenant>,
     QueryParams(query): QueryParams<EventQuery>,
 ) -> ApiResult<Json<List<EventBody>>> {
-    let limit = limit_of(query.limit);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit must be 1 to 100"));
-    }
+    let limit = checked_limit(query.limit)?;
     if let Some(kind) = &query.kind
         && EventKind::from_name(kind).is_none()
     {
@@ -155,7 +147,7 @@ pub async fn list_events(
         None => None,
         Some(after) => {
             let seq = match seq_of(after) {
-                Some(seq) if store.event(seq).await.map_err(store_error)?.is_some() => seq,
+                Some(seq) if store.event(seq).await?.is_some() => seq,
                 _ => {
                     return Err(ApiError::invalid(
                         "starting_after",
@@ -170,10 +162,7 @@ pub async fn list_events(
         kind: query.kind,
         subject: query.subject,
     };
-    let mut events = store
-        .list_events(&filter, before, limit + 1)
-        .await
-        .map_err(store_error)?;
+    let mut events = store.list_events(&filter, before, limit + 1).await?;
     let has_more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let mut data = Vec::with_capacity(events.len());
@@ -205,12 +194,7 @@ pub async fn get_event(
 async fn find(tenant: &Tenant, id: &str) -> Result<(i64, Event), ApiError> {
     let not_found = || ApiError::not_found("event", id);
     let seq = seq_of(id).ok_or_else(not_found)?;
-    let event = tenant
-        .store()
-        .event(seq)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(not_found)?;
+    let event = tenant.store().event(seq).await?.ok_or_else(not_found)?;
     Ok((seq, event))
 }
 
@@ -230,11 +214,7 @@ pub async fn redeliver_event(
     Path(id): Path<String>,
 ) -> ApiResult<Json<EventBody>> {
     let (seq, event) = find(&tenant, &id).await?;
-    tenant
-        .store()
-        .redeliver_webhooks(seq, state.now())
-        .await
-        .map_err(store_error)?;
+    tenant.store().redeliver_webhooks(seq, state.now()).await?;
     let mut body = event_body(&tenant, seq, &event).await?;
     body.deliveries = Some(deliveries(&tenant, seq).await?);
     Ok(Json(body))

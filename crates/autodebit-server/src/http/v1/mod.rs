@@ -24,6 +24,19 @@ pub fn limit_of(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_LIMIT)
 }
 
+/// The page size asked for, or the default, checked: 1 to 100.
+///
+/// # Errors
+/// 400 naming `limit`.
+pub fn checked_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit_of(limit);
+    if (1..=100).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid("limit", "limit must be 1 to 100"))
+    }
+}
+
 /// A domain field of a request body, as a JSON pointer.
 pub fn body_param(field: &str) -> Option<String> {
     match field {

@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{MAX_AMOUNT, body_param, limit_of};
+use super::{MAX_AMOUNT, body_param, checked_limit};
 use crate::http::dto::{CreateRefund, List, PageQuery, RefundBody};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -108,10 +108,7 @@ pub async fn list_refunds(
     Path(id): Path<String>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> ApiResult<Json<List<RefundBody>>> {
-    let limit = usize::try_from(limit_of(query.limit)).unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit must be 1 to 100"));
-    }
+    let limit = usize::try_from(checked_limit(query.limit)?).unwrap_or(usize::MAX);
     let mut refunds = Refunds::new(tenant.ctx().clone())
         .of_payment(&OrderId::new(id))
         .await?;
