@@ -451,11 +451,14 @@ pub enum EventKind {
     RefundFailed,
     /// Something needs a person: the subject and the reason say what (an attention item).
     OperatorAttention,
+    /// A webhook endpoint answered no delivery for days and was disabled: its events wait until
+    /// it is enabled again (subject: the endpoint).
+    WebhookEndpointDisabled,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::AuthorizationActive,
         Self::AuthorizationNeedsReauthorization,
         Self::AuthorizationEnded,
@@ -466,6 +469,7 @@ impl EventKind {
         Self::RefundSucceeded,
         Self::RefundFailed,
         Self::OperatorAttention,
+        Self::WebhookEndpointDisabled,
     ];
 
     /// The kind with this name.
@@ -486,6 +490,7 @@ impl EventKind {
             Self::RefundSucceeded => "refund.succeeded",
             Self::RefundFailed => "refund.failed",
             Self::OperatorAttention => "operator.attention",
+            Self::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 }

@@ -1,15 +1,21 @@
 //! Sending each merchant's events to its webhook endpoints, signed per Standard Webhooks
-//! ([`crate::webhooks`]). One task per process:
+//! ([`crate::webhooks`]). The endpoints are those of the configuration file and those made
+//! through `/v1/webhook_endpoints`, all recorded in the store with their state. One task per
+//! process:
 //!
 //! 1. makes the missing delivery rows for the events of the last hour ([`FAN_OUT_WINDOW_MS`]),
-//!    for every endpoint (from any server, any number of times: rows are made once);
+//!    for every endpoint not removed, disabled ones too, so that their events wait for them (from
+//!    any server, any number of times: rows are made once);
 //! 2. leases due deliveries (several servers send each one once; one resource's events reach an
 //!    endpoint in order), sends each: the event as `GET /v1/events/{id}` shows it, its id as
 //!    `webhook-id`, so a receiver deduplicates by it;
 //! 3. records the try (status, latency, the answer's first bytes) and what follows: a 2xx is
 //!    delivered; anything else is tried again after [`RETRY_AFTER_MS`] (each ±10 %), more than three
 //!    days in all, then failed for good, counted in `autodebit_webhook_failures_total` and kept;
-//!    `POST /v1/events/{id}/redeliver` sends it again.
+//!    `POST /v1/events/{id}/redeliver` sends it again;
+//! 4. an endpoint that has answered no try with a 2xx for [`DISABLE_AFTER_MS`] (three days: one
+//!    delivery's every try) is disabled, with a `webhook_endpoint.disabled` event, a warning and
+//!    `autodebit_webhook_endpoints_disabled_total`; its deliveries wait until it is enabled.
 //!
 //! Time is the merchant's clock (the sandbox's in sandbox mode); the task looks for work every
 //! half second when idle.
@@ -17,7 +23,9 @@
 use std::time::{Duration, Instant};
 
 use autodebit_domain::request_ids::Ids;
-use autodebit_store::{AttemptOutcome, WebhookAttempt, WebhookDelivery};
+use autodebit_store::{
+    AttemptOutcome, EndpointRecord, EndpointSource, WebhookAttempt, WebhookDelivery,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::http::state::Tenant;
@@ -27,11 +35,25 @@ use crate::webhooks::{SignedHeaders, WebhookSecret};
 /// Where a merchant's events are sent.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
+    /// `we_…` (for an endpoint of the configuration, [`config_endpoint_id`] of its URL).
+    pub id: String,
     /// The receiver's URL.
     pub url: String,
     /// Its signing secrets, the newest first.
     pub secrets: Vec<WebhookSecret>,
 }
+
+/// The id of the configuration's endpoint at `url`: `we_` and the first 24 hex digits of its
+/// SHA-256, the same in every server and every run.
+pub fn config_endpoint_id(url: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(url.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("we_{hex}")
+}
+
+/// How long an endpoint may fail every try before it is disabled: three days.
+pub const DISABLE_AFTER_MS: i64 = 3 * 86_400_000;
 
 /// How far back the relay looks for events without delivery rows.
 pub const FAN_OUT_WINDOW_MS: i64 = 3_600_000;
@@ -61,20 +83,23 @@ pub(crate) fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Runs until `stop`: the relay and the sender over every merchant with endpoints.
+/// Runs until `stop`: the relay and the sender over every merchant (endpoints may be made
+/// through the API at any time).
 pub(crate) async fn run(tenants: Vec<Tenant>, http: reqwest::Client, stop: CancellationToken) {
-    let tenants: Vec<Tenant> = tenants
-        .into_iter()
-        .filter(|t| !t.webhooks().is_empty())
-        .collect();
-    if tenants.is_empty() {
-        return;
-    }
-    loop {
+    // A merchant seen without endpoints is looked at again every [`QUIET_ROUNDS`] rounds only.
+    let mut quiet = vec![false; tenants.len()];
+    for n in 0_u64.. {
         let mut busy = false;
-        for tenant in &tenants {
+        for (tenant, quiet) in tenants.iter().zip(quiet.iter_mut()) {
+            if *quiet && n % QUIET_ROUNDS != 0 {
+                continue;
+            }
             match round(tenant, &http, &stop).await {
-                Ok(sent) => busy |= sent > 0,
+                Ok(Some(sent)) => {
+                    *quiet = false;
+                    busy |= sent > 0;
+                }
+                Ok(None) => *quiet = true,
                 Err(e) => tracing::warn!(merchant = tenant.id(), error = %e, "webhook deliveries"),
             }
             if stop.is_cancelled() {
@@ -90,22 +115,31 @@ pub(crate) async fn run(tenants: Vec<Tenant>, http: reqwest::Client, stop: Cance
     }
 }
 
-/// One round for one merchant: fan out, lease, send; how many were sent.
+/// How often (in rounds of half a second) a merchant without endpoints is looked at again: an
+/// endpoint made through the API gets its first events within five seconds.
+const QUIET_ROUNDS: u64 = 10;
+
+/// One round for one merchant: fan out, lease, send; how many were sent (`None`: it has no
+/// endpoint).
 async fn round(
     tenant: &Tenant,
     http: &reqwest::Client,
     stop: &CancellationToken,
-) -> Result<usize, autodebit_domain::ports::StoreError> {
+) -> Result<Option<usize>, autodebit_domain::ports::StoreError> {
     let store = tenant.store();
     let now = tenant.ctx().now();
-    for endpoint in tenant.webhooks() {
+    let endpoints = store.endpoints().await?;
+    if endpoints.is_empty() {
+        return Ok(None);
+    }
+    for endpoint in &endpoints {
         store
-            .fan_out_webhooks(&endpoint.url, now - FAN_OUT_WINDOW_MS, now)
+            .fan_out_webhooks(&endpoint.id, now - FAN_OUT_WINDOW_MS, now)
             .await?;
     }
     let Ok(token) = tenant.ctx().ids.lease_token() else {
         // No random source now: nothing is taken; the next round tries again.
-        return Ok(0);
+        return Ok(Some(0));
     };
     let token = token.as_str().to_owned();
     let claimed = store
@@ -117,18 +151,43 @@ async fn round(
             // Its lease ends on its own; another server sends it then.
             break;
         }
-        let Some(endpoint) = tenant
-            .webhooks()
+        let Some(endpoint) = endpoints
             .iter()
-            .find(|e| e.url == delivery.endpoint)
+            .find(|e| e.id == delivery.endpoint)
+            .and_then(|record| sendable(tenant, record, now))
         else {
-            // An endpoint no longer configured: its rows wait for it to come back.
+            // No secret to sign with (a configured endpoint this server's file lacks): its lease
+            // ends and a server that has it sends it.
             continue;
         };
-        send(tenant, http, endpoint, &delivery, &token).await?;
+        send(tenant, http, &endpoint, &delivery, &token).await?;
         sent += 1;
     }
-    Ok(sent)
+    Ok(Some(sent))
+}
+
+/// What endpoint `record` is sent with: its URL and its secrets now (the file's for a configured
+/// endpoint, the store's unexpired ones for one of the API).
+fn sendable(tenant: &Tenant, record: &EndpointRecord, now: i64) -> Option<Endpoint> {
+    let secrets = match record.source {
+        EndpointSource::Config => tenant
+            .webhooks()
+            .iter()
+            .find(|e| e.id == record.id)?
+            .secrets
+            .clone(),
+        EndpointSource::Api => record
+            .secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|at| at > now))
+            .filter_map(|s| s.secret.parse::<WebhookSecret>().ok())
+            .collect(),
+    };
+    (!secrets.is_empty()).then(|| Endpoint {
+        id: record.id.clone(),
+        url: record.url.clone(),
+        secrets,
+    })
 }
 
 async fn send(
@@ -150,7 +209,7 @@ async fn send(
     let body = serde_json::to_vec(&body).unwrap_or_default();
     let at = tenant.ctx().now();
     let id = event_id(seq);
-    let headers = SignedHeaders::new(&endpoint.secrets, &id, at.div_euclid(1000), &body);
+    let headers = SignedHeaders::new(&endpoint.secrets, &id, wall_seconds(), &body);
     let mut request = http
         .post(&endpoint.url)
         .header("content-type", "application/json")
@@ -199,20 +258,54 @@ async fn send(
         .increment(1);
     if outcome == AttemptOutcome::Failed {
         metrics::counter!("autodebit_webhook_failures_total", "merchant" => merchant).increment(1);
-        tracing::warn!(merchant = tenant.id(), event = %id, endpoint = %endpoint.url, "a webhook delivery failed for good");
+        tracing::warn!(merchant = tenant.id(), event = %id, endpoint = %endpoint.id, "a webhook delivery failed for good");
     }
     let attempt = WebhookAttempt {
-        endpoint: endpoint.url.clone(),
+        endpoint: endpoint.id.clone(),
         n,
         at,
         status,
         latency_ms,
         answer,
     };
-    store
+    if !store
         .finish_webhook_attempt(seq, token, &attempt, outcome)
-        .await?;
+        .await?
+    {
+        return Ok(());
+    }
+    let failing_since = store.endpoint_tried(&endpoint.id, delivered, at).await?;
+    if let Some(since) = failing_since
+        && at - since >= DISABLE_AFTER_MS
+    {
+        let reason = format!(
+            "no try answered with a 2xx since {} (last: {})",
+            crate::http::dto::time(since),
+            status.map_or_else(|| attempt.answer.clone(), |s| format!("HTTP {s}"))
+        );
+        if store
+            .disable_failing_endpoint(&endpoint.id, &reason, at)
+            .await?
+        {
+            metrics::counter!("autodebit_webhook_endpoints_disabled_total", "merchant" => tenant.id().to_owned())
+                .increment(1);
+            tracing::warn!(merchant = tenant.id(), endpoint = %endpoint.id, %reason, "a webhook endpoint was disabled");
+        }
+    }
     Ok(())
+}
+
+/// The `webhook-timestamp`: the wall clock's seconds, not the merchant's clock. The receiver
+/// checks it against its own wall clock (five minutes' tolerance, against replays), so a sandbox
+/// whose clock was moved must not move it.
+fn wall_seconds() -> i64 {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the receiver compares the timestamp with its wall clock"
+    )]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// What went wrong, without the URL (it may carry credentials of the receiver's).

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod http;
 pub mod metered;

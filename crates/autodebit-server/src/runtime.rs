@@ -20,7 +20,7 @@ use crate::metered::MeteredGateway;
 use crate::webhooks::WebhookSecret;
 use autodebit_domain::services::{Context, Settings};
 use autodebit_store::{Keyring, SqlStore, StoreOptions};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::Notify;
 
 use crate::config::{self, Config, DEFAULT_MERCHANT, Environment, SANDBOX_CLIENT_ID};
@@ -168,6 +168,7 @@ fn webhook_endpoints(id: &str, m: &config::MerchantConfig) -> Result<Vec<Endpoin
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| config_error(setting.clone(), e.to_string()))?;
         endpoints.push(Endpoint {
+            id: crate::delivery::config_endpoint_id(&hook.url),
             url: hook.url.clone(),
             secrets,
         });
@@ -183,7 +184,22 @@ fn config_error(setting: impl Into<String>, problem: impl Into<String>) -> Start
 pub fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(crate::metered::RESOLVE_SECONDS.to_owned()),
+                    &crate::metered::RESOLVE_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(crate::metered::INQUIRIES.to_owned()),
+                        &crate::metered::INQUIRY_BUCKETS,
+                    )
+                })
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
         .clone()
 }
 
@@ -345,17 +361,13 @@ fn api_keys(id: &str, m: &config::MerchantConfig) -> Result<Vec<KeyHash>, StartE
     Ok(out)
 }
 
-/// Builds everything but the listener: `public_url` is how the server is reached (its listener
-/// must already be bound, so a port 0 is known).
+/// Opens the store `config.database` names (its URL or `url_file`; its token keys, their file, or
+/// in sandbox mode the development key beside the SQLite file), migrated: what `serve` runs on,
+/// and what the admin commands open beside it.
 ///
 /// # Errors
-/// A wrong setting, an unreadable secret, the database or the sandbox failing to start.
-pub async fn build(
-    config: &Config,
-    public_url: &str,
-    options: Options,
-) -> Result<Runtime, StartError> {
-    config.check()?;
+/// A wrong setting, an unreadable secret, the database failing to open.
+pub async fn open_store(config: &Config) -> Result<SqlStore, StartError> {
     let embedded = config.embedded_sandbox();
     let database_url = match &config.database.url_file {
         Some(path) => read_secret(path, "database.url_file")?,
@@ -388,6 +400,23 @@ pub async fn build(
     let store = SqlStore::open(store_options, keyring)
         .await
         .map_err(|e| StartError::Store(e.to_string()))?;
+    Ok(store)
+}
+
+/// Builds everything but the listener: `public_url` is how the server is reached (its listener
+/// must already be bound, so a port 0 is known).
+///
+/// # Errors
+/// A wrong setting, an unreadable secret, the database or the sandbox failing to start.
+pub async fn build(
+    config: &Config,
+    public_url: &str,
+    options: Options,
+) -> Result<Runtime, StartError> {
+    config.check()?;
+    let embedded = config.embedded_sandbox();
+    let store = open_store(config).await?;
+    store.observe(Arc::new(crate::metered::CommitMetrics));
 
     let mut merchants: BTreeMap<String, config::MerchantConfig> = config.merchants.clone();
     if embedded && merchants.is_empty() {
@@ -534,12 +563,16 @@ pub async fn build(
         {
             keys.push((hash_key(key), id.clone()));
         }
-        tenants.push(Tenant::with_webhooks(
-            id.clone(),
-            ctx,
-            scoped,
-            webhook_endpoints(id, m)?,
-        ));
+        let webhooks = webhook_endpoints(id, m)?;
+        let configured: Vec<(String, String)> = webhooks
+            .iter()
+            .map(|e| (e.id.clone(), e.url.clone()))
+            .collect();
+        scoped
+            .record_config_endpoints(&configured, ctx.now())
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        tenants.push(Tenant::with_webhooks(id.clone(), ctx, scoped, webhooks));
     }
 
     let wake = Arc::new(Notify::new());
@@ -554,6 +587,7 @@ pub async fn build(
             sandbox_url: s.base_url().to_owned(),
             demo_user: config.sandbox.demo_user.then(|| DEMO_USER.to_owned()),
         }),
+        sandbox_handle: sandbox.clone(),
         wake: wake.clone(),
         metrics: metrics_handle(),
         store: store.clone(),

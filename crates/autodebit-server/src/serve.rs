@@ -163,6 +163,15 @@ impl RunningServer {
                         "$AUTODEBIT_DEV_API_KEY".to_owned()
                     }
                 };
+                // The console takes the key from the URL fragment (never sent to the server),
+                // only when it is the generated one this banner prints anyway.
+                if self.dev_api_key_generated {
+                    out.push_str(&format!("  console        {url}/console#key={shown}\n"));
+                } else {
+                    out.push_str(&format!(
+                        "  console        {url}/console   (it asks for the API key)\n"
+                    ));
+                }
                 out.push_str(&format!(
                     "  sandbox        {}   (control API: {}/sandbox)\n",
                     sandbox.base_url(),

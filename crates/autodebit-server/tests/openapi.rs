@@ -38,6 +38,12 @@ fn every_operation_is_documented_with_its_errors_and_keys() {
         "/v1/attention",
         "/v1/attention/{id}/resolve",
         "/v1/sandbox",
+        "/v1/events",
+        "/v1/events/{id}/redeliver",
+        "/v1/webhook_endpoints",
+        "/v1/webhook_endpoints/{id}",
+        "/v1/webhook_endpoints/{id}/rotate_secret",
+        "/v1/stats",
     ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }

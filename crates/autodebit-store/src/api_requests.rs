@@ -56,6 +56,10 @@ impl fmt::Debug for ApiRequestStart {
 /// (abandoned, swept, taken over) before giving up with a conflict.
 const BEGIN_ROUNDS: usize = 8;
 
+/// The answer kept for a replay is sealed (it may hold what is shown once: an endpoint's secret,
+/// an authorization's URL).
+const SEALED: (&str, &str) = ("api_requests", "body");
+
 impl SqlStore {
     /// Starts a request with `key` (this merchant's): [`ApiRequestStart::Proceed`] when the key is
     /// new (an in-flight row is written, held until `now + hold_ms`) or its earlier holder's hold
@@ -121,6 +125,14 @@ impl SqlStore {
                 let body = body.ok_or_else(|| {
                     StoreError::Corrupt(format!("api request {key:?}: a status without a body"))
                 })?;
+                // Sealed since schema 5 (an answer may hold a secret shown once); a JSON body
+                // kept before that is read as it is.
+                let body = if body.starts_with('v') {
+                    crate::rows::open(&self.inner().keys, SEALED, key, self.merchant(), Some(body))?
+                        .unwrap_or_default()
+                } else {
+                    body
+                };
                 return Ok(ApiRequestStart::Replay { status, body });
             }
             if held_until > now {
@@ -171,18 +183,23 @@ impl SqlStore {
                 "{status} is not an HTTP status"
             )));
         }
+        let sealed =
+            crate::rows::seal(&self.inner().keys, SEALED, key, self.merchant(), Some(body))?
+                .unwrap_or_default();
+        let body = sealed.as_str();
         let mut tx = self.begin_tx().await?;
         let n = tx
             .exec
             .execute(
-                "UPDATE api_requests SET status = $4, body = $5 WHERE merchant_id = $1 \
-                 AND key = $2 AND fingerprint = $3 AND status IS NULL",
+                "UPDATE api_requests SET status = $4, body = $5, key_version = $6 \
+                 WHERE merchant_id = $1 AND key = $2 AND fingerprint = $3 AND status IS NULL",
                 vec![
                     tx.merchant_value(),
                     key.into(),
                     fingerprint.into(),
                     i64::from(status).into(),
                     body.into(),
+                    i64::from(self.inner().keys.current_version()).into(),
                 ],
             )
             .await?;

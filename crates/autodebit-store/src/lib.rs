@@ -52,14 +52,17 @@
 mod api_requests;
 pub mod crypto;
 mod db;
+mod endpoints;
 mod events;
 mod gauges;
 mod jobs;
 mod list;
 mod merchant;
 mod migrations;
+mod observe;
 mod rotate;
 mod rows;
+mod stats;
 mod store;
 mod tls;
 mod tx;
@@ -67,10 +70,13 @@ mod webhooks;
 
 pub use api_requests::ApiRequestStart;
 pub use crypto::{CryptoError, Keyring};
+pub use endpoints::{EndpointRecord, EndpointSource, EndpointState, StoredSecret};
 pub use events::EventFilter;
 pub use gauges::Gauges;
 pub use merchant::{DEFAULT_MERCHANT, InvalidMerchant};
+pub use observe::{CommitObserver, Observed};
 pub use rotate::Reencrypted;
+pub use stats::{HourStats, PaymentStats};
 pub use store::{DeadJob, Diagnostics, Migrated, SqlStore, StoreOptions};
 pub use webhooks::{AttemptOutcome, DeliveryStatus, WebhookAttempt, WebhookDelivery};
 

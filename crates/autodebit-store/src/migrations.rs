@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_webhooks.sql"),
         include_str!("../migrations/postgres/0004_webhooks.sql"),
     ),
+    (
+        5,
+        "webhook endpoints",
+        include_str!("../migrations/sqlite/0005_webhook_endpoints.sql"),
+        include_str!("../migrations/postgres/0005_webhook_endpoints.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -28,12 +28,21 @@ pub struct Reencrypted {
     pub refunds: u64,
     /// Inbox entries (notification bodies).
     pub inbox: u64,
+    /// Webhook endpoints made through the API (signing secrets).
+    pub webhook_endpoints: u64,
+    /// Kept API answers (replayed to a retry with the same idempotency key).
+    pub api_requests: u64,
 }
 
 impl Reencrypted {
     /// Rows rewritten in all.
     pub fn total(&self) -> u64 {
-        self.authorizations + self.attempts + self.refunds + self.inbox
+        self.authorizations
+            + self.attempts
+            + self.refunds
+            + self.inbox
+            + self.webhook_endpoints
+            + self.api_requests
     }
 }
 
@@ -51,7 +60,7 @@ struct Sealed {
     tally: fn(&mut Reencrypted) -> &mut u64,
 }
 
-const TABLES: [Sealed; 4] = [
+const TABLES: [Sealed; 6] = [
     Sealed {
         table: "authorizations",
         select: "SELECT id, version, key_version, merchant_id, access_token, refresh_token, \
@@ -96,6 +105,26 @@ const TABLES: [Sealed; 4] = [
         columns: &["body"],
         tally: |r| &mut r.inbox,
     },
+    Sealed {
+        table: "webhook_endpoints",
+        select: "SELECT id, CAST(0 AS BIGINT) AS version, key_version, merchant_id, secrets \
+                 FROM webhook_endpoints WHERE key_version IS NOT NULL AND key_version <> $1 \
+                 ORDER BY merchant_id, id LIMIT $2",
+        update: "UPDATE webhook_endpoints SET secrets = $2, key_version = $3 \
+                 WHERE id = $1 AND 0 = $4 AND key_version = $5 AND merchant_id = $6",
+        columns: &["secrets"],
+        tally: |r| &mut r.webhook_endpoints,
+    },
+    Sealed {
+        table: "api_requests",
+        select: "SELECT key, CAST(0 AS BIGINT) AS version, key_version, merchant_id, body \
+                 FROM api_requests WHERE key_version IS NOT NULL AND key_version <> $1 \
+                 ORDER BY merchant_id, key LIMIT $2",
+        update: "UPDATE api_requests SET body = $2, key_version = $3 \
+                 WHERE key = $1 AND 0 = $4 AND key_version = $5 AND merchant_id = $6",
+        columns: &["body"],
+        tally: |r| &mut r.api_requests,
+    },
 ];
 
 impl SqlStore {
@@ -112,6 +141,8 @@ impl SqlStore {
             "SELECT count(*) FROM payment_attempts WHERE key_version <> $1",
             "SELECT count(*) FROM refunds WHERE key_version <> $1",
             "SELECT count(*) FROM inbox WHERE key_version <> $1",
+            "SELECT count(*) FROM webhook_endpoints WHERE key_version IS NOT NULL AND key_version <> $1",
+            "SELECT count(*) FROM api_requests WHERE key_version IS NOT NULL AND key_version <> $1",
         ] {
             total += tx.count(sql, vec![current.into()]).await?;
         }

@@ -678,6 +678,7 @@ mod tests {
             EventKind::RefundSucceeded => 7,
             EventKind::RefundFailed => 8,
             EventKind::OperatorAttention => 9,
+            EventKind::WebhookEndpointDisabled => 10,
         }
     }
 

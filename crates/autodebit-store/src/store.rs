@@ -154,12 +154,14 @@ enum Pool {
     Postgres(PgPool),
 }
 
-struct Inner {
+pub(crate) struct Inner {
     pool: Pool,
-    keys: Arc<Keyring>,
+    pub(crate) keys: Arc<Keyring>,
     busy_timeout: Duration,
     /// PostgreSQL: the `sslmode` connections use (`unix-socket` when TLS does not apply).
     ssl_mode: Option<String>,
+    /// Told what each commit changed ([`SqlStore::observe`]).
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn crate::observe::CommitObserver>>,
 }
 
 /// The store port on SQLite or PostgreSQL, for one merchant. Cheap to clone: clones share the
@@ -299,6 +301,7 @@ impl SqlStore {
                 keys: Arc::new(keys),
                 busy_timeout: options.busy_timeout,
                 ssl_mode,
+                observer: std::sync::OnceLock::new(),
             }),
             merchant: Arc::from(options.merchant.as_str()),
         })
@@ -316,6 +319,10 @@ impl SqlStore {
             inner: self.inner.clone(),
             merchant: Arc::from(id),
         })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The merchant this handle reads and writes for.
@@ -491,6 +498,8 @@ impl SqlStore {
             merchant: self.merchant.clone(),
             jobs: Vec::new(),
             writer: permit,
+            observer: self.inner.observer.get().cloned(),
+            tracking: crate::observe::Tracking::default(),
         })
     }
 

@@ -38,6 +38,10 @@ pub(crate) struct SqlTx {
     /// Job changes, applied at commit in this order (see [`SqlTx::apply_jobs`]).
     pub(crate) jobs: Vec<JobOp>,
     pub(crate) writer: Option<OwnedSemaphorePermit>,
+    /// Told what the commit changed.
+    pub(crate) observer: Option<Arc<dyn crate::observe::CommitObserver>>,
+    /// What this unit of work read and changed, for the observer.
+    pub(crate) tracking: crate::observe::Tracking,
 }
 
 impl fmt::Debug for SqlTx {
@@ -450,6 +454,7 @@ impl Tx for SqlTx {
             rows::attempt,
         )
         .await
+        .inspect(|found| found.iter().for_each(|a| self.tracking.read(a)))
     }
 
     async fn attempt_by_payment_request_id(
@@ -466,6 +471,7 @@ impl Tx for SqlTx {
             rows::attempt,
         )
         .await
+        .inspect(|found| found.iter().for_each(|a| self.tracking.read(a)))
     }
 
     async fn attempts_of_order(
@@ -483,6 +489,7 @@ impl Tx for SqlTx {
             rows::attempt,
         )
         .await
+        .inspect(|found| found.iter().for_each(|a| self.tracking.read(a)))
     }
 
     async fn insert_attempt(&mut self, attempt: &PaymentAttempt) -> Result<(), StoreError> {
@@ -502,7 +509,9 @@ impl Tx for SqlTx {
                 )
             },
         )
-        .await
+        .await?;
+        self.tracking.inserted(attempt);
+        Ok(())
     }
 
     async fn update_attempt(&mut self, attempt: &PaymentAttempt) -> Result<bool, StoreError> {
@@ -512,17 +521,22 @@ impl Tx for SqlTx {
             &self.keys,
             &self.merchant,
         )?;
-        self.update(
-            "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
+        let updated = self
+            .update(
+                "UPDATE payment_attempts SET order_id = $2, payment_request_id = $3, \
              request_body = $4, currency = $5, amount_minor = $6, state = $7, \
              payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
              cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
              updated_at = $16, key_version = $17, cancel_reason = $18 \
              WHERE id = $1 AND merchant_id = $19 AND version = $20",
-            values,
-            attempt.version,
-        )
-        .await
+                values,
+                attempt.version,
+            )
+            .await?;
+        if updated {
+            self.tracking.updated(attempt);
+        }
+        Ok(updated)
     }
 
     async fn refund(&mut self, id: &RefundId) -> Result<Option<Refund>, StoreError> {
@@ -790,6 +804,15 @@ impl Tx for SqlTx {
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.apply_jobs().await?;
-        (*self).commit_now().await
+        let observer = self.observer.take();
+        let changes = std::mem::take(&mut self.tracking.changes);
+        let merchant = self.merchant.clone();
+        (*self).commit_now().await?;
+        if let Some(observer) = observer
+            && !changes.is_empty()
+        {
+            observer.committed(&merchant, &changes);
+        }
+        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Webhook deliveries: one row per event and endpoint (named by its URL), made from the outbox,
+//! Webhook deliveries: one row per event and endpoint (named by its id, see [`crate::endpoints`]), made from the outbox,
 //! leased by the worker that sends it (so several servers send each one once), retried until it
 //! is delivered or its tries are spent; every try kept.
 //!
@@ -105,8 +105,9 @@ impl SqlStore {
         Ok(made)
     }
 
-    /// Leases at most `limit` due pending deliveries to `token` until `until`, oldest event
-    /// first, none while an earlier event about the same subject is pending for its endpoint.
+    /// Leases at most `limit` due pending deliveries of enabled endpoints to `token` until
+    /// `until`, oldest event first, none while an earlier event about the same subject is pending
+    /// for its endpoint.
     ///
     /// # Errors
     /// As any write.
@@ -123,6 +124,9 @@ impl SqlStore {
                 "SELECT endpoint, event_seq, attempts FROM webhook_deliveries d \
                  WHERE merchant_id = $1 AND state = 'pending' AND due_at <= $2 \
                  AND lease_until <= $2 \
+                 AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                     WHERE w.merchant_id = d.merchant_id AND w.id = d.endpoint \
+                     AND w.state = 'enabled') \
                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
                      WHERE e.merchant_id = d.merchant_id AND e.endpoint = d.endpoint \
                      AND e.subject = d.subject AND e.state = 'pending' \
@@ -293,5 +297,23 @@ impl SqlStore {
             .await?;
         tx.commit_now().await?;
         Ok(n)
+    }
+
+    /// The events (sequence numbers, ascending) with a delivery of this merchant that failed for
+    /// good and was last tried at or after `since`: what `autodebit admin redeliver --failed`
+    /// makes pending again.
+    ///
+    /// # Errors
+    /// As any read.
+    pub async fn failed_webhook_events(&self, since: Millis) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.begin_tx().await?;
+        tx.read(
+            "SELECT DISTINCT event_seq FROM webhook_deliveries \
+             WHERE merchant_id = $1 AND state = 'failed' AND updated_at >= $2 \
+             ORDER BY event_seq",
+            vec![self.merchant().into(), since.into()],
+            |row, _| row.int(0),
+        )
+        .await
     }
 }

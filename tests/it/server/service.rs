@@ -1,6 +1,7 @@
 //! The service endpoints, which need no API key: `/healthz`, `/readyz` (the database reachable and
 //! every migration applied), `/metrics` (Prometheus text, with the server's counters: requests,
-//! jobs, notifications applied and refused by cause, Alipay's calls by API and outcome; and the
+//! jobs, notifications applied and refused by cause, Alipay's calls by API and outcome, attempts
+//! created, unknown and resolved with the time it took; and the
 //! gauges read at the scrape: payments by state, the job queue, attention), `/openapi.json` (what
 //! `autodebit_server::http::openapi_json()` generates, byte for byte); and the routes around
 //! them: `/v1/sandbox` in sandbox mode only, unknown routes and methods as problems.
@@ -116,6 +117,15 @@ server_test! {
         assert!(grew("autodebit_alipay_calls_total", "api=\"inquiryPayment\",outcome=\"success\"") >= 1.0, "{after}");
         assert!(grew("autodebit_alipay_calls_total", "api=\"applyToken\",outcome=\"success\"") >= 1.0, "{after}");
         assert!(after.contains("autodebit_alipay_call_duration_seconds"), "{after}");
+        // What the commits changed: one attempt, its outcome unknown once, resolved as paid after
+        // at least one inquiry (the share of unknown outcomes and the time to resolve come from
+        // these).
+        assert_eq!(grew("autodebit_payment_attempts_total", "merchant=\"default\""), 1.0, "{after}");
+        assert_eq!(grew("autodebit_payment_outcomes_unknown_total", "merchant=\"default\""), 1.0, "{after}");
+        assert_eq!(grew("autodebit_payments_resolved_total", "outcome=\"succeeded\",was_unknown=\"true\""), 1.0, "{after}");
+        assert_eq!(grew("autodebit_payment_resolve_seconds_count", "outcome=\"succeeded\",was_unknown=\"true\""), 1.0, "{after}");
+        assert_eq!(grew("autodebit_payment_resolve_seconds_bucket", "was_unknown=\"true\",le=\"+Inf\""), 1.0, "{after}");
+        assert!(grew("autodebit_payment_inquiries_sum", "outcome=\"succeeded\"") >= 1.0, "{after}");
         // Gauges read from this server's database at the scrape: every payment state listed.
         assert_eq!(metric(&after, "autodebit_payments", "state=\"succeeded\""), 1.0, "{after}");
         assert_eq!(metric(&after, "autodebit_payments", "state=\"pending\""), 0.0, "{after}");

@@ -31,7 +31,7 @@ struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Got>>>,
     status: Arc<Mutex<u16>>,
-    secret: String,
+    secret: Arc<Mutex<String>>,
 }
 
 impl Receiver {
@@ -48,7 +48,7 @@ impl Receiver {
             url,
             got: Arc::default(),
             status: Arc::new(Mutex::new(200)),
-            secret,
+            secret: Arc::new(Mutex::new(secret)),
         };
         let r = receiver.clone();
         tokio::spawn(async move {
@@ -81,7 +81,8 @@ impl Receiver {
                 );
             }
         }
-        Webhook::new(&self.secret)
+        let secret = self.secret.lock().unwrap().clone();
+        Webhook::new(&secret)
             .expect("secret")
             .verify(body, &headers)
             .expect("the reference library verifies every message");
@@ -105,10 +106,15 @@ impl Receiver {
         *self.status.lock().unwrap() = status;
     }
 
+    /// Verifies what comes next with `secret`.
+    fn verify_with(&self, secret: &str) {
+        *self.secret.lock().unwrap() = secret.to_owned();
+    }
+
     fn config(&self) -> WebhookEndpointConfig {
         WebhookEndpointConfig {
             url: self.url.clone(),
-            secrets: vec![Secret::new(self.secret.clone())],
+            secrets: vec![Secret::new(self.secret.lock().unwrap().clone())],
             secrets_file: None,
         }
     }
@@ -196,7 +202,7 @@ server_test! {
         let path = format!("/v1/events/{}", refunded.id);
         let event = s.until(&path, |e: &Value| e["deliveries"][0]["attempts"].as_array().is_some_and(|a| a.len() == 1)).await;
         let delivery = &event["deliveries"][0];
-        assert_eq!((delivery["endpoint"].as_str(), delivery["status"].as_str()), (Some(receiver.url.as_str()), Some("pending")), "{event}");
+        assert_eq!((delivery["endpoint"].as_str(), delivery["status"].as_str()), (Some(autodebit_server::delivery::config_endpoint_id(&receiver.url).as_str()), Some("pending")), "{event}");
         assert_eq!(delivery["attempts"][0]["http_status"], 500);
         assert_eq!(delivery["attempts"][0]["answer"], "ok");
         assert!(delivery["next_attempt_at"].is_string());
@@ -274,6 +280,139 @@ server_test! {
         assert_eq!(got[5], late, "the same event, once more");
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert_eq!(receiver.got().len(), 6);
+        s.settle().await;
+    }
+}
+
+/// `autodebit_webhook_endpoints_disabled_total` in a scrape (the process's: both backends' runs).
+fn disabled_count(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("autodebit_webhook_endpoints_disabled_total{merchant=\"default\"} ")
+        })
+        .map_or(0, |n| n.trim().parse().expect("a count"))
+}
+
+/// How many tries the first delivery of event `path` has had.
+async fn tries(s: &Srv, path: &str) -> usize {
+    let event = s.get(path).await;
+    event.body["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["attempts"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0)
+}
+
+server_test! {
+    async fn endpoints_made_through_the_api_sign_with_their_secret_rotate_and_are_disabled_when_failing(db) {
+        let configured = Receiver::start().await;
+        let s = Srv::with(&db, with_endpoint(&configured)).await;
+        let managed = Receiver::start().await;
+        let disabled_before = disabled_count(&s.raw(reqwest::Method::GET, "/metrics", &[], "").await.text);
+        let made = s.post("/v1/webhook_endpoints", "we-1", json!({"url": managed.url, "description": "billing"})).await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        let id = made.str("id").to_owned();
+        let first_secret = made.str("secret").to_owned();
+        assert!(id.starts_with("we_") && first_secret.starts_with("whsec_"), "{}", made.body);
+        managed.verify_with(&first_secret);
+        // Replayed with its key: the same answer (kept sealed, shown again only to that retry).
+        let replay = s.post("/v1/webhook_endpoints", "we-1", json!({"url": managed.url, "description": "billing"})).await;
+        assert_eq!((replay.status, replay.str("id"), replay.str("secret")), (201, id.as_str(), first_secret.as_str()));
+        // Bad input is named.
+        let bad = s.post("/v1/webhook_endpoints", "we-bad", json!({"url": "ftp://example.com/x"})).await;
+        assert_eq!((bad.status, bad.str("param")), (400, "/url"), "{}", bad.body);
+        let twice = s.post("/v1/webhook_endpoints", "we-twice", json!({"url": managed.url})).await;
+        assert_eq!((twice.status, twice.str("code")), (409, "endpoint_exists"), "{}", twice.body);
+
+        // Both listed; a secret is never shown again.
+        let list = s.get("/v1/webhook_endpoints").await;
+        let data = list.body["data"].as_array().expect("data").clone();
+        let sources: Vec<(&str, &str)> = data.iter().map(|e| (e["source"].as_str().unwrap(), e["status"].as_str().unwrap())).collect();
+        assert_eq!(sources, [("config", "enabled"), ("api", "enabled")], "{}", list.body);
+        assert!(data.iter().all(|e| e.get("secret").is_none()), "{}", list.body);
+        let config_id = data[0]["id"].as_str().unwrap().to_owned();
+        let gone = s.send(reqwest::Method::DELETE, &format!("/v1/webhook_endpoints/{config_id}"), None, None).await;
+        assert_eq!((gone.status, gone.str("code")), (409, "endpoint_in_configuration"), "{}", gone.body);
+
+        // Events reach both, each signed with its own secret.
+        let auth = s.bind().await;
+        let paid = s.charge(&auth, "we-pay-1", 500).await;
+        assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
+        assert_eq!(managed.wait_for(2).await.iter().map(|g| g.kind.as_str()).collect::<Vec<_>>(), ["authorization.active", "payment.succeeded"]);
+        configured.wait_for(2).await;
+
+        // Rotation: the new secret once; for a day both sign, so a receiver still on the old one
+        // verifies, and one on the new one too.
+        let rotated = s.post(&format!("/v1/webhook_endpoints/{id}/rotate_secret"), "we-rot", json!({})).await;
+        assert_eq!(rotated.status, 200, "{}", rotated.body);
+        let second_secret = rotated.str("secret").to_owned();
+        assert_ne!(second_secret, first_secret);
+        s.charge(&auth, "we-pay-2", 501).await;
+        managed.wait_for(3).await;
+        managed.verify_with(&second_secret);
+        s.charge(&auth, "we-pay-3", 502).await;
+        managed.wait_for(4).await;
+
+        // The endpoint fails every try for three days: disabled, with an event the other endpoint
+        // hears, a metric and its reason; never silently.
+        managed.answer(500);
+        let failing = s.charge(&auth, "we-pay-4", 503).await;
+        let failing_event = managed.wait_for(5).await[4].clone();
+        assert_eq!((failing_event.kind.as_str(), failing_event.subject.as_str()), ("payment.succeeded", failing.str("id")));
+        let path = format!("/v1/events/{}", failing_event.id);
+        // Tried again a day (± 10 %) later each time; disabled at the first try after three days
+        // of failures, and not before.
+        let mut seen = 1;
+        loop {
+            let endpoint = s.until(&format!("/v1/webhook_endpoints/{id}"), |e: &Value| e["failing_since"].is_string()).await;
+            if endpoint["status"] == "disabled" {
+                break;
+            }
+            assert!(seen < 4, "still enabled after {seen} tries over three days: {endpoint}");
+            s.advance(95_040_000);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while tries(&s, &path).await <= seen {
+                if tokio::time::Instant::now() >= deadline {
+                    let event = s.get(&path).await;
+                    panic!("try {} never came: {}", seen + 1, event.body);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            seen = tries(&s, &path).await;
+        }
+        assert_eq!(seen, 4, "the fourth try, 79 hours after the first, disables it");
+        let endpoint = s.until(&format!("/v1/webhook_endpoints/{id}"), |e: &Value| e["status"] == "disabled").await;
+        assert!(endpoint["disabled_reason"].as_str().is_some_and(|r| r.contains("HTTP 500")), "{endpoint}");
+        let events = s.get("/v1/events?type=webhook_endpoint.disabled").await;
+        let disabled = events.body["data"].as_array().expect("data").clone();
+        assert_eq!(disabled.len(), 1, "{}", events.body);
+        assert_eq!((disabled[0]["subject"].as_str(), disabled[0]["data"]["object"]["status"].as_str()), (Some(id.as_str()), Some("disabled")));
+        let heard = configured.wait_for(6).await;
+        assert!(heard.iter().any(|g| g.kind == "webhook_endpoint.disabled" && g.subject == id), "{heard:?}");
+        let metrics = s.raw(reqwest::Method::GET, "/metrics", &[], "").await.text;
+        assert_eq!(disabled_count(&metrics) - disabled_before, 1, "{metrics}");
+
+        // While disabled its events wait; enabled again, they come, in order.
+        managed.answer(200);
+        let waiting = s.charge(&auth, "we-pay-5", 504).await;
+        let before = managed.got().len();
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        assert_eq!(managed.got().len(), before, "nothing is sent to a disabled endpoint");
+        let enabled = s.post(&format!("/v1/webhook_endpoints/{id}/enable"), "we-on", json!({})).await;
+        assert_eq!((enabled.str("status"), &enabled.body["failing_since"]), ("enabled", &Value::Null), "{}", enabled.body);
+        let got = managed.wait_for(before + 2).await;
+        let tail: Vec<(&str, &str)> = got[before..].iter().map(|g| (g.kind.as_str(), g.subject.as_str())).collect();
+        assert!(tail.contains(&("payment.succeeded", waiting.str("id"))), "{tail:?}");
+        assert!(tail.contains(&("webhook_endpoint.disabled", id.as_str())), "{tail:?}");
+
+        // Deleted: listed no more, sent nothing more.
+        let deleted = s.send(reqwest::Method::DELETE, &format!("/v1/webhook_endpoints/{id}"), None, None).await;
+        assert_eq!((deleted.status, deleted.str("status")), (200, "removed"), "{}", deleted.body);
+        let list = s.get("/v1/webhook_endpoints").await;
+        assert_eq!(list.body["data"].as_array().map(Vec::len), Some(1), "{}", list.body);
         s.settle().await;
     }
 }

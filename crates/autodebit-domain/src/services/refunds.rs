@@ -474,7 +474,36 @@ impl Refunds {
     /// under way), [`Error::RefundTooLarge`] (nothing stored or sent), [`Error::IdempotencyConflict`],
     /// the random source, store failures.
     pub async fn refund(&self, command: RefundCommand) -> Result<RefundView, Error> {
-        validate(&command)?;
+        let (id, replayed) = self.record(&command, false).await?;
+        if !replayed {
+            run_now(&self.ctx, &id).await?;
+        }
+        let mut view = self.refund_view(&id).await?;
+        view.replayed = replayed;
+        Ok(view)
+    }
+
+    /// Records the refund as [`Refunds::refund`] does (the same checks, the same unit of work, the
+    /// same idempotency by key) with its job due now, and sends nothing: a worker sends it. For a
+    /// process that must not call Alipay itself (an operator's command beside a running server).
+    ///
+    /// # Errors
+    /// As [`Refunds::refund`].
+    pub async fn queue_refund(&self, command: RefundCommand) -> Result<RefundView, Error> {
+        let (id, replayed) = self.record(&command, true).await?;
+        let mut view = self.refund_view(&id).await?;
+        view.replayed = replayed;
+        Ok(view)
+    }
+
+    /// Stores the refund and its job, once per idempotency key: its id, and whether it was there
+    /// already. `due_now`: the job is due at once (nobody sends it inline).
+    async fn record(
+        &self,
+        command: &RefundCommand,
+        due_now: bool,
+    ) -> Result<(RefundId, bool), Error> {
+        validate(command)?;
         let fp = fingerprint(
             "refund",
             &[
@@ -485,7 +514,7 @@ impl Refunds {
             ],
         );
         let ctx = &self.ctx;
-        let (id, replayed) = unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
+        unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
             if let Some(record) = tx.idempotency(&command.idempotency_key).await? {
                 if record.fingerprint != fp {
                     return Err(Error::IdempotencyConflict {
@@ -560,6 +589,11 @@ impl Refunds {
                 now,
             )
             .await?;
+            if due_now {
+                // Earlier than the merchant's grace (a job is only ever moved earlier).
+                tx.schedule_job(JobKind::Refund(refund.id.clone()), now)
+                    .await?;
+            }
             let record = IdempotencyRecord {
                 key: command.idempotency_key.clone(),
                 fingerprint: fp.clone(),
@@ -570,13 +604,7 @@ impl Refunds {
                 return Ok(Unit::Retry);
             }
             Ok(Unit::Commit((refund.id, false)))
-        })?;
-        if !replayed {
-            run_now(ctx, &id).await?;
-        }
-        let mut view = self.refund_view(&id).await?;
-        view.replayed = replayed;
-        Ok(view)
+        })
     }
 
     /// A refund as stored, with its order's state.

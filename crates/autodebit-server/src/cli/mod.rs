@@ -23,6 +23,10 @@
 //!   redacted; `autodebit config example` prints a complete, commented file.
 //! - `autodebit keys api-key` prints a new API key and the SHA-256 to configure.
 //!
+//! - `autodebit admin attention|inquire|retry-cancel|refund|resolve|redeliver [--config FILE]
+//!   [--merchant ID]`: an operator's commands over the database of a running server; they queue
+//!   work for its workers and never call Alipay (`--wait SECS` waits for it, exit 1 on time out).
+//!
 //! Exit code 2 means bad input everywhere (clap's usage errors use it too).
 
 #![allow(
@@ -30,6 +34,7 @@
     reason = "a command line prints its results on stdout"
 )]
 
+mod admin;
 mod keys;
 mod sandbox;
 mod serve;
@@ -76,6 +81,9 @@ enum Command {
     Migrate(store::MigrateArgs),
     /// Re-encrypt rows sealed with an older token key under the current one.
     Reencrypt(store::ReencryptArgs),
+    /// An operator's commands over the database of a running server: what needs attention,
+    /// inquire, retry a cancel, refund, resolve, redeliver webhooks.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +143,7 @@ pub fn main() -> ExitCode {
         Command::Config(ConfigCommand::Example) => serve::example(),
         Command::Migrate(args) => store::migrate(&args),
         Command::Reencrypt(args) => store::reencrypt(&args),
+        Command::Admin(args) => admin::run(&args),
         Command::Sign(args) => signature::sign(&args),
         Command::Verify(args) => signature::verify(&args),
         Command::Sandbox(args) => {

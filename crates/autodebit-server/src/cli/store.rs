@@ -145,8 +145,14 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Result<(), Failure> {
         store.close().await;
         println!(
             "re-encrypted with key version {current}: {} authorizations, {} payment attempts, \
-             {} refunds, {} inbox entries; {left} rows left on other keys",
-            done.authorizations, done.attempts, done.refunds, done.inbox
+             {} refunds, {} inbox entries, {} webhook endpoints, {} kept API answers; \
+             {left} rows left on other keys",
+            done.authorizations,
+            done.attempts,
+            done.refunds,
+            done.inbox,
+            done.webhook_endpoints,
+            done.api_requests
         );
         Ok(())
     })

@@ -990,7 +990,7 @@ fn delivery_status_body() -> Object {
 /// An event's delivery to one webhook endpoint.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct DeliveryBody {
-    /// The endpoint's URL.
+    /// The endpoint's id (`we_…`, see `/v1/webhook_endpoints`).
     pub endpoint: String,
     /// Where it stands.
     #[schema(schema_with = delivery_status_body)]

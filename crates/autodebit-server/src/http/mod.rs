@@ -58,7 +58,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(v1::refunds::router())
         .merge(v1::attention::router())
         .merge(v1::events::router())
+        .merge(v1::webhook_endpoints::router())
         .merge(v1::sandbox::router())
+        .merge(v1::stats::router())
 }
 
 /// The merchant API's OpenAPI document, as served and checked in.
@@ -157,6 +159,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(service::metrics))
         .with_state(state)
         .merge(docs)
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::new(

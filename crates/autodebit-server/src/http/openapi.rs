@@ -124,7 +124,8 @@ fn complete(operation: &mut Operation, post: bool) {
     }
 }
 
-/// Adds the common responses and the `Idempotency-Key` to every operation of `doc`.
+/// Adds the common responses to every operation of `doc`, and the `Idempotency-Key` to every
+/// `POST`.
 pub fn finish(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         if let Some(op) = item.get.as_mut() {
@@ -132,6 +133,10 @@ pub fn finish(doc: &mut Document) {
         }
         if let Some(op) = item.post.as_mut() {
             complete(op, true);
+        }
+        // A DELETE is idempotent as it is: no key.
+        if let Some(op) = item.delete.as_mut() {
+            complete(op, false);
         }
         let _ = HttpMethod::Get;
     }

@@ -92,6 +92,8 @@ pub struct Shared {
     pub api_keys: Vec<(KeyHash, String)>,
     /// The embedded sandbox, in sandbox mode.
     pub sandbox: Option<SandboxBody>,
+    /// The embedded sandbox itself, in sandbox mode (the console's fault injection).
+    pub sandbox_handle: Option<Arc<ams_sandbox::SandboxHandle>>,
     /// Wakes the job runner when a request may have added due work.
     pub wake: Arc<Notify>,
     /// The metrics registry, when one is installed.

@@ -19,6 +19,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
 async fn store_secrets(store: &autodebit_store::SqlStore) {
     let mut auth = authorization("auth-1", ACCESS);
     auth.pending_auth_code = Some(ams_protocol::AuthCode::new(CODE));
@@ -149,6 +151,41 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
     for db in backends().await {
         let name = db.name();
         store_secrets(&db.store).await;
+        // A webhook endpoint's signing secret and a kept API answer that shows it, both sealed.
+        let endpoint = autodebit_store::EndpointRecord {
+            id: "we_1".into(),
+            url: "https://hooks.example/a".into(),
+            description: String::new(),
+            source: autodebit_store::EndpointSource::Api,
+            secrets: vec![autodebit_store::StoredSecret {
+                secret: HOOK_SECRET.into(),
+                expires_at: None,
+            }],
+            state: autodebit_store::EndpointState::Enabled,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: 1,
+            updated_at: 1,
+        };
+        db.store.create_endpoint(&endpoint).await.unwrap();
+        db.store
+            .begin_api_request("k-1", "fp", 1, 1_000)
+            .await
+            .unwrap();
+        let answer = format!(r#"{{"secret":"{HOOK_SECRET}"}}"#);
+        assert!(
+            db.store
+                .finish_api_request("k-1", "fp", 201, &answer)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.raw_sql(
+                "SELECT secrets FROM webhook_endpoints UNION ALL SELECT body FROM api_requests"
+            )
+            .contains(HOOK_SECRET),
+            "{name}: sealed at rest"
+        );
         let old = db.keys.clone();
         let new = Keyring::generate_entry(2).unwrap();
         // The ciphertexts as stored under the old key.
@@ -166,7 +203,7 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
         assert_eq!(sealed_before.len(), 6, "{name}: {sealed_before:?}");
         assert!(sealed_before.iter().all(|c| c.starts_with("v1.")));
         let rotated = db.reopen(&format!("{new},{old}")).await;
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4, "{name}");
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 6, "{name}");
 
         // Before re-encryption: old rows read, and the token lookup finds them by the old index.
         let mut tx = rotated.begin().await.unwrap();
@@ -184,12 +221,19 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 4);
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 6);
 
         let done = rotated.reencrypt(2).await.unwrap();
         assert_eq!(
-            (done.authorizations, done.attempts, done.refunds, done.inbox),
-            (1, 1, 1, 1),
+            (
+                done.authorizations,
+                done.attempts,
+                done.refunds,
+                done.inbox,
+                done.webhook_endpoints,
+                done.api_requests
+            ),
+            (1, 1, 1, 1, 1, 1),
             "{name}"
         );
         assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 0, "{name}");
@@ -241,6 +285,22 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
         );
         drop(tx);
         assert_eq!(only_new.inbox().await.unwrap().len(), 1);
+        let kept = only_new.endpoint("we_1").await.unwrap().unwrap();
+        assert_eq!(kept.secrets[0].secret, HOOK_SECRET, "{name}");
+        assert!(
+            !format!("{kept:?}").contains(HOOK_SECRET),
+            "Debug hides the secret"
+        );
+        match only_new
+            .begin_api_request("k-1", "fp", 2, 1_000)
+            .await
+            .unwrap()
+        {
+            autodebit_store::ApiRequestStart::Replay { status, body } => {
+                assert_eq!((status, body), (201, answer.clone()), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
         // Without the key a row was sealed with, reading it is an error naming the version.
         let stranger = db.reopen(&Keyring::generate_entry(3).unwrap()).await;
         let mut tx = stranger.begin().await.unwrap();

@@ -167,8 +167,10 @@ async fn inquire(ctx: &Context, lease: &Lease, read: &PaymentAttempt) -> Result<
     unit_of_work!(ctx, &read.id, |tx, now| {
         let attempt = reread(tx, &read.id).await?;
         let (event, facts) = inquiry_outcome(ctx, &attempt, &reply, now);
+        // Every inquiry of an open attempt counts, the one that settles it too.
+        let was_open = !attempt.state.is_final();
         let Some(applied) = apply_attempt(ctx, tx, attempt, event, &facts, now, |a| {
-            if !a.state.is_final() {
+            if was_open {
                 a.inquiries += 1;
             }
         })

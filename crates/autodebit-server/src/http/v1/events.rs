@@ -59,6 +59,11 @@ async fn resource(tenant: &Tenant, subject: &str) -> Result<Option<Value>, ApiEr
             .payment(&OrderId::new(subject))
             .await
             .map(|v| serde_json::to_value(PaymentBody::from(&v)))
+    } else if subject.starts_with("we_") {
+        let found = tenant.store().endpoint(subject).await?;
+        return Ok(found.as_ref().and_then(|e| {
+            serde_json::to_value(super::webhook_endpoints::EndpointBody::from(e)).ok()
+        }));
     } else if subject.starts_with("re_") {
         Refunds::new(ctx)
             .refund_view(&RefundId::new(subject))

@@ -7,6 +7,8 @@ pub mod events;
 pub mod payments;
 pub mod refunds;
 pub mod sandbox;
+pub mod stats;
+pub mod webhook_endpoints;
 
 use axum::http::StatusCode;
 
@@ -41,7 +43,7 @@ pub fn checked_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 pub fn body_param(field: &str) -> Option<String> {
     match field {
         "customer_id" | "return_url" | "reference" | "description" | "amount" | "currency"
-        | "reason" | "authorization_id" => Some(format!("/{field}")),
+        | "reason" | "authorization_id" | "url" => Some(format!("/{field}")),
         "authorization" => Some("/authorization_id".into()),
         _ => None,
     }
