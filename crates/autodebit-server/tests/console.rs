@@ -11,10 +11,10 @@
 //!   which clicks through the whole sandbox journey. With `AUTODEBIT_BLESS=1` its screenshot goes
 //!   to `docs/console.png` (the README shows it), otherwise under `target/`.
 
-use std::io::{BufRead as _, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use ams_sandbox::{ClockUpdate, NotificationFaultAction, NotificationFaultRule, NotificationKind};
@@ -641,64 +641,6 @@ async fn outside_sandbox_mode_the_fault_routes_are_404() {
     server.shutdown().await;
 }
 
-/// `autodebit serve` as a process in an empty folder, its stderr read on a thread.
-struct Process {
-    child: std::process::Child,
-    url: String,
-    banner: Vec<String>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_process(key: &str) -> Process {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_autodebit"));
-    // The server reads every AUTODEBIT_* variable as a setting (AUTODEBIT_BLESS is none).
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AUTODEBIT_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .env("AUTODEBIT_DEV_API_KEY", key)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("autodebit serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut banner = Vec::new();
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server said where it listens: {banner:#?}"));
-        if let Some(url) = line.strip_prefix("autodebit serve: listening on ") {
-            break url.to_owned();
-        }
-        banner.push(line);
-    };
-    Process {
-        child,
-        url,
-        banner,
-        _dir: dir,
-    }
-}
-
 fn run(command: &mut Command, what: &str) {
     let out = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -714,9 +656,9 @@ fn run(command: &mut Command, what: &str) {
 fn a_person_clicks_through_the_sandbox_journey_in_a_browser() {
     let root = repo_root();
     let key = format!("sk_test_{}", random_suffix());
-    let server = serve_process(&key);
+    let server = support::serve(&[], &[("AUTODEBIT_DEV_API_KEY", key.as_str())]);
     // The banner points at the console; a key from the environment is never echoed.
-    let banner = server.banner.join("\n");
+    let banner = server.banner.clone();
     assert!(
         banner.contains(&format!("{}/console", server.url)),
         "{banner}"

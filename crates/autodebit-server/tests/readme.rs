@@ -4,10 +4,12 @@
 //! commands this and CI run. And with trace logging as JSON, no log line carries the API key, an
 //! auth code, an `authState` or a token.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::process::Command;
 use std::time::Duration;
+
+use support::{Serve, serve};
 
 const README: &str = include_str!("../../../README.md");
 
@@ -46,68 +48,6 @@ fn the_set_up_block_has_exactly_the_two_commands() {
         commands,
         ["cargo run --bin autodebit -- serve", "cargo xtask ci"]
     );
-}
-
-/// `autodebit serve` running as a process in an empty folder, its stderr read on a thread.
-struct Serve {
-    child: std::process::Child,
-    url: String,
-    banner: String,
-    lines: mpsc::Receiver<String>,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(args: &[&str], env: &[(&str, &str)]) -> Serve {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_autodebit"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("AUTODEBIT_DATABASE_URL")
-        .env_remove("AUTODEBIT_TOKEN_KEYS")
-        .env_remove("AUTODEBIT_DEV_API_KEY")
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("autodebit serve starts");
-    // Read stderr on a thread (so the server never blocks on a full pipe); hand over its lines.
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut banner = Vec::new();
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the server said where it listens: {banner:#?}"));
-        if let Some(url) = line.strip_prefix("autodebit serve: listening on ") {
-            break url.to_owned();
-        }
-        banner.push(line);
-    };
-    Serve {
-        child,
-        url,
-        banner: banner.join("\n"),
-        lines,
-        dir,
-    }
 }
 
 /// Runs the README's walkthrough against `url` with `key`; returns its output lines.

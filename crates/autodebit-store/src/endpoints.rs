@@ -397,27 +397,14 @@ impl SqlStore {
         reason: Option<&str>,
         now: Millis,
     ) -> Result<Option<EndpointRecord>, StoreError> {
-        let mut tx = self.begin_tx().await?;
-        let changed = tx
-            .exec
-            .execute(
-                "UPDATE webhook_endpoints SET state = $3, disabled_reason = $4, updated_at = $5, \
-                 failing_since = CASE WHEN $3 = 'enabled' THEN NULL ELSE failing_since END \
-                 WHERE merchant_id = $1 AND id = $2 AND state <> 'removed'",
-                vec![
-                    self.merchant().into(),
-                    id.into(),
-                    state.name().into(),
-                    reason.into(),
-                    now.into(),
-                ],
-            )
-            .await?;
-        tx.commit_now().await?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        self.endpoint(id).await
+        self.update_endpoint(
+            id,
+            "UPDATE webhook_endpoints SET state = $3, disabled_reason = $4, updated_at = $5, \
+             failing_since = CASE WHEN $3 = 'enabled' THEN NULL ELSE failing_since END \
+             WHERE merchant_id = $1 AND id = $2 AND state <> 'removed'",
+            vec![state.name().into(), reason.into(), now.into()],
+        )
+        .await
     }
 
     /// Replaces endpoint `id`'s secrets (API endpoints); the endpoint after, or `None`.
@@ -431,21 +418,31 @@ impl SqlStore {
         now: Millis,
     ) -> Result<Option<EndpointRecord>, StoreError> {
         let sealed = self.sealed_secrets(id, secrets)?;
+        self.update_endpoint(
+            id,
+            "UPDATE webhook_endpoints SET secrets = $3, updated_at = $4, key_version = $5 \
+             WHERE merchant_id = $1 AND id = $2 AND source = 'api' AND state <> 'removed'",
+            vec![
+                sealed.as_str().into(),
+                now.into(),
+                i64::from(self.inner().keys.current_version()).into(),
+            ],
+        )
+        .await
+    }
+
+    /// Runs `sql` on endpoint `id` (`$1` the merchant, `$2` the id, then `args`); the endpoint
+    /// after, or `None` when no row changed.
+    async fn update_endpoint(
+        &self,
+        id: &str,
+        sql: &'static str,
+        args: Vec<crate::db::Value>,
+    ) -> Result<Option<EndpointRecord>, StoreError> {
+        let mut values = vec![self.merchant().into(), id.into()];
+        values.extend(args);
         let mut tx = self.begin_tx().await?;
-        let changed = tx
-            .exec
-            .execute(
-                "UPDATE webhook_endpoints SET secrets = $3, updated_at = $4, key_version = $5 \
-                 WHERE merchant_id = $1 AND id = $2 AND source = 'api' AND state <> 'removed'",
-                vec![
-                    self.merchant().into(),
-                    id.into(),
-                    sealed.as_str().into(),
-                    now.into(),
-                    i64::from(self.inner().keys.current_version()).into(),
-                ],
-            )
-            .await?;
+        let changed = tx.exec.execute(sql, values).await?;
         tx.commit_now().await?;
         if changed == 0 {
             return Ok(None);
