@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the exact CI sequence, each step under a `==> step` header, stopping at the first
-//! failure; and the single steps `layers`, `tidy` and `deny`.
+//! failure (fmt, clippy, layers, tidy, test, feature builds, doc, package, deny); and the single steps
+//! `layers`, `tidy` and `deny`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -119,6 +120,26 @@ pub(crate) fn run(root: &Path, deny_step: Deny) -> Result<()> {
                 "--locked",
             ],
             &[("RUSTDOCFLAGS", "-D warnings")],
+        )
+    })?;
+    step("package", || {
+        // The published crates package together (path dependencies become registry ones, READMEs
+        // and metadata included). Not verified here: verifying rebuilds every dependency at the
+        // newest versions the index offers, minutes on CI's two cores; run it without
+        // `--no-verify` before a release.
+        cargo(
+            root,
+            &[
+                "package",
+                "--no-verify",
+                "--allow-dirty",
+                "-p",
+                "ams-protocol",
+                "-p",
+                "ams-signing",
+                "-p",
+                "ams-client",
+            ],
         )
     })?;
     match deny_step {

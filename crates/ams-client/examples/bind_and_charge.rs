@@ -16,6 +16,7 @@
 use std::error::Error;
 use std::io::Write;
 
+use ams_client::testing::sandbox_wallet_agree;
 use ams_client::{
     AmsClient, Error as CallError, Gateway, KeyVersion, Outcome, PrivateKey, PublicKey,
 };
@@ -84,7 +85,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<Charged, Box<dyn Error>>
     let payment_id = charge(&client, &token, "PAY_EXAMPLE_0001", amount, out).await?;
 
     let inquiry = InquiryPaymentRequest::by_payment_request_id("PAY_EXAMPLE_0001");
-    let found = success("inquiryPayment", client.execute(&inquiry).await?)?;
+    let found = client.execute(&inquiry).await?.into_result()?;
     let status = found
         .payment_status
         .ok_or("inquiryPayment: no paymentStatus")?;
@@ -149,30 +150,25 @@ pub(crate) async fn bind(
         auth_state,
         TerminalType::Web,
     );
-    let consulted = success("consult", client.execute(&consult).await?)?;
+    let consulted = client.execute(&consult).await?.into_result()?;
     let consent_url = consulted.normal_url.ok_or("consult: no normalUrl")?;
     writeln!(out, "3. consult: the user is sent to {consent_url}")?;
 
-    let redirect = agree_in_wallet(&consent_url, login).await?;
-    let param = |name: &str| {
-        redirect
-            .query_pairs()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    };
-    if param("authState").as_deref() != Some(auth_state) {
-        return Err(format!("the redirect carries another authState: {redirect}").into());
+    // The sandbox's consent page, answered as the user's browser would (a form POST, the redirect
+    // not followed). With Alipay, the user's browser comes back to authRedirectUrl.
+    let redirect = sandbox_wallet_agree(&consent_url, login).await?;
+    if redirect.auth_state.as_deref() != Some(auth_state) {
+        return Err("the redirect carries another authState".into());
     }
-    let auth_code = param("authCode").ok_or("the user did not agree")?;
+    let auth_code = redirect.auth_code.ok_or("the user did not agree")?;
+    let back_to = redirect.location.split('?').next().unwrap_or_default();
     writeln!(
         out,
-        "4. consent: {login} agreed; the wallet redirected to {}{} with an authCode",
-        redirect.origin().ascii_serialization(),
-        redirect.path()
+        "4. consent: {login} agreed; the wallet redirected to {back_to} with an authCode"
     )?;
 
     let apply = ApplyTokenRequest::authorization_code(CustomerBelongsTo::AlipayCn, auth_code);
-    let token = success("applyToken", client.execute(&apply).await?)?;
+    let token = client.execute(&apply).await?.into_result()?;
     writeln!(
         out,
         "5. applyToken: an access token for {}, valid until {}",
@@ -225,7 +221,7 @@ pub(crate) async fn charge(
                 "6. pay {payment_request_id}: outcome unknown, inquiring"
             )?;
             let inquiry = InquiryPaymentRequest::by_payment_request_id(payment_request_id);
-            let found = success("inquiryPayment", client.execute(&inquiry).await?)?;
+            let found = client.execute(&inquiry).await?.into_result()?;
             Ok(found
                 .payment_id
                 .ok_or("inquiryPayment: no paymentId")?
@@ -233,57 +229,5 @@ pub(crate) async fn charge(
         }
         // Certainly not sent: nothing happened at Alipay.
         Err(error) => Err(error.into()),
-    }
-}
-
-/// Plays the user in the wallet: opens the consent page and agrees as `login`. Returns where the
-/// wallet redirects the browser (`authRedirectUrl` with `authCode` and `authState`).
-async fn agree_in_wallet(consent_url: &str, login: &str) -> Result<reqwest::Url, Box<dyn Error>> {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()?;
-    let page = browser
-        .get(consent_url)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    if !page.contains(login) {
-        return Err(format!("{login} is not offered on the consent page").into());
-    }
-    let answer = browser
-        .post(consent_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("decision=agree&user={}", form_encode(login)))
-        .send()
-        .await?;
-    let location = answer
-        .headers()
-        .get("location")
-        .ok_or_else(|| format!("the consent page answered {}", answer.status()))?
-        .to_str()?;
-    Ok(reqwest::Url::parse(location)?)
-}
-
-/// `application/x-www-form-urlencoded` for one value.
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// The response of a call that must succeed.
-fn success<T: std::fmt::Debug>(api: &str, outcome: Outcome<T>) -> Result<T, Box<dyn Error>> {
-    match outcome {
-        Outcome::Success(response) => Ok(response),
-        other => Err(format!("{api} did not succeed: {other:?}").into()),
     }
 }

@@ -266,7 +266,7 @@ impl AmsClient {
             );
             match &result {
                 Ok(outcome) => log_result(outcome.result()),
-                Err(error) => tracing::warn!(error = %Chain(error), "AMS call failed"),
+                Err(error) => tracing::warn!(error = %error, "AMS call failed"),
             }
             result
         }
@@ -304,21 +304,6 @@ fn log_result(result: &AmsResult) {
         result_code = result.code().as_str(),
         "AMS call answered"
     );
-}
-
-/// Displays an error and its sources, `a: b: c`.
-struct Chain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(err) = source {
-            write!(f, ": {err}")?;
-            source = err.source();
-        }
-        Ok(())
-    }
 }
 
 impl Inner {
@@ -597,13 +582,13 @@ mod tests {
     }
 
     #[test]
-    fn chain_displays_every_source() {
+    fn logged_error_displays_every_source() {
         let err = Error::NotSent(NotSent::new(
             NotSentKind::Dns,
             std::io::Error::other("no such host"),
         ));
         assert_eq!(
-            Chain(&err).to_string(),
+            err.to_string(),
             "the request was not sent to Alipay: the gateway host name did not resolve: no such host"
         );
     }

@@ -236,18 +236,77 @@ impl fmt::Debug for ResponseBody {
 ///
 /// **`MaybeSent` and `BadResponse` are unknown outcomes, never failures**: a `pay` that ended with
 /// either may have moved money; resolve it with `inquiryPayment` (then `cancel`), as for `U`.
+///
+/// # Messages
+/// `Display` is the whole diagnosis on one line, safe to log (no body, key or token): what
+/// happened for the money, then why, down to the root cause. A rejected signature, for instance:
+///
+/// ```text
+/// the answer from Alipay was rejected; the outcome is unknown: the answer failed verification
+/// (HTTP 200, 512-byte body): the signature does not verify with Alipay's public key (keyVersion
+/// 1): signature does not match: checked RSA256 with public key sha256:… over `POST /ams/…` …;
+/// compare the key fingerprint with the key you expect (Alipay's, not your own) …
+/// ```
+///
+/// So `{error}` is enough in a log line. The parts stay reachable for programs, as variants and
+/// accessors ([`verify_error`](Self::verify_error), [`bad_response`](Self::bad_response),
+/// [`status`](Self::status)) and through `source()`; a printer that also walks `source()` will
+/// repeat some of the text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The request certainly did not reach Alipay.
-    #[error("the request was not sent to Alipay")]
+    #[error("the request was not sent to Alipay: {}", Diagnosis(.0))]
     NotSent(#[source] NotSent),
     /// The request may have reached Alipay and been processed; the outcome is unknown.
-    #[error("the request may have reached Alipay; the outcome is unknown")]
+    #[error("the request may have reached Alipay; the outcome is unknown: {}", Diagnosis(.0))]
     MaybeSent(#[source] MaybeSent),
     /// Alipay's answer was rejected (unverifiable or unreadable); the outcome is unknown.
-    #[error("the answer from Alipay was rejected; the outcome is unknown")]
+    #[error("the answer from Alipay was rejected; the outcome is unknown: {}", Diagnosis(.0))]
     BadResponse(#[source] BadResponse),
+}
+
+/// An error and every source below it, `a: b: c`, on one line, for the `Display` of the top-level
+/// errors. A JSON error is shown without the values it quotes (a body may hold a token), and a
+/// source whose text the line already ends with is not repeated.
+pub(crate) struct Diagnosis<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for Diagnosis<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = String::new();
+        let mut next = Some(self.0);
+        while let Some(error) = next {
+            let text = match error.downcast_ref::<serde_json::Error>() {
+                Some(json) => safe_json_message(json),
+                None => error.to_string(),
+            };
+            if line.is_empty() {
+                line = text;
+            } else if !text.is_empty() && !line.ends_with(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            next = error.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+/// A JSON error's message without any value taken from the input.
+fn safe_json_message(error: &serde_json::Error) -> String {
+    let message = match error.classify() {
+        Category::Data => data_reason(&json_message(error)),
+        Category::Syntax | Category::Eof | Category::Io => json_message(error),
+    };
+    if error.line() > 0 {
+        format!(
+            "{message} at line {} column {}",
+            error.line(),
+            error.column()
+        )
+    } else {
+        message
+    }
 }
 
 impl Error {
@@ -756,12 +815,15 @@ mod tests {
     }
 
     #[test]
-    fn display_does_not_repeat_the_source() {
+    fn display_carries_the_diagnosis_and_sources_stay_reachable() {
         let err = Error::NotSent(NotSent::new(
             NotSentKind::ConnectionRefused,
             std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         ));
-        assert_eq!(err.to_string(), "the request was not sent to Alipay");
+        assert_eq!(
+            err.to_string(),
+            "the request was not sent to Alipay: the connection was refused: connection refused"
+        );
         let inner = err.source().unwrap();
         assert_eq!(inner.to_string(), "the connection was refused");
         assert!(inner.source().is_some());
@@ -859,6 +921,84 @@ mod tests {
         assert_eq!(
             data_reason("amount value s3cr is negative"),
             "a field's value is not valid for its type"
+        );
+    }
+
+    #[test]
+    fn display_names_the_signature_diagnosis() {
+        use ams_signing::{Backend, GeneratedKeyPair, SignatureHeader, SignedContent};
+
+        let signer = GeneratedKeyPair::generate(Backend::default(), 2048).unwrap();
+        let expected = GeneratedKeyPair::generate(Backend::default(), 2048).unwrap();
+        let content = SignedContent::response("/ams/api/v1/payments/pay", "C", "1", b"{}");
+        let header: SignatureHeader = signer
+            .private_key()
+            .sign(&content, KeyVersion::DEFAULT)
+            .unwrap();
+        let verify = expected.public_key().verify(&content, &header).unwrap_err();
+        let err = Error::BadResponse(BadResponse::new(
+            BadResponseKind::Verification(VerificationError::Signature {
+                key_version: KeyVersion::DEFAULT,
+                source: verify,
+            }),
+            StatusCode::OK,
+            ResponseBody::new(&Bytes::from_static(b"{}"), 2),
+            None,
+        ));
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "the answer from Alipay was rejected; the outcome is unknown: the answer failed \
+                 verification (HTTP 200 OK, 2-byte body): the signature does not verify with \
+                 Alipay's public key (keyVersion 1): signature does not match: checked RSA256 \
+                 with public key sha256:"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(expected.public_key().fingerprint()), "{text}");
+        assert!(text.contains("(Alipay's, not your own)"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        assert!(err.verify_error().is_some());
+    }
+
+    #[test]
+    fn display_never_quotes_a_body_value() {
+        // A signed body that does not fit the response type: serde quotes the value.
+        let json = serde_json::from_str::<ams_protocol::PayResponse>(&format!(
+            r#"{{"result":{{"resultCode":"SUCCESS","resultStatus":"S"}},"paymentAmount":"{SECRET}"}}"#
+        ))
+        .unwrap_err();
+        assert!(json.to_string().contains(SECRET), "serde quotes it: {json}");
+        let err = Error::BadResponse(BadResponse::new(
+            BadResponseKind::Schema(json),
+            StatusCode::OK,
+            ResponseBody::new(&Bytes::from_static(b"{}"), 2),
+            None,
+        ));
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "the answer from Alipay was rejected; the outcome is unknown: the answer does not \
+                 fit the response type (HTTP 200 OK, 2-byte body): invalid type: string, expected "
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains(SECRET) && !text.contains("281010033"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn display_of_maybe_sent_names_the_status_and_the_cause() {
+        let err = Error::MaybeSent(MaybeSent::transport(
+            MaybeSentKind::Timeout,
+            TransportError::new(std::io::Error::other("operation timed out")),
+        ));
+        assert_eq!(
+            err.to_string(),
+            "the request may have reached Alipay; the outcome is unknown: the call timed out: \
+             operation timed out"
         );
     }
 }

@@ -47,69 +47,76 @@
 //! # Example
 //!
 //! Bind a wallet and charge it, acting on each outcome. This runs as written against the
-//! in-process sandbox (`ams-sandbox`, Alipay's stand-in, started in the hidden lines); against
-//! Alipay only the settings marked *production* change.
+//! in-process sandbox (`ams-sandbox`, Alipay's stand-in on loopback, a dev-dependency); against
+//! Alipay only the lines marked *sandbox* and *production* change.
 //!
 //! ```
 //! use std::time::Duration;
 //!
-//! use ams_client::{AmsClient, Error, Gateway, KeyVersion, Outcome, PrivateKey, PublicKey};
+//! use ams_client::testing::sandbox_wallet_agree;
+//! use ams_client::{AmsClient, Error, Gateway, KeyVersion, Outcome};
 //! use ams_protocol::{
 //!     Amount, Api, ApplyTokenRequest, ConsultRequest, Currency, CustomerBelongsTo, Env, Order,
 //!     PayRequest, Scope, TerminalType,
 //! };
-//! # use ams_sandbox::{Sandbox, UserSpec};
-//! # const MERCHANT_PRIVATE_PEM: &str =
-//! #     include_str!("../../../testdata/ams-vectors/merchant_private_pkcs8.pem");
-//! # const MERCHANT_PUBLIC_PEM: &str =
-//! #     include_str!("../../../testdata/ams-vectors/merchant_public_spki.pem");
+//! use ams_sandbox::{Sandbox, UserSpec};
+//! use ams_signing::{Backend, GeneratedKeyPair};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let sandbox = Sandbox::builder()
-//! #     .merchant("SANDBOX_5X00000000000000", PublicKey::from_text(MERCHANT_PUBLIC_PEM)?)
-//! #     .user(UserSpec::new("alice@example.com", CustomerBelongsTo::AlipayCn,
-//! #         vec![Amount::new(Currency::USD, 10_000)]))
-//! #     .start_local()
-//! #     .await?;
+//! // The merchant's key pair. Production: load yours with `PrivateKey::from_text(..)` from your
+//! // secret store, and upload the public key to Alipay's Dashboard.
+//! let merchant = GeneratedKeyPair::generate(Backend::default(), 2048)?;
+//!
+//! // Sandbox: Alipay and the wallet on an ephemeral loopback port, with one user holding USD 100.
+//! let sandbox = Sandbox::builder()
+//!     .merchant("SANDBOX_5X00000000000000", merchant.public_key().clone())
+//!     .user(UserSpec::new("alice@example.com", CustomerBelongsTo::AlipayCn,
+//!         vec![Amount::new(Currency::USD, 10_000)]))
+//!     .start_local()
+//!     .await?;
+//!
 //! // Built once at start-up and shared (`Clone` is cheap).
 //! let client = AmsClient::builder()
 //!     .gateway(Gateway::url(sandbox.base_url())?) // production: Gateway::AsiaAccelerated, ...
 //!     .client_id("SANDBOX_5X00000000000000") // SANDBOX_ → /ams/sandbox/api/...
-//!     .merchant_key(PrivateKey::from_text(MERCHANT_PRIVATE_PEM)?, KeyVersion::DEFAULT)
-//!     // production: Alipay's public key from the Dashboard
-//!     .alipay_public_key(PublicKey::from_text(&sandbox.alipay_public_key().to_pem())?)
+//!     .merchant_key(merchant.into_private_key(), KeyVersion::DEFAULT)
+//!     // production: Alipay's public key from the Dashboard, `PublicKey::from_text(..)`
+//!     .alipay_public_key(sandbox.alipay_public_key().clone())
 //!     .connect_timeout(Duration::from_secs(3))
 //!     .api_timeout(Api::Pay, Duration::from_secs(10))
 //!     .build()?;
 //!
-//! // 1. consult: where to send the user to agree.
+//! // 1. consult: where to send the user to agree. Only a success will do here, so
+//! //    `into_result()?` turns F and U into an error that says what Alipay answered.
 //! let consult = ConsultRequest::new(
-//!     CustomerBelongsTo::AlipayCn,
-//!     "https://merchant.example/authorized",
+//!     CustomerBelongsTo::AlipayCn,                 // the user's wallet
+//!     "https://merchant.example/authorized",       // authRedirectUrl: where the wallet sends them
 //!     vec![Scope::AgreementPay],
-//!     "STATE_20240101_0001", // comes back with the redirect: check it there
+//!     "STATE_20240101_0001",                       // authState: comes back with the redirect
 //!     TerminalType::Web,
 //! );
-//! let Outcome::Success(consulted) = client.execute(&consult).await? else {
-//!     return Err("consult failed".into());
-//! };
+//! let consulted = client.execute(&consult).await?.into_result()?;
 //! let consent_page = consulted.normal_url.ok_or("no normalUrl")?;
 //!
-//! // 2. The user agrees in the wallet, which redirects them to authRedirectUrl?authCode=...
-//! # let auth_code = agree(&consent_page, "alice@example.com").await?;
+//! // 2. The user opens `consent_page` and agrees; the wallet redirects their browser to
+//! //    authRedirectUrl?authCode=...&authState=... . Sandbox: play the user's browser (a POST of
+//! //    `decision=agree&user=<login>` to the page; production: your redirect handler reads it).
+//! let redirect = sandbox_wallet_agree(&consent_page, "alice@example.com").await?;
+//! assert_eq!(redirect.auth_state.as_deref(), Some("STATE_20240101_0001")); // check it is yours
+//! let auth_code = redirect.auth_code.ok_or("the user declined")?;
+//!
+//! // 3. applyToken: the auth code for an access token.
 //! let apply = ApplyTokenRequest::authorization_code(CustomerBelongsTo::AlipayCn, auth_code);
-//! let Outcome::Success(applied) = client.execute(&apply).await? else {
-//!     return Err("applyToken failed".into());
-//! };
+//! let applied = client.execute(&apply).await?.into_result()?;
 //! let token = applied.access_token.ok_or("no accessToken")?; // store it, encrypted
 //!
-//! // 3. Charge the token, and act on the outcome.
+//! // 4. Charge the token, and act on every outcome: money may have moved.
 //! let amount = Amount::new(Currency::USD, 1000); // USD 10.00
 //! let request = PayRequest::agreement_payment(
-//!     "PAY_20240101_0001", // the idempotency key: reuse it to retry this payment
-//!     Order::new("ORDER_20240101_0001", "Monthly subscription", amount),
-//!     amount,
+//!     "PAY_20240101_0001", // paymentRequestId, the idempotency key: reuse it to retry
+//!     Order::new("ORDER_20240101_0001", "Monthly subscription", amount), // the whole order
+//!     amount,              // paymentAmount: what this payment takes (the order's amount, usually)
 //!     CustomerBelongsTo::AlipayCn,
 //!     &token,
 //!     Env::new(TerminalType::Web),
@@ -123,51 +130,77 @@
 //!         println!("outcome unknown: inquire");
 //!     }
 //!     // Certainly not sent (DNS, connection refused, signing): nothing happened at Alipay.
+//!     // `{error}` carries the whole diagnosis.
 //!     Err(error) => println!("not sent: {error}"),
 //! }
-//! # assert_eq!(sandbox.ledger(Some("PAY_20240101_0001"), None).debits, 1);
+//! assert_eq!(sandbox.ledger(Some("PAY_20240101_0001"), None).debits, 1);
 //! # Ok(())
-//! # }
-//! # /// The sandbox wallet's consent page, agreed to as `user`; returns the redirect's authCode.
-//! # async fn agree(page: &str, user: &str) -> Result<String, Box<dyn std::error::Error>> {
-//! #     let browser = reqwest::Client::builder()
-//! #         .redirect(reqwest::redirect::Policy::none())
-//! #         .no_proxy()
-//! #         .build()?;
-//! #     let answer = browser
-//! #         .post(page)
-//! #         .header("content-type", "application/x-www-form-urlencoded")
-//! #         .body(format!("decision=agree&user={}", user.replace('@', "%40")))
-//! #         .send()
-//! #         .await?;
-//! #     let location = answer.headers().get("location").ok_or("no redirect")?.to_str()?;
-//! #     let location = reqwest::Url::parse(location)?;
-//! #     let code = location.query_pairs().find(|(k, _)| k == "authCode").ok_or("no authCode")?;
-//! #     Ok(code.1.into_owned())
 //! # }
 //! ```
 //!
 //! The whole journey, printed step by step: `cargo run -p ams-client --example bind_and_charge`.
 //!
-//! Notifications, in a web handler that has the path, headers and raw body:
+//! # Errors say why
+//!
+//! [`Error`]'s `Display` is the whole diagnosis on one line (a refused connection with the OS
+//! error, a rejected signature with the key fingerprint, the request line and the content hash),
+//! with no body, key or token in it: log `{error}`. The parts stay reachable as variants and
+//! accessors ([`Error::verify_error`], [`Error::bad_response`], [`Error::status`]).
+//! [`NotificationError`] does the same for notifications.
+//!
+//! # Notifications
+//!
+//! Alipay posts `notifyPayment`, `notifyRefund` and `notifyAuthorization` to your notify URLs,
+//! signed over the URL's path (with its query, if any), your client id, `request-time` and the
+//! raw body. In the web handler, give the verifier the path as it arrived, the headers and the
+//! body **bytes** (never a re-serialised JSON value):
 //!
 //! ```no_run
 //! # fn handle(client: &ams_client::AmsClient, headers: &http::HeaderMap, body: &[u8]) {
 //! use ams_client::{ACK_SUCCESS_BODY, NotificationError};
 //! use ams_protocol::Notification;
 //!
-//! match client.notification_verifier().verify("/payNotify", headers, body) {
+//! match client.notification_verifier().verify("/alipay/notify/payments", headers, body) {
 //!     Ok(verified) => {
 //!         if let Notification::Payment(payment) = verified.notification() {
-//!             // store it, apply it, then answer 200 with ACK_SUCCESS_BODY
+//!             // store it, apply it, then answer HTTP 200 with ACK_SUCCESS_BODY
 //!             let _ = (payment, ACK_SUCCESS_BODY);
 //!         }
 //!     }
 //!     Err(NotificationError::OutsideSkewWindow(_stale)) => { /* authentic but stale: re-inquire */ }
-//!     Err(_refused) => { /* answer 4xx: Alipay resends */ }
+//!     Err(refused) => { /* answer 4xx (Alipay resends); log `{refused}`: it says why */ }
 //! }
 //! # }
 //! ```
+//!
+//! **From the sandbox**: it sends the same signed notifications, retried on Alipay's schedule
+//! until it gets [`ACK_SUCCESS_BODY`], to the URL named in the request
+//! (`PayRequest::with_payment_notify_url`, `RefundRequest::with_refund_notify_url`,
+//! `ConsultRequest::with_auth_notify_url`) or else to the merchant's dashboard setting (`SandboxBuilder::merchant_settings`
+//! with `MerchantSettings`; `--payment-notify-url` and friends for `autodebit sandbox`). A plain
+//! `http://127.0.0.1:PORT/...` URL is accepted, so a test runs its own small listener (axum,
+//! hyper, anything that hands over the raw body) and verifies with the path of that URL:
+//! `with_payment_notify_url("http://127.0.0.1:9000/alipay/notify/payments")` is verified with
+//! `verify("/alipay/notify/payments", ..)`. `sandbox.notifications()` lists what was sent and
+//! acknowledged.
+//!
+//! # Keys
+//!
+//! The client takes the merchant's [`PrivateKey`] and Alipay's [`PublicKey`], loaded from PEM or
+//! bare base64 with `from_text` (PKCS#8, PKCS#1, SPKI; an error names a key in the wrong role).
+//! For tests, `ams_signing::GeneratedKeyPair` makes a pair in-process (see the example above);
+//! [`PublicKey`] is `Clone`. Keep real private keys out of your repository.
+//!
+//! # Using these crates
+//!
+//! A program needs `ams-client` and `ams-protocol` (the request and response types); `ams-signing`
+//! only to generate keys (the key types are re-exported here); `ams-sandbox` (not published: a git
+//! or path dependency on this repository) and `tokio` for tests against the sandbox. RSA is slow
+//! unoptimised: a project whose tests sign a lot can build dependencies optimised with
+//! `[profile.dev.package."*"] opt-level = 2`.
+
+// The README's examples run as doctests too, so they cannot rot.
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 
 mod builder;
 mod classify;
@@ -200,7 +233,7 @@ pub use notification::{
     ACK_CONTENT_TYPE, ACK_SUCCESS_BODY, NotificationError, NotificationVerifier, StaleNotification,
     VerifiedNotification,
 };
-pub use outcome::Outcome;
+pub use outcome::{Outcome, Unsuccessful};
 pub use request_id::RequestId;
 pub use retry::{AttemptClass, RetryDecision, RetryPolicy};
 

@@ -239,7 +239,10 @@ pub struct StaleNotification {
 pub enum NotificationError {
     /// The signature check failed closed (unsigned, headers missing, wrong client id, unknown key
     /// version, or a signature that does not verify — e.g. a changed body or a different path).
-    #[error("the notification failed verification")]
+    #[error(
+        "the notification failed verification: {}",
+        crate::error::Diagnosis(.0)
+    )]
     Verification(#[source] VerificationError),
     /// `request-time` is neither epoch milliseconds nor ISO 8601.
     #[error("the notification's request-time {value:?} cannot be read: {reason}")]
@@ -252,10 +255,10 @@ pub enum NotificationError {
     /// Authentic, but `request-time` is outside the skew window: stale or replayed. Treat it as a
     /// prompt to re-inquire, not as a result.
     #[error(
-        "the notification's request-time {} is {} ms away from now, outside the {} s window",
+        "the notification's request-time {} is {} ms away from now, outside the {} ms window",
         .0.request_time,
         .0.now_millis.saturating_sub(.0.request_time_millis),
-        .0.window.as_secs()
+        .0.window.as_millis()
     )]
     OutsideSkewWindow(Box<StaleNotification>),
     /// Authentic, but the body is not a notification this crate can parse.

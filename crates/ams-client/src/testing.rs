@@ -3,11 +3,19 @@
 //!
 //! Always compiled (it has no dependencies of its own) so that other crates' tests — the domain's,
 //! the sandbox's — can drive the client with it.
+//!
+//! Also the user's part of a sandbox journey: [`sandbox_wallet_agree`] and
+//! [`sandbox_wallet_decline`] answer the `ams-sandbox` wallet's consent page (the `normalUrl` of
+//! a `consult`) as a browser would, and hand back what the wallet redirects to.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use ams_protocol::AuthCode;
+
 use crate::clock::{Clock, Sleep};
+use crate::error::TransportError;
 
 #[derive(Debug)]
 struct State {
@@ -90,6 +98,199 @@ impl Clock for ManualClock {
     }
 }
 
+/// Where the sandbox wallet sends the user's browser after the consent page: the merchant's
+/// `authRedirectUrl` with `authCode` and `authState` (agreed), or `authState` and
+/// `errorCode=USER_CANCELLED` (declined).
+///
+/// `Debug` shows the redirect without its query, and neither the code nor the state (both are
+/// bearer secrets).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalletRedirect {
+    /// The whole redirect URL (the `Location` the consent page answered with). It holds the auth
+    /// code in clear: do not log it.
+    pub location: String,
+    /// `authCode`, when the user agreed: give it to `ApplyTokenRequest::authorization_code`.
+    pub auth_code: Option<AuthCode>,
+    /// `authState`, as the merchant sent it in `consult`: check it is yours.
+    pub auth_state: Option<String>,
+    /// `errorCode`, when the user declined (`USER_CANCELLED`).
+    pub error_code: Option<String>,
+}
+
+impl fmt::Debug for WalletRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = match self.location.split_once('?') {
+            Some((base, _)) => format!("{base}?<redacted>"),
+            None => self.location.clone(),
+        };
+        f.debug_struct("WalletRedirect")
+            .field("location", &shown)
+            .field("auth_code", &self.auth_code)
+            .field(
+                "auth_state",
+                &self.auth_state.as_ref().map(|_| "<redacted>"),
+            )
+            .field("error_code", &self.error_code)
+            .finish()
+    }
+}
+
+/// Why the sandbox wallet's consent page could not be answered. `Display` says what the page did
+/// (its HTTP status and text, e.g. `No sandbox user "nobody@example.com"`).
+#[derive(Debug)]
+pub struct WalletError {
+    message: String,
+    source: Option<TransportError>,
+}
+
+impl WalletError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    fn transport(message: &str, error: reqwest::Error) -> Self {
+        // The consent URL is a single-use capability: not repeated in messages.
+        let error = error.without_url();
+        Self {
+            message: format!("{message}: {error}"),
+            source: Some(TransportError::new(error)),
+        }
+    }
+}
+
+impl fmt::Display for WalletError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WalletError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Agrees on the `ams-sandbox` wallet's consent page as the sandbox user `user` (a login such as
+/// `alice@example.com`), as the user's browser would: `POST decision=agree&user=<login>` to
+/// `consent_url` (a `consult`'s `normalUrl`), without following the redirect.
+///
+/// This is the sandbox's page only (a plain HTML form); Alipay's real wallet is an app or a web
+/// page the user operates, and its redirect reaches your `authRedirectUrl`.
+///
+/// # Errors
+/// [`WalletError`] when the page cannot be reached, refuses (an unknown user, a used or expired
+/// link), or does not redirect.
+pub async fn sandbox_wallet_agree(
+    consent_url: &str,
+    user: &str,
+) -> Result<WalletRedirect, WalletError> {
+    sandbox_wallet(consent_url, user, "agree").await
+}
+
+/// Declines on the `ams-sandbox` wallet's consent page as `user`; see [`sandbox_wallet_agree`].
+/// The redirect carries `authState` and `errorCode=USER_CANCELLED`, no auth code.
+///
+/// # Errors
+/// As [`sandbox_wallet_agree`].
+pub async fn sandbox_wallet_decline(
+    consent_url: &str,
+    user: &str,
+) -> Result<WalletRedirect, WalletError> {
+    sandbox_wallet(consent_url, user, "decline").await
+}
+
+async fn sandbox_wallet(
+    consent_url: &str,
+    user: &str,
+    decision: &str,
+) -> Result<WalletRedirect, WalletError> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .map_err(|e| WalletError::transport("the HTTP client could not be created", e))?;
+    let answer = browser
+        .post(consent_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("decision={decision}&user={}", form_encode(user)))
+        .send()
+        .await
+        .map_err(|e| WalletError::transport("the consent page could not be reached", e))?;
+    let status = answer.status();
+    let location = answer
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let Some(location) = location.filter(|_| status.is_redirection()) else {
+        let text = answer.text().await.unwrap_or_default();
+        let text = page_text(&text);
+        return Err(WalletError::new(format!(
+            "the consent page answered HTTP {status} without a redirect: {text}"
+        )));
+    };
+    let url = reqwest::Url::parse(&location)
+        .map_err(|e| WalletError::new(format!("the consent page redirected to a bad URL: {e}")))?;
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    Ok(WalletRedirect {
+        auth_code: param("authCode").map(AuthCode::new),
+        auth_state: param("authState"),
+        error_code: param("errorCode"),
+        location,
+    })
+}
+
+/// `application/x-www-form-urlencoded` for one value.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// An HTML page's text on one line, tags dropped, at most 200 characters.
+fn page_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let text = words
+        .join(" ")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    text.chars().take(200).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +309,15 @@ mod tests {
         clock.set_unix_millis(0);
         assert_eq!(clock.unix_millis(), 0);
         assert_eq!(clock.monotonic(), Duration::from_millis(3_500));
+    }
+
+    #[test]
+    fn wallet_form_values_are_encoded() {
+        assert_eq!(form_encode("alice@example.com"), "alice%40example.com");
+        assert_eq!(form_encode("a b&c=d"), "a+b%26c%3Dd");
+        assert_eq!(
+            page_text("<html><p>No sandbox user\n \"x\"</p></html>"),
+            "No sandbox user \"x\""
+        );
     }
 }

@@ -19,6 +19,9 @@
 //! Modules are organised by API family ([`auth`], [`payments`]) over shared objects ([`common`]), so
 //! other AMS products can be added beside them.
 //!
+//! To send these bodies, sign them and check the answers, use `ams-client` (async, over HTTPS) or
+//! `ams-signing` with your own HTTP stack.
+//!
 //! # Example
 //!
 //! Build an Auto Debit `pay` request and read its response:
@@ -34,9 +37,10 @@
 //! let amount = Amount::new(Currency::USD, 1000); // USD 10.00
 //!
 //! let request = PayRequest::agreement_payment(
-//!     "PAY_20240101_0001",
+//!     "PAY_20240101_0001", // paymentRequestId: the idempotency key, reused to retry
+//!     // The order as a whole: its orderAmount ...
 //!     Order::new("ORDER_20240101_0001", "Monthly subscription", amount),
-//!     amount,
+//!     amount, // ... and paymentAmount, what this payment takes (the same, for one charge per order)
 //!     CustomerBelongsTo::AlipayCn,
 //!     &token,
 //!     Env::new(TerminalType::Web),
@@ -73,13 +77,22 @@
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+// The README's example runs as a doctest too, so it cannot rot.
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 
+mod lenient;
 mod macros;
 
 pub mod api;
 pub mod auth;
+pub mod check;
 pub mod common;
+pub mod customs;
+pub mod endpoint;
+pub mod isv;
+pub mod merchants;
 pub mod notify;
+pub mod notify_extra;
 pub mod payments;
 
 pub use api::{
@@ -92,6 +105,7 @@ pub use auth::consult::{
 };
 pub use auth::notify_authorization::{AuthorizationNotifyType, NotifyAuthorization};
 pub use auth::revoke::{RevokeRequest, RevokeResponse};
+pub use check::{FieldError, Rule, Validate};
 pub use common::amount::{Amount, AmountError, AmountErrorKind, MinorUnits};
 pub use common::currency::Currency;
 pub use common::datetime::{AmsDateTime, DateTimeError, ParsedDateTime};
@@ -107,7 +121,35 @@ pub use common::quote::{Quote, QuotePrice};
 pub use common::result::{AmsResult, ResultCode, ResultStatus};
 pub use common::settlement::SettlementStrategy;
 pub use common::wallet::CustomerBelongsTo;
+pub use customs::declare::{DECLARE_PATH, DeclareRequest, DeclareResponse};
+pub use customs::inquiry_declaration::{
+    DeclarationRecord, INQUIRY_DECLARATION_REQUESTS_PATH, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, MAX_DECLARATION_REQUEST_IDS,
+};
+pub use customs::model::{
+    Certificate, CertificateType, ClearingChannel, CustomsCode, CustomsInfo, CustomsOffice,
+    DeclarationRequestId, IdentityCheckResult, MerchantCustomsInfo,
+};
+pub use endpoint::Endpoint;
+pub use isv::{AgentToken, IsvAuthorizationNotification};
+pub use merchants::inquiry_registration_info::{
+    INQUIRY_REGISTRATION_INFO_PATH, InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse,
+};
+pub use merchants::inquiry_registration_status::{
+    INQUIRY_REGISTRATION_STATUS_PATH, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse,
+};
+pub use merchants::model::{
+    Attachment, AttachmentType, BusinessType, ContactInfo, ContactType, Logo,
+    MerchantRegistrationInfo, PspRegistrationResult, RegistrationDetail, RegistrationRequestId,
+    RegistrationResult, RegistrationStatus, RegistrationType, WebSite,
+};
+pub use merchants::notify_registration_status::{
+    NOTIFY_REGISTRATION_STATUS_NAME, NotifyRegistrationStatus,
+};
+pub use merchants::registration::{REGISTRATION_PATH, RegistrationRequest, RegistrationResponse};
 pub use notify::{ACK_FAILURE_BODY, ACK_SUCCESS_BODY, Notification, NotificationAck};
+pub use notify_extra::ExtraNotification;
 pub use payments::cancel::{CancelRequest, CancelResponse, cancel_deadline_millis};
 pub use payments::inquiry_payment::{InquiryPaymentRequest, InquiryPaymentResponse, Transaction};
 pub use payments::inquiry_refund::{InquiryRefundRequest, InquiryRefundResponse};

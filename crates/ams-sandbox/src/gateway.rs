@@ -18,7 +18,7 @@ use ams_protocol::{AmsResult, Api, ResultCode, ResultStatus};
 use ams_signing::{SignatureHeader, SignedContent};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
@@ -110,6 +110,7 @@ fn answer(shared: &Shared, uri: &str, client_id: &str, body: String, signing: Si
 /// Checks everything up to the body; returns the client id to answer with and the parsed call.
 fn admit(
     shared: &Shared,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
@@ -124,6 +125,19 @@ fn admit(
             format!("No API is defined at {path}; check the URL."),
         )));
     };
+    // The transport rules the API tables document (digest §9.10): only POST, only JSON.
+    if method != Method::POST {
+        return Err(refuse(Refusal::new(
+            ResultCode::MethodNotSupported,
+            format!("{method} is not supported: only POST."),
+        )));
+    }
+    if !is_json(header(headers, "content-type")) {
+        return Err(refuse(Refusal::new(
+            ResultCode::MediaTypeNotAcceptable,
+            "The Content-Type must be application/json (with charset=UTF-8).",
+        )));
+    }
     if client_id.is_empty() {
         return Err(refuse(Refusal::new(
             ResultCode::UnknownClient,
@@ -151,7 +165,9 @@ fn admit(
     let parsed: SignatureHeader = signature
         .parse()
         .map_err(|e| refuse(Refusal::new(ResultCode::InvalidSignature, format!("{e}"))))?;
-    let version = parsed.key_version().map_or(1, |v| v.get());
+    // No `keyVersion`: "the latest key version associated with the client id" (digest §1.4).
+    let latest = keys.keys().next_back().copied().unwrap_or(1);
+    let version = parsed.key_version().map_or(latest, |v| v.get());
     let Some(key) = keys.get(&version) else {
         return Err(refuse(Refusal::new(
             ResultCode::KeyNotFound,
@@ -165,6 +181,23 @@ fn admit(
     let call = Call::parse(api, body, now)
         .map_err(|(code, message)| refuse(Refusal::new(code, message)))?;
     Ok((api, call))
+}
+
+/// Whether a `Content-Type` names JSON (`application/json`, any case, parameters allowed) in UTF-8
+/// (no charset, or `UTF-8`).
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    media.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| {
+            p.split_once('=').is_none_or(|(name, v)| {
+                !name.trim().eq_ignore_ascii_case("charset")
+                    || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            })
+        })
 }
 
 /// Closes the caller's connection without an answer.
@@ -188,6 +221,7 @@ fn result_only(code: &str, status: ResultStatus, message: &str) -> String {
 pub(crate) async fn handle(
     State(shared): State<Arc<Shared>>,
     connection: Option<axum::Extension<ConnectionControl>>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -198,17 +232,16 @@ pub(crate) async fn handle(
         .to_owned();
     // One reading of the clock for the whole call: validation, releases, processing.
     let now = shared.clock.now_ms();
-    let (api, call) = match admit(&shared, &uri, &headers, &body, now) {
+    let (api, call) = match admit(&shared, &method, &uri, &headers, &body, now) {
         Ok(admitted) => admitted,
         Err((client_id, refusal)) => {
             tracing::debug!(path = %uri.path(), code = refusal.code.as_str(), "refused");
-            return answer(
-                &shared,
-                &uri_text,
-                &client_id,
-                refusal.body(),
-                Signing::Valid,
-            );
+            let signing = if shared.lock().settings().unsigned_refusals {
+                Signing::Missing
+            } else {
+                Signing::Valid
+            };
+            return answer(&shared, &uri_text, &client_id, refusal.body(), signing);
         }
     };
     let client_id = header(&headers, "client-id").unwrap_or_default().to_owned();
@@ -274,5 +307,31 @@ pub(crate) async fn handle(
         FaultAction::Http500 => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         FaultAction::Unsigned => answer(&shared, &uri_text, &client_id, body, Signing::Missing),
         FaultAction::BadSignature => answer(&shared, &uri_text, &client_id, body, Signing::Wrong),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn only_json_in_utf8_is_accepted() {
+        for ok in [
+            "application/json; charset=UTF-8",
+            "application/json",
+            "Application/JSON;charset=utf-8",
+            "application/json; charset=\"UTF-8\"",
+        ] {
+            assert!(is_json(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/json; charset=ISO-8859-1",
+            "application/jsonx",
+        ] {
+            assert!(!is_json(Some(refused)), "{refused}");
+        }
+        assert!(!is_json(None));
     }
 }

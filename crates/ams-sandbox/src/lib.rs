@@ -14,11 +14,14 @@
 //! ```
 //! use ams_protocol::{Amount, Currency, CustomerBelongsTo};
 //! use ams_sandbox::{OvertakenPay, Sandbox, UserSpec};
-//! use ams_signing::PublicKey;
+//! use ams_signing::{Backend, GeneratedKeyPair};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let merchant_public = PublicKey::from_text(include_str!("../../../testdata/ams-vectors/merchant_public_spki.pem"))?;
+//! // The merchant's key pair: the sandbox verifies requests with the public half, the client
+//! // (`ams-client`) signs with `merchant.into_private_key()`.
+//! let merchant = GeneratedKeyPair::generate(Backend::default(), 2048)?;
+//! let merchant_public = merchant.public_key().clone();
 //! let sandbox = Sandbox::builder()
 //!     .merchant("SANDBOX_5X00000000000000", merchant_public)
 //!     .start_local()
@@ -34,9 +37,53 @@
 //! # }
 //! ```
 //!
+//! # The wallet's consent page
+//! `consult` answers with a `normalUrl` on the sandbox: `/sandbox/wallet/consent/{id}`, a plain
+//! HTML form that plays the user's wallet. `GET` shows the merchant, the scopes and the wallet's
+//! users; `POST` with the form-encoded fields `decision=agree` (or `decline`) and
+//! `user=<login>` answers `303 See Other` to the merchant's `authRedirectUrl` with
+//! `authCode=...&authState=...` (declined: `authState=...&errorCode=USER_CANCELLED`). Do not follow
+//! the redirect; read `authCode` from its `Location`. The link is single-use and expires. In Rust,
+//! `ams_client::testing::sandbox_wallet_agree(normal_url, login)` does exactly this (and
+//! `sandbox_wallet_decline`); with curl:
+//! `curl -s -o /dev/null -w '%{redirect_url}' "$NORMAL_URL" --data 'decision=agree&user=alice%40example.com'`.
+//!
+//! # Notifications to your code
+//! Notifications are signed like Alipay's (over the notify URL's path, with its query if any) and
+//! sent to the URL the request names (`PayRequest::with_payment_notify_url`,
+//! `RefundRequest::with_refund_notify_url`, `ConsultRequest::with_auth_notify_url`), or else to the
+//! merchant's dashboard setting ([`SandboxBuilder::merchant_settings`] with [`MerchantSettings`];
+//! `PUT /sandbox/merchants/{client_id}`; `--payment-notify-url`, `--refund-notify-url` and
+//! `--authorization-notify-url` for `autodebit sandbox`). Plain `http://` to a loopback port is
+//! fine: a test runs its own small listener and verifies what arrives with
+//! `ams_client::NotificationVerifier::verify(path, headers, body)` given that URL's path. Each is
+//! retried on Alipay's schedule until an acknowledgement comes back: HTTP 200 and a `result` with
+//! `resultCode` `SUCCESS` and `resultStatus` `S`, whatever its message (send
+//! `ams_protocol::ACK_SUCCESS_BODY`); [`SandboxHandle::notifications`] (or `GET /sandbox/notifications`) lists every
+//! notification with its URL, body and attempts.
+//!
+//! # As a process
+//! `autodebit sandbox` (this repository's `autodebit-server` package; its binary is named
+//! `autodebit`) runs the same sandbox on `127.0.0.1:8089`, for tests in other languages:
+//! `cargo run --release -p autodebit-server -- sandbox` from a clone, or
+//! `cargo install --locked --path crates/autodebit-server` once (a few minutes: the binary also
+//! carries the server and its database drivers). Without key flags it writes development keys to
+//! `./sandbox-keys/` (run it from a scratch directory, or pass `--merchant-public-key` and
+//! `--alipay-private-key`) and prints which file signs requests and which verifies answers.
+//!
 //! # Control API
-//! Everything the handle does is also JSON over HTTP under `/sandbox/` (see [`control::ENDPOINTS`]),
-//! for tests in other languages and for people exploring by hand.
+//! Everything the handle does is also JSON over HTTP under `/sandbox/`, for tests in other
+//! languages and for people exploring by hand; `GET /sandbox` lists it with each body's fields
+//! (the list is [`control::ENDPOINTS`]):
+//! - users: `GET`/`POST /sandbox/users`, `GET`/`PATCH /sandbox/users/{login}`,
+//!   `POST /sandbox/users/{login}/unbind` (the user unbinds; sends `TOKEN_CANCELED`);
+//! - merchants and settings: `GET`/`PUT /sandbox/merchants/{client_id}` (name, notify URLs),
+//!   `GET`/`PUT /sandbox/settings`;
+//! - time: `GET`/`POST /sandbox/clock` (set, advance, freeze);
+//! - faults: `GET`/`POST`/`DELETE /sandbox/faults`, `POST /sandbox/notification-faults`,
+//!   `GET /sandbox/held`, `POST /sandbox/held/release`;
+//! - what happened: `GET /sandbox/ledger?payment_request_id=&user=`, `GET /sandbox/notifications`,
+//!   `POST /sandbox/payments/{payment_request_id}/complete` (settle a payment left processing).
 //!
 //! # Access
 //! The control API shows every auth code and access token issued and can move money and time, so
@@ -88,9 +135,9 @@
 //! calls held. This is how a merchant's `cancel` reaches Alipay before the `pay` it cancels.
 //!
 //! # Decisions where the digest is silent
-//! - A bad or used auth code is `INVALID_CODE`, an expired one `EXPIRED_CODE`, a bad refresh token
-//!   `INVALID_REFRESH_TOKEN`; a declined consent redirects with `authState` and
-//!   `errorCode=USER_CANCELLED`.
+//! - A bad, used or expired auth code is `INVALID_AUTHCODE`, a bad refresh token
+//!   `INVALID_REFRESH_TOKEN` (Alipay's `applyToken` table, digest §9.10; `AUTH_IN_PROCESS`, U, comes
+//!   from a fault rule); a declined consent redirects with `authState` and `errorCode=USER_CANCELLED`.
 //! - Cancelling a failed or processing payment succeeds and moves no money; a processing payment
 //!   whose expiry passes fails with `ORDER_IS_CLOSED`; a refused refund is kept, so its
 //!   `refundRequestId` keeps its answer.

@@ -234,6 +234,16 @@ pub struct SandboxSettings {
     /// answered while it is in force; a tombstone, once left, stays.
     #[serde(default)]
     pub overtaken_pay: OvertakenPay,
+    /// Answer the refusals made before a call reaches the world (no API at the path, an unknown
+    /// client, a bad or missing signature, a malformed request) unsigned, as Alipay may (digest
+    /// §2.7: an `INVALID_SIGNATURE` answer "may be unsigned"). Default `false`: signed, as the
+    /// digest advises a simulator; turn it on to meet the harsher case.
+    #[serde(default)]
+    pub unsigned_refusals: bool,
+    /// Send a notification once, never again when it is not acknowledged, as Alipay's own
+    /// sandbox does (digest §4). Default `false`: sent again on production's schedule.
+    #[serde(default)]
+    pub no_resend: bool,
 }
 
 /// A fault rule for the gateway: matched by API and, optionally, the call's request id.

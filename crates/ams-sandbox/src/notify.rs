@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ams_protocol::ACK_SUCCESS_BODY;
 use ams_signing::SignedContent;
 use tokio::sync::watch;
 
@@ -40,11 +39,47 @@ pub(crate) fn scaled_intervals(factor: f64) -> Vec<i64> {
         .collect()
 }
 
-/// Whether a merchant's answer is the exact acknowledgement: the same JSON object as
-/// `{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}`.
+/// Whether a merchant's answer acknowledges: a JSON object whose `result` has `resultCode`
+/// `SUCCESS` and `resultStatus` `S`. The message is not compared (Alipay's own samples write
+/// `success`, `Success` and `success.`; digest §4, §5.2, §9.8) and may be missing; anything else
+/// (another code or status, no `result`, not JSON) is no acknowledgement and the notification is
+/// sent again. [`ams_protocol::ACK_SUCCESS_BODY`] is what a merchant should send.
 pub(crate) fn is_ack(body: &[u8]) -> bool {
-    let expected: serde_json::Value = serde_json::from_str(ACK_SUCCESS_BODY).unwrap_or_default();
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|got| got == expected)
+    let Ok(got) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let result = &got["result"];
+    result["resultCode"] == "SUCCESS"
+        && result["resultStatus"] == "S"
+        && (result.get("resultMessage").is_none() || result["resultMessage"].is_string())
+}
+
+#[cfg(test)]
+mod ack_tests {
+    use super::is_ack;
+    use ams_protocol::ACK_SUCCESS_BODY;
+
+    #[test]
+    fn the_code_and_status_acknowledge_whatever_the_message() {
+        assert!(is_ack(ACK_SUCCESS_BODY.as_bytes()));
+        for body in [
+            r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"Success"}}"#,
+            r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success."}}"#,
+            r#"{"result":{"resultStatus":"S","resultCode":"SUCCESS"}}"#,
+        ] {
+            assert!(is_ack(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"result":{"resultCode":"SUCCESS","resultStatus":"F","resultMessage":"success"}}"#,
+            r#"{"result":{"resultCode":"success","resultStatus":"S"}}"#,
+            r#"{"resultCode":"SUCCESS","resultStatus":"S"}"#,
+            r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":7}}"#,
+            "ok",
+            "",
+        ] {
+            assert!(!is_ack(body.as_bytes()), "{body}");
+        }
+    }
 }
 
 struct Due {
@@ -55,14 +90,31 @@ struct Due {
     copies: usize,
 }
 
-/// Runs until `shutdown` turns true.
+/// Runs until `shutdown` turns true. Each URL's due notifications go out in order, one at a time;
+/// different URLs are served at once, so a merchant endpoint that hangs holds back only its own.
 pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut clock_changes = shared.clock.subscribe();
+    let mut sending = tokio::task::JoinSet::new();
     loop {
+        while sending.try_join_next().is_some() {}
         let now = shared.clock.now_ms();
         let (due, next) = collect(&shared, now);
+        let mut by_url: Vec<(String, Vec<Due>)> = Vec::new();
         for item in due {
-            deliver(&shared, item).await;
+            match by_url.iter_mut().find(|(url, _)| *url == item.url) {
+                Some((_, items)) => items.push(item),
+                None => by_url.push((item.url.clone(), vec![item])),
+            }
+        }
+        for (_, items) in by_url {
+            let shared = shared.clone();
+            sending.spawn(async move {
+                for item in items {
+                    deliver(&shared, item).await;
+                }
+                // The loop looks again: this URL's later notifications may be due.
+                shared.outbox_signal.notify_one();
+            });
         }
         if !collect_is_idle(&shared) {
             continue;
@@ -77,18 +129,33 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
             _ = shared.outbox_signal.notified() => {}
             _ = clock_changes.changed() => {}
             _ = tokio::time::sleep(sleep) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                sending.abort_all();
+                return;
+            }
         }
     }
+}
+
+/// The URLs with a delivery under way: their next notifications wait for it.
+fn busy_urls(world: &crate::world::World) -> Vec<String> {
+    world
+        .outbox
+        .iter()
+        .filter(|d| d.in_flight)
+        .map(|d| d.record.url.clone())
+        .collect()
 }
 
 /// Whether nothing is due right now (so the loop may wait).
 fn collect_is_idle(shared: &Shared) -> bool {
     let now = shared.clock.now_ms();
     let world = shared.lock();
+    let busy = busy_urls(&world);
     !world.outbox.iter().any(|d| {
         d.record.state == DeliveryState::Pending
             && !d.in_flight
+            && !busy.contains(&d.record.url)
             && d.record.next_attempt_ms.is_some_and(|at| at <= now)
     })
 }
@@ -108,9 +175,13 @@ fn collect(shared: &Shared, now: i64) -> (Vec<Due>, Option<i64>) {
     if let Some(held) = world.next_held_due() {
         next = Some(next.map_or(held, |n| n.min(held)));
     }
+    let busy = busy_urls(&world);
     let mut due = Vec::new();
     for (index, delivery) in world.outbox.iter_mut().enumerate() {
-        if delivery.record.state != DeliveryState::Pending || delivery.in_flight {
+        if delivery.record.state != DeliveryState::Pending
+            || delivery.in_flight
+            || busy.contains(&delivery.record.url)
+        {
             continue;
         }
         let Some(at) = delivery.record.next_attempt_ms else {
@@ -162,7 +233,11 @@ async fn deliver(shared: &Shared, item: Due) {
     }
     let now = shared.clock.now_ms();
     let mut world = shared.lock();
-    let intervals = world.retry_intervals_ms.clone();
+    let intervals = if world.settings().no_resend {
+        Vec::new()
+    } else {
+        world.retry_intervals_ms.clone()
+    };
     let delivery = &mut world.outbox[item.index];
     delivery.in_flight = false;
     delivery.attempts_made += 1;
@@ -270,20 +345,6 @@ async fn post(shared: &Shared, item: &Due) -> DeliveryAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_exact_acknowledgement_counts() {
-        assert!(is_ack(ACK_SUCCESS_BODY.as_bytes()));
-        assert!(is_ack(br#"{ "result": {"resultStatus":"S","resultMessage":"success","resultCode":"SUCCESS"} }"#));
-        assert!(!is_ack(
-            br#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"ok"}}"#
-        ));
-        assert!(!is_ack(
-            br#"{"result":{"resultCode":"SUCCESS","resultStatus":"S"}}"#
-        ));
-        assert!(!is_ack(b"OK"));
-        assert!(!is_ack(b""));
-    }
 
     #[test]
     fn the_schedule_scales() {

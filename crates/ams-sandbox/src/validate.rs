@@ -196,9 +196,10 @@ pub(crate) fn pay(req: &PayRequest, now_ms: i64) -> Result<(), Violation> {
     optional("appId", req.app_id.as_deref(), 32)?;
     if let Some(expiry) = &req.payment_expiry_time {
         let at = parse_time(expiry).map_err(|e| format!("paymentExpiryTime: {e}"))?;
-        if at > max_expiry_ms(now_ms) {
+        // "Can only be set to less than 1 minute" (digest §3.4): a minute exactly is refused.
+        if at >= max_expiry_ms(now_ms) {
             return Err(
-                "paymentExpiryTime must be at most one minute after the request (Auto Debit)"
+                "paymentExpiryTime must be less than one minute after the request (Auto Debit)"
                     .into(),
             );
         }

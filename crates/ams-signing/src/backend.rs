@@ -70,6 +70,7 @@ pub(crate) enum PrivateEngine {
 }
 
 /// A loaded public key in one backend.
+#[derive(Clone)]
 pub(crate) enum PublicEngine {
     #[cfg(feature = "aws-lc")]
     AwsLc(aws_lc_rs::signature::ParsedPublicKey),

@@ -327,6 +327,10 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// An RSA public key that verifies.
+///
+/// `Clone` is cheap enough for set-up code (the key is a few hundred bytes): give the same key to
+/// a sandbox and to a client without a trip through PEM.
+#[derive(Clone)]
 pub struct PublicKey {
     engine: PublicEngine,
     backend: Backend,
@@ -485,9 +489,38 @@ impl Eq for PublicKey {}
 /// A newly generated key pair, with the encodings the `autodebit keys generate` command writes.
 ///
 /// The private key's bytes are wiped when this value is dropped; `Debug` never shows them.
+///
+/// A key for a test or a first run, made in-process (no file from this repository needed): keep
+/// the private key for the client and give the public one to whoever verifies (a sandbox, or
+/// Alipay's Dashboard as [`PublicKey::to_base64`]).
+///
+/// ```
+/// use ams_signing::{Backend, GeneratedKeyPair, KeyVersion, PrivateKey, PublicKey, SignedContent};
+///
+/// let pair = GeneratedKeyPair::generate(Backend::default(), 2048)?;
+/// let public: PublicKey = pair.public_key().clone(); // e.g. for `Sandbox::builder().merchant(..)`
+/// let private: PrivateKey = pair.into_private_key(); // e.g. for `AmsClient::builder().merchant_key(..)`
+///
+/// let content = SignedContent::request("/ams/api/v1/payments/pay", "5X00000000000000", "1685599933871", b"{}");
+/// let header = private.sign(&content, KeyVersion::DEFAULT)?;
+/// public.verify(&content, &header)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct GeneratedKeyPair {
-    pkcs8: Vec<u8>,
+    pkcs8: WipedDer,
     private: PrivateKey,
+}
+
+/// PKCS#8 DER bytes, zeroed when dropped.
+struct WipedDer(Vec<u8>);
+
+impl Drop for WipedDer {
+    fn drop(&mut self) {
+        for byte in &mut self.0 {
+            *byte = 0;
+        }
+        std::hint::black_box(&self.0);
+    }
 }
 
 impl GeneratedKeyPair {
@@ -498,8 +531,17 @@ impl GeneratedKeyPair {
     pub fn generate(backend: Backend, bits: usize) -> Result<Self, KeyError> {
         let pkcs8 = backend::generate_pkcs8(backend, bits)
             .map_err(|detail| KeyError::Rejected { detail })?;
-        let private = PrivateKey::from_der_with(backend, pkcs8.clone())?;
+        let pkcs8 = WipedDer(pkcs8);
+        let private = PrivateKey::from_der_with(backend, pkcs8.0.clone())?;
         Ok(Self { pkcs8, private })
+    }
+
+    /// The private key, kept; the encoded copies of it are wiped. For handing the key to a client
+    /// that takes a [`PrivateKey`] by value (clone the [`public_key`](Self::public_key) first if
+    /// you need it too).
+    #[must_use]
+    pub fn into_private_key(self) -> PrivateKey {
+        self.private
     }
 
     /// The private key, ready to sign.
@@ -516,14 +558,14 @@ impl GeneratedKeyPair {
     ///
     /// **Secret**: write it only where the merchant's private key belongs.
     pub fn private_pkcs8_pem(&self) -> String {
-        pem("PRIVATE KEY", &self.pkcs8)
+        pem("PRIVATE KEY", &self.pkcs8.0)
     }
 
     /// The private key as bare base64 of its PKCS#8 DER, one line: what the official SDKs take.
     ///
     /// **Secret**: write it only where the merchant's private key belongs.
     pub fn private_pkcs8_base64(&self) -> String {
-        BASE64_LENIENT.encode(&self.pkcs8)
+        BASE64_LENIENT.encode(&self.pkcs8.0)
     }
 
     /// The private key as PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), for tools that want the older form.
@@ -532,7 +574,7 @@ impl GeneratedKeyPair {
     pub fn private_pkcs1_pem(&self) -> String {
         pem(
             "RSA PRIVATE KEY",
-            der::pkcs8_inner(&self.pkcs8).unwrap_or_default(),
+            der::pkcs8_inner(&self.pkcs8.0).unwrap_or_default(),
         )
     }
 
@@ -540,16 +582,7 @@ impl GeneratedKeyPair {
     ///
     /// **Secret**: write it only where the merchant's private key belongs.
     pub fn private_pkcs1_base64(&self) -> String {
-        BASE64_LENIENT.encode(der::pkcs8_inner(&self.pkcs8).unwrap_or_default())
-    }
-}
-
-impl Drop for GeneratedKeyPair {
-    fn drop(&mut self) {
-        for byte in &mut self.pkcs8 {
-            *byte = 0;
-        }
-        std::hint::black_box(&self.pkcs8);
+        BASE64_LENIENT.encode(der::pkcs8_inner(&self.pkcs8.0).unwrap_or_default())
     }
 }
 

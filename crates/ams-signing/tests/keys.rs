@@ -1,6 +1,8 @@
 //! Key loading: every encoding merchants hold keys in, and a clear error for every wrong one.
 
-use ams_signing::{Backend, KeyError, KeyFormat, KeyRole, PrivateKey, PublicKey};
+use ams_signing::{
+    Backend, KeyError, KeyFormat, KeyRole, KeyVersion, PrivateKey, PublicKey, SignedContent,
+};
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/ams-vectors");
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/keys");
@@ -276,4 +278,30 @@ fn generated_keys_export_in_every_form_and_reload() {
         }
     }
     assert!(ams_signing::GeneratedKeyPair::generate(Backend::default(), 1024).is_err());
+}
+
+#[test]
+fn generated_keys_move_to_their_users_without_pem() {
+    for backend in Backend::available() {
+        let pair = ams_signing::GeneratedKeyPair::generate(*backend, 2048).expect("generates");
+        let public = pair.public_key().clone();
+        assert_eq!(&public, pair.public_key());
+        assert_eq!(public.backend(), *backend);
+        let private = pair.into_private_key();
+        assert_eq!(private.fingerprint(), public.fingerprint());
+        assert_eq!(private.backend(), *backend);
+
+        // The clone verifies what the moved private key signs, and refuses another key's.
+        let content = SignedContent::request("/ams/api/v1/payments/pay", "C", "1", b"{}");
+        let header = private.sign(&content, KeyVersion::DEFAULT).expect("signs");
+        public.verify(&content, &header).expect("verifies");
+        let other = ams_signing::GeneratedKeyPair::generate(*backend, 2048).expect("generates");
+        assert!(
+            other
+                .public_key()
+                .clone()
+                .verify(&content, &header)
+                .is_err()
+        );
+    }
 }

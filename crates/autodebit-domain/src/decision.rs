@@ -582,7 +582,7 @@ mod tests {
             RetrySame
         );
         assert_eq!(
-            d(Api::ApplyToken, ResultStatus::F, "INVALID_CODE"),
+            d(Api::ApplyToken, ResultStatus::F, "INVALID_AUTHCODE"),
             Reauthorize
         );
         assert_eq!(

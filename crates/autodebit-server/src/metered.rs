@@ -222,7 +222,7 @@ mod tests {
     fn a_failed_refresh_is_counted_and_a_failed_code_exchange_is_not() {
         let scripted = Arc::new(ScriptedGateway::new());
         scripted.push_apply_token(replies::token_failed("INVALID_REFRESH_TOKEN"));
-        scripted.push_apply_token(replies::token_failed("INVALID_CODE"));
+        scripted.push_apply_token(replies::token_failed("INVALID_AUTHCODE"));
         // The third is not scripted: it is not sent.
         let metered = MeteredGateway::new(scripted, "m1");
         let refresh = ApplyTokenRequest::refresh_token(CustomerBelongsTo::AlipayCn, "rt");

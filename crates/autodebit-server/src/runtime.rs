@@ -269,17 +269,24 @@ fn new_api_key() -> Result<String, StartError> {
 }
 
 fn gateway_of(id: &str, text: &str) -> Result<Gateway, StartError> {
-    let gateway = match text {
+    parse_gateway(text).map_err(|e| config_error(format!("merchants.{id}.gateway"), e))
+}
+
+/// A gateway by region name (`north_america`, `north_america_accelerated`, `asia`,
+/// `asia_accelerated`, `europe`, `us_merchants`) or URL.
+///
+/// # Errors
+/// Why the URL is refused.
+pub fn parse_gateway(text: &str) -> Result<Gateway, String> {
+    Ok(match text {
         "north_america" => Gateway::NorthAmerica,
         "north_america_accelerated" => Gateway::NorthAmericaAccelerated,
         "asia" => Gateway::Asia,
         "asia_accelerated" => Gateway::AsiaAccelerated,
         "europe" => Gateway::Europe,
         "us_merchants" => Gateway::UsMerchants,
-        url => Gateway::url(url)
-            .map_err(|e| config_error(format!("merchants.{id}.gateway"), e.to_string()))?,
-    };
-    Ok(gateway)
+        url => Gateway::url(url).map_err(|e| e.to_string())?,
+    })
 }
 
 /// One merchant's Alipay credentials, resolved.

@@ -406,3 +406,83 @@ fn raw_host(addr: &str, host: &str, path: &str) -> (String, String) {
     let (head, body) = raw.split_once("\r\n\r\n").expect("a response");
     (head.to_owned(), body.to_owned())
 }
+
+/// `autodebit call` against a running sandbox: the answer printed and verified, and the exit code
+/// telling S, F, unknown and not sent apart.
+#[test]
+fn call_sends_one_signed_request_and_exits_by_its_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client_id = "SANDBOX_5X00000000000001";
+    let running = start(
+        &[
+            "--client-id",
+            client_id,
+            "--merchant-public-key",
+            &format!("{VECTORS}/merchant_public_spki.pem"),
+            "--alipay-private-key",
+            &format!("{VECTORS}/alipay_sim_private_pkcs8.pem"),
+        ],
+        dir.path(),
+    );
+    let body = dir.path().join("body.json");
+    let call = |api: &str, json: &str, alipay_key: &str| {
+        std::fs::write(&body, json).expect("body written");
+        let out = Command::new(env!("CARGO_BIN_EXE_autodebit"))
+            .args(["call", api, "--body"])
+            .arg(&body)
+            .args(["--gateway", &format!("http://{}", running.addr)])
+            .args(["--client-id", client_id])
+            .args([
+                "--private-key",
+                &format!("{VECTORS}/merchant_private_pkcs8.pem"),
+            ])
+            .args(["--alipay-public-key", &format!("{VECTORS}/{alipay_key}")])
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // S: consult answers an authorization URL.
+    let consult = r#"{"customerBelongsTo":"ALIPAY_CN","authRedirectUrl":"https://merchant.example/back","scopes":["AGREEMENT_PAY"],"authState":"call-1","terminalType":"WEB"}"#;
+    let (code, out, err) = call("consult", consult, "alipay_sim_public_spki.pem");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let answer: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(answer["result"]["resultCode"], "SUCCESS", "{out}");
+    assert!(answer["normalUrl"].is_string(), "{out}");
+    assert!(err.contains("consult: result S SUCCESS"), "{err}");
+    // F: exit 1, the answer still printed.
+    let (code, out, err) = call(
+        "inquiryPayment",
+        r#"{"paymentRequestId":"nope"}"#,
+        "alipay_sim_public_spki.pem",
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("ORDER_NOT_EXIST") && err.contains("result F ORDER_NOT_EXIST"),
+        "{out}\n{err}"
+    );
+    // An answer that does not verify (the wrong key for Alipay): the outcome is unknown, exit 3.
+    let (code, out, err) = call(
+        "inquiryPayment",
+        r#"{"paymentRequestId":"nope"}"#,
+        "merchant_public_spki.pem",
+    );
+    assert_eq!(code, Some(3), "{out}\n{err}");
+    assert!(
+        out.is_empty() && err.contains("outcome unknown"),
+        "{out}\n{err}"
+    );
+    // Not a valid request of the API: nothing sent, exit 2; an unknown API too.
+    let (code, _, err) = call("inquiryPayment", "{", "alipay_sim_public_spki.pem");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not sent"), "{err}");
+    let (code, _, err) = call("payy", "{}", "alipay_sim_public_spki.pem");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("unknown API") && err.contains("inquiryRefund"),
+        "{err}"
+    );
+}

@@ -206,9 +206,17 @@ server_test! {
 server_test! {
     async fn an_exchange_without_an_answer_is_tried_again(db) {
         let s = Srv::start(&db).await;
-        // applyToken does not take effect and the server hears nothing back, twice.
+        // applyToken does not take effect and the server hears nothing back, twice; then Alipay
+        // says the authorization is still being processed (AUTH_IN_PROCESS, U: call again).
         s.fault(FaultRule::new(Api::ApplyToken, FaultAction::Http500).process(false));
         s.fault(FaultRule::new(Api::ApplyToken, FaultAction::Drop).process(false));
+        s.fault(
+            FaultRule::new(
+                Api::ApplyToken,
+                FaultAction::Answer { status: AnswerStatus::U, code: "AUTH_IN_PROCESS".into() },
+            )
+            .process(false),
+        );
         let auth = s.start_binding("bind-x-1").await;
         let id = auth["id"].as_str().unwrap().to_owned();
         // The user never comes back: the notification gives the code; the job tries again.
@@ -236,7 +244,7 @@ server_test! {
         let back = s.agree(auth["auth_url"].as_str().unwrap()).await;
         let path = format!("/v1/authorizations/{id}");
         let failed = s.drive(&path, is_status("failed")).await;
-        assert_eq!(failed["failure"]["code"], "INVALID_CODE", "{failed}");
+        assert_eq!(failed["failure"]["code"], "INVALID_AUTHCODE", "{failed}");
         let attention = s.all("/v1/attention").await;
         assert!(attention.iter().any(|a| a["code"] == "exchange_answer_lost" && a["subject_id"] == id.as_str()), "{attention:?}");
         // Alipay told the server about the token it issued (TOKEN_CREATED); the server, which

@@ -171,6 +171,61 @@ fn a_notification_signed_by_another_key_is_refused() {
 }
 
 #[test]
+fn refusals_say_why_in_their_message() {
+    let v = vector();
+    // Verified with the wrong key: the message carries the signature layer's diagnosis.
+    let wrong_key =
+        NotificationVerifier::new(CLIENT_ID, AlipayPublicKeys::single(merchant_public()))
+            .with_clock(ManualClock::at_unix_millis(VECTOR_TIME));
+    let text = wrong_key
+        .verify(&v.path, &v.headers, &v.body)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.starts_with(
+            "the notification failed verification: the signature does not verify with Alipay's \
+             public key (keyVersion 1): signature does not match: checked RSA256 with public key "
+        ),
+        "{text}"
+    );
+    assert!(text.contains(merchant_public().fingerprint()), "{text}");
+    assert!(text.contains(&format!("over `POST {}`", v.path)), "{text}");
+
+    // Another path than the one signed: the request line checked is in the message.
+    let text = verifier_at(VECTOR_TIME)
+        .verify("/elsewhere", &v.headers, &v.body)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("over `POST /elsewhere`"), "{text}");
+
+    // No signature at all.
+    let mut unsigned = v.headers.clone();
+    unsigned.remove("signature");
+    let text = verifier_at(VECTOR_TIME)
+        .verify(&v.path, &unsigned, &v.body)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        text,
+        "the notification failed verification: the message is unsigned (no `signature` header)"
+    );
+}
+
+#[test]
+fn a_skew_window_below_a_second_is_shown_as_it_is() {
+    let v = vector();
+    let error = verifier_at(VECTOR_TIME + 2)
+        .with_skew_window(Some(Duration::from_millis(1)))
+        .verify(&v.path, &v.headers, &v.body)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the notification's request-time 2024-01-01T00:00:07+00:00 is 2 ms away from now, \
+         outside the 1 ms window"
+    );
+}
+
+#[test]
 fn a_time_outside_the_skew_window_is_refused_but_kept_for_inquiry() {
     let v = vector();
     for now in [VECTOR_TIME + 6 * 60_000, VECTOR_TIME - 6 * 60_000] {

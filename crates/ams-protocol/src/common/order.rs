@@ -162,6 +162,9 @@ pub struct Address {
     /// `label`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// `address3` (SDK `Address`; used by merchant registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address3: Option<String>,
 }
 
 /// `order.goods[]` (SDK `Goods`).

@@ -68,10 +68,35 @@ wire_enum! {
         UserNotExist = "USER_NOT_EXIST",
         /// The user's account is abnormal on the payment-method side.
         UserStatusAbnormal = "USER_STATUS_ABNORMAL",
-        /// The auth code is invalid (third-party source only; not confirmed officially).
+        /// The auth code is invalid (third-party source only; Alipay's `applyToken` table has
+        /// `INVALID_AUTHCODE` instead; kept so that an answer carrying it still parses).
         InvalidCode = "INVALID_CODE",
-        /// The auth code is expired (third-party source only; not confirmed officially).
+        /// The auth code is expired (third-party source only; Alipay's `applyToken` table has
+        /// `INVALID_AUTHCODE` instead; kept so that an answer carrying it still parses).
         ExpiredCode = "EXPIRED_CODE",
+        /// `applyToken`: the auth code is invalid, used or expired: restart the authorization
+        /// with `consult` (digest §9.10).
+        InvalidAuthcode = "INVALID_AUTHCODE",
+        /// `applyToken`: the refresh token is invalid or expired: the user must authorize again.
+        InvalidRefreshToken = "INVALID_REFRESH_TOKEN",
+        /// `applyToken`: the authorization is still being processed: call again until final.
+        AuthInProcess = "AUTH_IN_PROCESS",
+        /// The request used a method other than `POST`.
+        MethodNotSupported = "METHOD_NOT_SUPPORTED",
+        /// The request's content type is not accepted.
+        MediaTypeNotAcceptable = "MEDIA_TYPE_NOT_ACCEPTABLE",
+        /// `declare`: the declaration repeats one already made (digest §9.3.6).
+        DuplicatedDeclarations = "DUPLICATED_DECLARATIONS",
+        /// `declare`: the declared amounts together would exceed the payment (digest §9.3.6).
+        TotalDeclarationAmountExceed = "TOTAL_DECLARATION_AMOUNT_EXCEED",
+        /// The client id is invalid (the registration APIs' spelling; digest §9.5.4).
+        InvalidClient = "INVALID_CLIENT",
+        /// No such record (registration inquiries; digest §9.6).
+        RecordNotFound = "RECORD_NOT_FOUND",
+        /// `registration`: another registration id for the same merchant (digest §9.5.4).
+        RepeatRegistration = "REPEAT_REGISTRATION",
+        /// The request contradicts an earlier one with the same id (digest §9.5.4).
+        ContextInconsistent = "CONTEXT_INCONSISTENT",
         /// The payment is in progress (pay): wait for notifyPayment or inquire.
         PaymentInProcess = "PAYMENT_IN_PROCESS",
         /// Same idempotency key with different key parameters.
@@ -133,9 +158,10 @@ impl ResultCode {
         use ResultCode as C;
         match self {
             C::Success => Some(ResultStatus::S),
-            C::RequestTrafficExceedLimit | C::UnknownException | C::PaymentInProcess => {
-                Some(ResultStatus::U)
-            }
+            C::RequestTrafficExceedLimit
+            | C::UnknownException
+            | C::PaymentInProcess
+            | C::AuthInProcess => Some(ResultStatus::U),
             C::AccessDenied
             | C::ClientForbiddenAccessApi
             | C::InvalidAccessToken
@@ -167,7 +193,15 @@ impl ResultCode {
             | C::CancelWindowExceed
             | C::ClientInvalid
             | C::RefundWindowExceed
-            | C::RefundAmountExceed => Some(ResultStatus::F),
+            | C::RefundAmountExceed
+            | C::InvalidAuthcode
+            | C::InvalidRefreshToken
+            | C::MethodNotSupported
+            | C::MediaTypeNotAcceptable
+            | C::DuplicatedDeclarations
+            | C::TotalDeclarationAmountExceed
+            | C::InvalidClient
+            | C::RecordNotFound => Some(ResultStatus::F),
             // Status not given by an official table read for the digest.
             C::InvalidCode
             | C::ExpiredCode
@@ -181,6 +215,8 @@ impl ResultCode {
             | C::PartialRefundNotSupported
             | C::OrderIsCanceled
             | C::InvalidContract
+            | C::RepeatRegistration
+            | C::ContextInconsistent
             | C::Unknown(_) => None,
         }
     }

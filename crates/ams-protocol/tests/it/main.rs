@@ -1,5 +1,6 @@
 //! Integration tests of `ams-protocol`, in one binary: SDK vectors, digest fixtures, behaviour.
 
+mod addendum;
 mod behaviour;
 mod digest_fixtures;
 mod support;

@@ -230,19 +230,20 @@ impl World {
                     .map(|c| c.expose_secret())
                     .unwrap_or_default();
                 let Some(record) = self.auth_codes.get_mut(code) else {
-                    return fail(ResultCode::InvalidCode, "The auth code is invalid.");
+                    return fail(ResultCode::InvalidAuthcode, "The auth code is invalid.");
                 };
                 if record.client_id != client_id || record.wallet != req.customer_belongs_to {
-                    return fail(ResultCode::InvalidCode, "The auth code is invalid.");
+                    return fail(ResultCode::InvalidAuthcode, "The auth code is invalid.");
                 }
+                // Alipay's table (digest §9.10) has one code for a bad, used or expired code.
                 if record.used {
                     return fail(
-                        ResultCode::InvalidCode,
+                        ResultCode::InvalidAuthcode,
                         "The auth code has already been used.",
                     );
                 }
                 if now > record.expires_ms {
-                    return fail(ResultCode::ExpiredCode, "The auth code is expired.");
+                    return fail(ResultCode::InvalidAuthcode, "The auth code is expired.");
                 }
                 record.used = true;
                 let (wallet, user, url, state) = (
@@ -261,11 +262,10 @@ impl World {
                     .as_ref()
                     .map(|c| c.expose_secret())
                     .unwrap_or_default();
-                // The real code for a bad refresh token is not documented (digest §8); the sandbox
-                // answers INVALID_REFRESH_TOKEN, which clients see as an unknown F code.
+                // Alipay's table (digest §9.10): INVALID_REFRESH_TOKEN, F.
                 let invalid = || {
                     fail(
-                        ResultCode::Unknown("INVALID_REFRESH_TOKEN".into()),
+                        ResultCode::InvalidRefreshToken,
                         "The refresh token is invalid, expired or already used.",
                     )
                 };

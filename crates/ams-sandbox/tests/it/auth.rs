@@ -163,7 +163,7 @@ async fn agree_redirects_with_a_single_use_code_and_notifies_the_url_from_consul
     let reused = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
     assert_eq!(
         (reused.result_status(), reused.result_code()),
-        ("F", "INVALID_CODE")
+        ("F", "INVALID_AUTHCODE")
     );
     let log = wait_log(&sandbox, "delivery", |log| {
         log.len() == 1 && log[0].state == DeliveryState::Delivered
@@ -284,7 +284,7 @@ async fn an_auth_code_expires() {
         .await;
     assert_eq!(
         (expired.result_status(), expired.result_code()),
-        ("F", "EXPIRED_CODE")
+        ("F", "INVALID_AUTHCODE")
     );
 }
 
@@ -556,7 +556,7 @@ async fn tokens_and_codes_belong_to_one_merchant() {
             .call(Api::ApplyToken, &apply_code_body(&code))
             .await
             .result_code(),
-        "INVALID_CODE"
+        "INVALID_AUTHCODE"
     );
     assert_eq!(
         other

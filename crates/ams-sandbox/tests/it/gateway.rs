@@ -16,7 +16,7 @@ fn probe(api: Api, fx: &Fixture) -> (Value, &'static str, &'static str) {
             "S",
             "SUCCESS",
         ),
-        Api::ApplyToken => (apply_code_body("NO-SUCH-CODE"), "F", "INVALID_CODE"),
+        Api::ApplyToken => (apply_code_body("NO-SUCH-CODE"), "F", "INVALID_AUTHCODE"),
         Api::Revoke => (
             json!({ "accessToken": "NO-SUCH-TOKEN" }),
             "F",
@@ -381,4 +381,92 @@ async fn checks_run_in_the_gateways_order() {
     fx.client.assert_signed(Api::Pay.path(), &broken);
     assert_eq!(broken.result_code(), "PARAM_ILLEGAL");
     assert_eq!(fx.sandbox.ledger(None, None).debits, 0);
+}
+
+#[tokio::test]
+async fn only_post_and_only_json_are_taken_and_the_refusals_are_signed() {
+    let fx = Fixture::new().await;
+    let path = Api::InquiryPayment.path();
+    let body = json!({ "paymentRequestId": "x" }).to_string();
+    let signed = fx.client.signed_headers(path, &body, KeyVersion::DEFAULT);
+    let value = |name: &str| {
+        signed
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .expect("signed header")
+    };
+    let lines = |content_type: Option<&str>| {
+        let mut lines = vec![
+            format!("Host: {}", fx.sandbox.addr()),
+            format!("client-id: {}", value("client-id")),
+            format!("request-time: {}", value("request-time")),
+            format!("signature: {}", value("signature")),
+        ];
+        if let Some(content_type) = content_type {
+            lines.push(format!("Content-Type: {content_type}"));
+        }
+        lines
+    };
+    let json_type = Some("application/json; charset=UTF-8");
+    // The same signed request, as it should be: taken.
+    let raw = raw_http(
+        fx.sandbox.addr(),
+        &raw_request(path, &lines(json_type), &body),
+    )
+    .await;
+    let taken = verify_raw(&fx, path, &raw);
+    assert_eq!(taken["result"]["resultCode"], "ORDER_NOT_EXIST", "{taken}");
+    // Another method: METHOD_NOT_SUPPORTED, F, signed.
+    for method in ["GET", "PUT"] {
+        let request = String::from_utf8(raw_request(path, &lines(json_type), &body))
+            .expect("text")
+            .replacen("POST", method, 1);
+        let raw = raw_http(fx.sandbox.addr(), request.as_bytes()).await;
+        let refused = verify_raw(&fx, path, &raw);
+        assert_eq!(
+            (
+                &refused["result"]["resultCode"],
+                &refused["result"]["resultStatus"]
+            ),
+            (&json!("METHOD_NOT_SUPPORTED"), &json!("F")),
+            "{method}: {refused}"
+        );
+    }
+    // Another content type, or none: MEDIA_TYPE_NOT_ACCEPTABLE, F, signed.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/json; charset=GBK"),
+        None,
+    ] {
+        let raw = raw_http(
+            fx.sandbox.addr(),
+            &raw_request(path, &lines(content_type), &body),
+        )
+        .await;
+        let refused = verify_raw(&fx, path, &raw);
+        assert_eq!(
+            (
+                &refused["result"]["resultCode"],
+                &refused["result"]["resultStatus"]
+            ),
+            (&json!("MEDIA_TYPE_NOT_ACCEPTABLE"), &json!("F")),
+            "{content_type:?}: {refused}"
+        );
+    }
+    // An unknown path still wins over the method.
+    let request = String::from_utf8(raw_request(
+        "/ams/api/v1/payments/nothing",
+        &lines(None),
+        "{}",
+    ))
+    .expect("text")
+    .replacen("POST", "GET", 1);
+    let raw = raw_http(fx.sandbox.addr(), request.as_bytes()).await;
+    let refused = verify_raw(&fx, "/ams/api/v1/payments/nothing", &raw);
+    assert_eq!(
+        refused["result"]["resultCode"], "NO_INTERFACE_DEF",
+        "{refused}"
+    );
 }

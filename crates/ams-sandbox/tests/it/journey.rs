@@ -68,7 +68,7 @@ async fn consult_consent_apply_token_pay_notify_refund_revoke() {
     let reused = client.call(Api::ApplyToken, &apply).await;
     assert_eq!(
         (reused.result_status(), reused.result_code()),
-        ("F", "INVALID_CODE")
+        ("F", "INVALID_AUTHCODE")
     );
 
     // pay: S, the user is debited once, the merchant is told.

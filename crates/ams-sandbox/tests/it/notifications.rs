@@ -368,3 +368,78 @@ async fn a_reorder_fault_sends_the_notification_after_the_next_one() {
     .await;
     assert!(record(&log, "first").attempts[0].at_ms >= record(&log, "second").attempts[0].at_ms);
 }
+
+/// A merchant endpoint that takes the connection and never answers holds back only its own
+/// notifications: another URL's arrive meanwhile.
+#[tokio::test]
+async fn an_endpoint_that_hangs_holds_back_no_other() {
+    let (fx, merchant) = with_merchant().await;
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hanging_url = format!("http://{}/hangs", hanging.local_addr().expect("addr"));
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let _acceptor = tokio::spawn(async move {
+        while let Ok((stream, _)) = hanging.accept().await {
+            // Read nothing, answer nothing: the connection stays open.
+            keep.lock().expect("lock").push(stream);
+        }
+    });
+    let mut body = pay_body("hang-pay", &usd(1_000), &fx.access);
+    body["paymentNotifyUrl"] = json!(hanging_url);
+    assert_eq!(
+        fx.client.call(Api::Pay, &body).await.result_code(),
+        "SUCCESS"
+    );
+    // The hanging endpoint has its notification's connection; then a payment to the dashboard URL.
+    for _ in 0..400 {
+        if !held.lock().expect("lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        held.lock().expect("lock").len(),
+        1,
+        "the hanging endpoint was called"
+    );
+    fx.pay("hang-other", 500).await;
+    // Arrives while the first is still waiting for its answer (the notify timeout is 10 s).
+    let got = merchant.wait_for(1).await;
+    assert_eq!(request_ids(&got), ["hang-other"]);
+    let log = fx.sandbox.notifications();
+    assert!(
+        record(&log, "hang-pay").attempts.is_empty(),
+        "still under way: {log:#?}"
+    );
+}
+
+/// Alipay's own sandbox does not send a notification again (digest §4): with `no_resend`, one try
+/// and no more.
+#[tokio::test]
+async fn with_no_resend_an_unacknowledged_notification_is_tried_once() {
+    let (fx, merchant) = with_merchant().await;
+    let mut settings = fx.sandbox.settings();
+    settings.no_resend = true;
+    fx.sandbox.set_settings(settings);
+    merchant.refuse_next(1);
+    fx.pay("once", 1_000).await;
+    merchant.wait_for(1).await;
+    let mut log = fx.sandbox.notifications();
+    for _ in 0..400 {
+        if record(&log, "once").state == DeliveryState::GaveUp {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        log = fx.sandbox.notifications();
+    }
+    let once = record(&log, "once");
+    assert_eq!(
+        (once.state, once.attempts.len(), once.next_attempt_ms),
+        (DeliveryState::GaveUp, 1, None)
+    );
+    fx.sandbox.advance_clock_ms(3_600_000);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(merchant.received().len(), 1, "not sent again");
+}

@@ -50,6 +50,32 @@ async fn the_same_pay_twice_returns_the_same_success_and_debits_once() {
     assert_eq!(entry.client_id, CLIENT_ID);
 }
 
+/// Digest §5.9: a retry of a `pay` gets the stored answer. One sent after the explicit
+/// `paymentExpiryTime` of the first has passed must not be judged as a new request (a false F
+/// for a payment that was paid).
+#[tokio::test]
+async fn an_identical_retry_after_the_expiry_gets_the_stored_answer() {
+    let fx = Fixture::new().await;
+    let t0 = freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
+    let mut body = pay_body("idem-late", &usd(700), &fx.access);
+    body["paymentExpiryTime"] = json!(ams(t0 + 50_000));
+    let first = fx.client.call(Api::Pay, &body).await;
+    assert_eq!(
+        (first.result_status(), first.result_code()),
+        ("S", "SUCCESS")
+    );
+    fx.sandbox.advance_clock_ms(120_000);
+    let again = fx.client.call(Api::Pay, &body).await;
+    assert_eq!(
+        (again.result_status(), again.result_code()),
+        ("S", "SUCCESS"),
+        "{}",
+        again.body
+    );
+    assert_eq!(first.json["paymentId"], again.json["paymentId"]);
+    assert_eq!(fx.debits("idem-late"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_of_one_pay_debit_once() {
     let fx = Fixture::new().await;

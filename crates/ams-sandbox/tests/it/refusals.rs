@@ -133,6 +133,16 @@ async fn param_illegal_names_the_field_and_a_refused_pay_changes_nothing() {
             "paymentExpiryTime",
         ),
         (
+            // "can only be set to less than 1 minute" (digest §3.4): a minute exactly is too long.
+            "paymentExpiryTime exactly a minute ahead",
+            with(
+                base.clone(),
+                "paymentExpiryTime",
+                Some(json!(ams(now + 60_000))),
+            ),
+            "paymentExpiryTime",
+        ),
+        (
             "paymentNotifyUrl not a URL",
             with(
                 base.clone(),
@@ -150,12 +160,12 @@ async fn param_illegal_names_the_field_and_a_refused_pay_changes_nothing() {
         let inquiry = fx.inquiry("refused-pay").await;
         assert_eq!(inquiry.result_code(), "ORDER_NOT_EXIST", "{case}");
     }
-    // A minute ahead exactly is allowed, and the refused id was never burned.
+    // Just under a minute ahead is allowed, and the refused id was never burned.
     let ok = fx
         .client
         .call(
             Api::Pay,
-            &with(base, "paymentExpiryTime", Some(json!(ams(now + 60_000)))),
+            &with(base, "paymentExpiryTime", Some(json!(ams(now + 59_000)))),
         )
         .await;
     assert_eq!(ok.result_code(), "SUCCESS", "{}", ok.body);
@@ -607,4 +617,91 @@ async fn a_second_key_version_is_used_when_the_header_names_it() {
     let answer = fx.client.send(path, &b, &headers).await.expect("answer");
     fx.client.assert_signed(path, &answer);
     assert_eq!(answer.result_code(), "SUCCESS", "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_signature_without_a_key_version_is_checked_against_the_latest_one() {
+    let fx = Fixture::start(builder().merchant_key(
+        CLIENT_ID,
+        KeyVersion::new(2),
+        ams_signing::PublicKey::from_text(&vector("alipay_sim_public_spki.pem")).expect("key"),
+    ))
+    .await;
+    let path = Api::Pay.path();
+    let b = pay_body("no-version", &usd(100), &fx.access).to_string();
+    let without_version = |headers: Vec<(String, String)>| -> Vec<(String, String)> {
+        headers
+            .into_iter()
+            .map(|(n, v)| {
+                let v = if n == "signature" {
+                    v.split(',')
+                        .filter(|part| !part.starts_with("keyVersion="))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                } else {
+                    v
+                };
+                (n, v)
+            })
+            .collect()
+    };
+    // Signed with the key of version 1, no keyVersion: checked against version 2, refused.
+    let headers = without_version(fx.client.signed_headers(path, &b, KeyVersion::DEFAULT));
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "signature" && !v.contains("keyVersion"))
+    );
+    refused_pay(&fx, "no-version", &b, &headers, "INVALID_SIGNATURE").await;
+    // Signed with the key registered as version 2, no keyVersion: taken.
+    let mut other = TestClient::new(&fx.sandbox);
+    other.key = alipay_key();
+    let headers = without_version(other.signed_headers(path, &b, KeyVersion::new(2)));
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let answer = fx.client.send(path, &b, &headers).await.expect("answer");
+    fx.client.assert_signed(path, &answer);
+    assert_eq!(answer.result_code(), "SUCCESS", "{}", answer.body);
+}
+
+/// Digest §2.7: a refusal "may be unsigned". With `unsigned_refusals` the sandbox answers them
+/// so; what reaches the world is still signed.
+#[tokio::test]
+async fn refusals_can_be_answered_unsigned_as_alipay_may() {
+    let fx = Fixture::new().await;
+    let mut settings = fx.sandbox.settings();
+    settings.unsigned_refusals = true;
+    fx.sandbox.set_settings(settings);
+    let path = Api::InquiryPayment.path();
+    let body = json!({ "paymentRequestId": "x" }).to_string();
+    let headers = [
+        ("client-id", CLIENT_ID),
+        ("request-time", "1700000000000"),
+        (
+            "signature",
+            "algorithm=RSA256,keyVersion=1,signature=bm90LWEtc2lnbmF0dXJl",
+        ),
+        ("content-type", "application/json; charset=UTF-8"),
+    ];
+    let refused = fx.client.send(path, &body, &headers).await.expect("answer");
+    assert_eq!(
+        refused.result_code(),
+        "INVALID_SIGNATURE",
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.headers.get("signature").is_none(),
+        "unsigned: {:?}",
+        refused.headers
+    );
+    // A call that is admitted is answered signed as ever.
+    let answered = fx
+        .client
+        .call(Api::InquiryPayment, &json!({ "paymentRequestId": "x" }))
+        .await;
+    fx.client.assert_signed(path, &answered);
+    assert_eq!(answered.result_code(), "ORDER_NOT_EXIST");
 }

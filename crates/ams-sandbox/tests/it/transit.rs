@@ -144,11 +144,23 @@ async fn the_overtaken_pay_setting_is_read_and_changed_through_the_control_api_a
     let fx = Fixture::new().await;
     let control = Control::new(&fx.sandbox);
     let (status, got) = control.get("/sandbox/settings").await;
-    assert_eq!((status, got), (200, json!({ "overtaken_pay": "debits" })));
+    assert_eq!(
+        (status, got),
+        (
+            200,
+            json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false })
+        )
+    );
     let (status, got) = control
         .put("/sandbox/settings", &json!({ "overtaken_pay": "closed" }))
         .await;
-    assert_eq!((status, got), (200, json!({ "overtaken_pay": "closed" })));
+    assert_eq!(
+        (status, got),
+        (
+            200,
+            json!({ "overtaken_pay": "closed", "unsigned_refusals": false, "no_resend": false })
+        )
+    );
     assert_eq!(fx.sandbox.settings().overtaken_pay, OvertakenPay::Closed);
 
     // In force at once: the pay a cancel overtook is closed (here it simply comes later).
@@ -160,7 +172,10 @@ async fn the_overtaken_pay_setting_is_read_and_changed_through_the_control_api_a
 
     fx.sandbox.set_overtaken_pay(OvertakenPay::Debits);
     let (_, got) = control.get("/sandbox/settings").await;
-    assert_eq!(got, json!({ "overtaken_pay": "debits" }));
+    assert_eq!(
+        got,
+        json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false })
+    );
     assert_eq!(
         fx.cancel("later-pay").await.result_code(),
         "ORDER_NOT_EXIST"

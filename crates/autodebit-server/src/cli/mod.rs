@@ -27,6 +27,10 @@
 //!   [--merchant ID]`: an operator's commands over the database of a running server; they queue
 //!   work for its workers and never call Alipay (`--wait SECS` waits for it, exit 1 on time out).
 //!
+//! - `autodebit call API --body FILE --gateway REGION|URL --client-id ID --private-key FILE
+//!   --alipay-public-key FILE [--key-version N] [--agent-token-file FILE]` sends one AMS call and
+//!   prints the verified answer: exit 0 on S, 1 on F, 3 when the outcome is unknown.
+//!
 //! Exit code 2 means bad input everywhere (clap's usage errors use it too).
 
 #![allow(
@@ -35,6 +39,7 @@
 )]
 
 mod admin;
+mod call;
 mod keys;
 mod sandbox;
 mod serve;
@@ -51,6 +56,8 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code for bad input: unreadable file, not a key, malformed header, bad arguments.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of `autodebit call` when the outcome is not known (the call may have taken effect).
+pub const EXIT_UNKNOWN: u8 = 3;
 
 /// Alipay Auto Debit for merchants: the server, and its keys, signatures, sandbox and database.
 #[derive(Debug, Parser)]
@@ -75,6 +82,9 @@ enum Command {
     Sign(signature::SignArgs),
     /// Verify a signature; exit 0 when valid, 1 when not, 2 on bad input.
     Verify(signature::VerifyArgs),
+    /// Send one AMS call (signed, answer verified) and print the answer: exit 0 on S, 1 on F,
+    /// 3 when the outcome is unknown, 2 when nothing was sent.
+    Call(call::CallArgs),
     /// Run the sandbox: a stand-in for Alipay's gateway and the user's wallet, on this machine.
     Sandbox(sandbox::SandboxArgs),
     /// Apply the store's migrations (SQLite or PostgreSQL) and show where the database stands.
@@ -128,6 +138,14 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// Exit `code`, with nothing more to say (the command said it already).
+    pub(crate) fn quiet(code: u8) -> Self {
+        Self {
+            code,
+            message: String::new(),
+        }
+    }
 }
 
 /// Runs the command line with the process arguments and returns the exit code.
@@ -146,6 +164,7 @@ pub fn main() -> ExitCode {
         Command::Admin(args) => admin::run(&args),
         Command::Sign(args) => signature::sign(&args),
         Command::Verify(args) => signature::verify(&args),
+        Command::Call(args) => call::run(&args),
         Command::Sandbox(args) => {
             init_logging(crate::config::LogFormat::Text);
             sandbox::run(&args)
@@ -154,7 +173,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("autodebit: {}", failure.message);
+            if !failure.message.is_empty() {
+                eprintln!("autodebit: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -97,7 +97,7 @@ async fn apply_token_with_an_auth_code_and_with_a_refresh_token() {
     assert_eq!(first.user_login_id.as_deref(), Some("al***om"));
     // The code works once.
     let reused = f.failed(&by_code).await;
-    assert_eq!(reused.result.code(), &ResultCode::InvalidCode);
+    assert_eq!(reused.result.code(), &ResultCode::InvalidAuthcode);
     assert!(reused.access_token.is_none());
 
     // REFRESH_TOKEN: a new pair; the old access token stops working.

@@ -13,6 +13,7 @@ mod faults;
 mod notifications;
 mod retry;
 mod stored_body;
+mod wallet;
 
 use ams_client::testing::ManualClock;
 use ams_client::{AlipayPublicKeys, AmsClient, CallResult, ClientBuilder, ClientId, Gateway};
