@@ -247,6 +247,7 @@ pub(crate) async fn put_merchant(
         payment_notify_url: request.payment_notify_url,
         refund_notify_url: request.refund_notify_url,
         authorization_notify_url: request.authorization_notify_url,
+        ..MerchantSettings::default()
     };
     world.set_merchant(&client_id, settings);
     world.set_notify_token_created(&client_id, request.notify_token_created);

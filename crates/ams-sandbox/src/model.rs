@@ -244,6 +244,11 @@ pub struct SandboxSettings {
     /// sandbox does (digest §4). Default `false`: sent again on production's schedule.
     #[serde(default)]
     pub no_resend: bool,
+    /// Wallets that send no `TOKEN_CANCELED` when their user unbinds the merchant (digest §4.1: not
+    /// every wallet does): the token just stops working, and the merchant learns it from the next
+    /// call (`INVALID_ACCESS_TOKEN`). Default: none (every wallet tells).
+    #[serde(default)]
+    pub silent_unbind_wallets: Vec<ams_protocol::CustomerBelongsTo>,
 }
 
 /// A fault rule for the gateway: matched by API and, optionally, the call's request id.
@@ -563,6 +568,10 @@ pub struct MerchantSettings {
     /// Dashboard setting: where notifyAuthorization goes when consult names no URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_notify_url: Option<String>,
+    /// The wallets of the merchant's contract; `consult` for another is `NO_PAY_OPTIONS` (F,
+    /// digest §3.1). Empty: every wallet the sandbox knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wallets: Vec<ams_protocol::CustomerBelongsTo>,
 }
 
 /// A merchant as the control API shows it: the dashboard settings and the sandbox's own switches.

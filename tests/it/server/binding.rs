@@ -288,6 +288,32 @@ server_test! {
 }
 
 server_test! {
+    async fn a_wallet_that_unbinds_silently_is_found_out_by_the_next_charge(db) {
+        let s = Srv::start(&db).await;
+        // Not every wallet sends TOKEN_CANCELED (digest §4.1): this one does not.
+        let mut settings = s.sandbox().settings();
+        settings.silent_unbind_wallets = vec![ams_protocol::CustomerBelongsTo::AlipayCn];
+        s.sandbox().set_settings(settings);
+        let id = s.bind().await;
+        assert_eq!(s.sandbox().unbind(DEMO_USER, None).unwrap(), 1);
+        let path = format!("/v1/authorizations/{id}");
+        assert!(auth_notifications(&s, "TOKEN_CANCELED").is_empty(), "told nothing");
+        assert_eq!(s.get(&path).await.body["status"], "active", "the server cannot know yet");
+        // The next charge meets INVALID_ACCESS_TOKEN: nothing is charged, and the authorization
+        // is no longer taken for active.
+        let refused = s.charge(&id, "silent-pay-1", 100).await;
+        let payment = s.drive(&format!("/v1/payments/{}", refused.str("id")), |p| p["status"] != "processing" && p["status"] != "pending").await;
+        assert_eq!(payment["status"], "failed", "{payment}");
+        assert_eq!(s.sandbox().ledger(Some(payment["attempts"][0]["payment_request_id"].as_str().unwrap()), None).entries.len(), 0, "nothing debited");
+        let auth = s.until(&path, |a| a["status"] != "active").await;
+        assert!(matches!(auth["status"].as_str(), Some("needs_reauthorization" | "revoked")), "{auth}");
+        let again = s.charge(&id, "silent-pay-2", 100).await;
+        assert_eq!((again.status, again.str("code")), (409, "authorization_not_active"), "{}", again.body);
+        s.settle().await;
+    }
+}
+
+server_test! {
     async fn a_charge_right_after_binding_is_not_undercut_by_a_refresh(db) {
         // The return page and AUTHCODE_CREATED both carry the code; the one that comes second
         // helps the exchange along if it is still running. Found done, that help must not

@@ -22,6 +22,16 @@ impl World {
         consent_url_base: &str,
         now: i64,
     ) -> ConsultResponse {
+        let contract = self
+            .merchant_settings(client_id)
+            .map(|m| m.wallets)
+            .unwrap_or_default();
+        if !contract.is_empty() && !contract.contains(&req.customer_belongs_to) {
+            return ConsultResponse::new(result(
+                ResultCode::NoPayOptions,
+                "This wallet is not available to the merchant.",
+            ));
+        }
         let id = random_hex::<16>();
         // Only the request's own URL is kept: the dashboard's is read when a notification is sent.
         let notify_url = req.auth_notify_url.clone();
@@ -401,7 +411,8 @@ impl World {
     }
 
     /// The user unbinds the merchant in the wallet: every active token of the user for this
-    /// merchant (or all merchants) stops working, and the merchant is told (`TOKEN_CANCELED`).
+    /// merchant (or all merchants) stops working, and the merchant is told (`TOKEN_CANCELED`)
+    /// unless the token's wallet is one of `SandboxSettings::silent_unbind_wallets`.
     pub(crate) fn unbind(
         &mut self,
         user: &str,
@@ -411,21 +422,26 @@ impl World {
         if !self.users.contains_key(user) {
             return Err(format!("no user {user:?}"));
         }
+        let silent = self.settings().silent_unbind_wallets;
         let mut cancelled = Vec::new();
+        let mut told = Vec::new();
         for token in &mut self.tokens {
             if token.user == user
                 && token.state == TokenState::Active
                 && client_id.is_none_or(|c| c == token.client_id)
             {
                 token.state = TokenState::Unbound;
-                cancelled.push((
-                    token.client_id.clone(),
-                    token.access_token.clone(),
-                    token.notify_url.clone(),
-                ));
+                cancelled.push(token.access_token.clone());
+                if !silent.contains(&token.wallet) {
+                    told.push((
+                        token.client_id.clone(),
+                        token.access_token.clone(),
+                        token.notify_url.clone(),
+                    ));
+                }
             }
         }
-        for (client, access, binding_url) in cancelled.iter().cloned() {
+        for (client, access, binding_url) in told {
             self.token_canceled(
                 &client,
                 &access,

@@ -808,3 +808,34 @@ async fn switching_refresh_tokens_off_applies_to_the_tokens_issued_afterwards() 
     let (_, alice) = control.get(&format!("/sandbox/users/{ALICE}")).await;
     assert_eq!(alice["issues_refresh_tokens"], true);
 }
+
+/// Digest §3.1: `NO_PAY_OPTIONS` (F) for a wallet the merchant's contract does not cover.
+#[tokio::test]
+async fn a_wallet_outside_the_merchants_contract_is_no_pay_options() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    sandbox
+        .set_merchant_settings(
+            CLIENT_ID,
+            ams_sandbox::MerchantSettings {
+                wallets: vec![ams_protocol::CustomerBelongsTo::AlipayHk],
+                ..ams_sandbox::MerchantSettings::default()
+            },
+        )
+        .expect("merchant");
+    let refused = client
+        .call(
+            Api::Consult,
+            &consult_body("no-wallet", "https://merchant.example/r"),
+        )
+        .await;
+    assert_eq!(
+        (refused.result_status(), refused.result_code()),
+        ("F", "NO_PAY_OPTIONS"),
+        "{}",
+        refused.body
+    );
+    let mut hk = consult_body("hk-wallet", "https://merchant.example/r");
+    hk["customerBelongsTo"] = serde_json::json!("ALIPAY_HK");
+    let taken = client.call(Api::Consult, &hk).await;
+    assert_eq!(taken.result_code(), "SUCCESS", "{}", taken.body);
+}

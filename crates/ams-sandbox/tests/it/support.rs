@@ -329,6 +329,7 @@ impl MerchantEndpoint {
             payment_notify_url: Some(self.url("/notify/payment")),
             refund_notify_url: Some(self.url("/notify/refund")),
             authorization_notify_url: Some(self.url("/notify/authorization")),
+            ..MerchantSettings::default()
         }
     }
 

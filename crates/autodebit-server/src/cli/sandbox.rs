@@ -227,6 +227,7 @@ pub(crate) fn run(args: &SandboxArgs) -> Result<(), Failure> {
         payment_notify_url: args.payment_notify_url.clone(),
         refund_notify_url: args.refund_notify_url.clone(),
         authorization_notify_url: args.authorization_notify_url.clone(),
+        ..MerchantSettings::default()
     };
     let mut builder = Sandbox::builder()
         .merchant(args.client_id.clone(), merchant_public)
