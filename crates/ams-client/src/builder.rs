@@ -390,6 +390,17 @@ impl<G, C, K, P> ClientBuilder<G, C, K, P> {
     }
 }
 
+/// The `agent-token` header for `token`: 1 to 128 visible ASCII characters, marked sensitive.
+pub(crate) fn agent_header(token: &AgentToken) -> Result<HeaderValue, BuildError> {
+    let text = token.expose_secret();
+    if text.len() > 128 || text.contains(' ') {
+        return Err(BuildError::InvalidAgentToken);
+    }
+    let mut value = header_value(text).ok_or(BuildError::InvalidAgentToken)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 fn header_value(text: &str) -> Option<HeaderValue> {
     let visible = !text.is_empty() && text.bytes().all(|b| (0x20..0x7f).contains(&b));
     visible.then(|| HeaderValue::from_str(text).ok()).flatten()
@@ -431,18 +442,7 @@ impl ClientBuilder<Gateway, ClientId, Signer, AlipayPublicKeys> {
         let client_id_value = header_value(&client_id).ok_or(BuildError::InvalidClientId {
             reason: "it cannot be sent in a header",
         })?;
-        let agent_token_value = match &agent_token {
-            None => None,
-            Some(token) => {
-                let text = token.expose_secret();
-                if text.len() > 128 || text.contains(' ') {
-                    return Err(BuildError::InvalidAgentToken);
-                }
-                let mut value = header_value(text).ok_or(BuildError::InvalidAgentToken)?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-        };
+        let agent_token_value = agent_token.as_ref().map(agent_header).transpose()?;
         let user_agent_value = header_value(&user_agent)
             .ok_or_else(|| BuildError::InvalidUserAgent(user_agent.clone()))?;
 

@@ -19,8 +19,8 @@ use crate::builder::{ClientBuilder, default_timeout_for};
 use crate::classify::{Classified, Phase, TransportFacts, classify};
 use crate::clock::Clock;
 use crate::error::{
-    BadResponse, BadResponseKind, Error, InvalidBody, KEPT_BODY_BYTES, MaybeSent, NotSent,
-    NotSentKind, ResponseBody, TransportError,
+    BadResponse, BadResponseKind, BuildError, Error, InvalidBody, KEPT_BODY_BYTES, MaybeSent,
+    NotSent, NotSentKind, ResponseBody, TransportError,
 };
 use crate::gateway::Gateway;
 use crate::keys::{AgentToken, AlipayPublicKeys};
@@ -85,6 +85,9 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct AmsClient {
     inner: Arc<Inner>,
+    /// The `agent-token` this handle sends: the builder's, or another one
+    /// ([`AmsClient::with_agent_token`]).
+    agent: Option<(AgentToken, HeaderValue)>,
 }
 
 impl AmsClient {
@@ -95,9 +98,53 @@ impl AmsClient {
     }
 
     pub(crate) fn from_inner(inner: Inner) -> Self {
+        let agent = inner
+            .agent_token
+            .clone()
+            .zip(inner.agent_token_value.clone());
         Self {
             inner: Arc::new(inner),
+            agent,
         }
+    }
+
+    /// This client acting for another merchant: the same configuration and connection pool, its
+    /// calls sent with `token` as the `agent-token` header. An ISV serving several merchants
+    /// from one deployment keeps one client and takes a handle per merchant's token.
+    ///
+    /// ```
+    /// # fn demo(client: &ams_client::AmsClient) -> Result<(), ams_client::BuildError> {
+    /// let for_shop_a = client.with_agent_token("agent-token-of-shop-a")?;
+    /// assert!(for_shop_a.agent_token().is_some());
+    /// assert!(client.without_agent_token().agent_token().is_none());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidAgentToken`] when the token is not 1 to 128 visible ASCII characters
+    /// without spaces.
+    pub fn with_agent_token(&self, token: impl Into<AgentToken>) -> Result<Self, BuildError> {
+        let token = token.into();
+        let value = crate::builder::agent_header(&token)?;
+        Ok(Self {
+            inner: self.inner.clone(),
+            agent: Some((token, value)),
+        })
+    }
+
+    /// This client sending no `agent-token` (a merchant calling for itself).
+    #[must_use]
+    pub fn without_agent_token(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            agent: None,
+        }
+    }
+
+    /// The agent token this handle sends, if any.
+    #[must_use]
+    pub fn agent_token(&self) -> Option<&AgentToken> {
+        self.agent.as_ref().map(|(token, _)| token)
     }
 
     /// Our client id.
@@ -251,10 +298,11 @@ impl AmsClient {
         T: DeserializeOwned + AmsResponse,
     {
         let inner = &*self.inner;
+        let agent = self.agent.as_ref().map(|(_, value)| value);
         async move {
             let started = inner.clock.monotonic();
             let result = match body {
-                Ok(body) => inner.run::<T>(api, &body, policy, started).await,
+                Ok(body) => inner.run::<T>(api, &body, policy, started, agent).await,
                 Err(error) => Err(error),
             };
             let span = tracing::Span::current();
@@ -329,6 +377,7 @@ impl Inner {
         body: &Bytes,
         policy: RetryPolicy,
         started: Duration,
+        agent: Option<&HeaderValue>,
     ) -> CallResult<T>
     where
         T: DeserializeOwned + AmsResponse,
@@ -345,7 +394,7 @@ impl Inner {
             );
             let attempt_started = self.clock.monotonic();
             let result = self
-                .attempt::<T>(&target, body, timeout)
+                .attempt::<T>(&target, body, timeout, agent)
                 .instrument(attempt_span.clone())
                 .await;
             let class = class_of(&result);
@@ -372,7 +421,13 @@ impl Inner {
         }
     }
 
-    async fn attempt<T>(&self, target: &Target, body: &Bytes, timeout: Duration) -> CallResult<T>
+    async fn attempt<T>(
+        &self,
+        target: &Target,
+        body: &Bytes,
+        timeout: Duration,
+        agent: Option<&HeaderValue>,
+    ) -> CallResult<T>
     where
         T: DeserializeOwned + AmsResponse,
     {
@@ -396,7 +451,7 @@ impl Inner {
             .header(SIGNATURE, signature)
             .timeout(timeout)
             .body(body.clone());
-        if let Some(token) = &self.agent_token_value {
+        if let Some(token) = agent {
             request = request.header(AGENT_TOKEN, token.clone());
         }
         tracing::debug!(request_time = %request_time, body_len = body.len(), "sending");
@@ -538,7 +593,7 @@ impl fmt::Debug for AmsClient {
             .field("client_id", &inner.client_id)
             .field("merchant_key", &inner.signer)
             .field("alipay_public_keys", &inner.alipay_keys)
-            .field("agent_token", &inner.agent_token)
+            .field("agent_token", &self.agent_token())
             .field("user_agent", &inner.user_agent)
             .field("connect_timeout", &inner.connect_timeout)
             .field("call_timeout", &inner.call_timeout)

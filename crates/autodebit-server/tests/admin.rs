@@ -207,8 +207,10 @@ async fn admin_commands_queue_work_for_the_server_and_refuse_bad_input() {
     // Inquire: queued, and the server's workers resolve it (its own inquiry is an hour away).
     let (code, out, err) = admin(&config, &["inquire", &paid, "--wait", "30"]).await;
     assert_eq!(code, 0, "{out}{err}");
+    // The state right after the commit (a worker may already have settled it when it is read).
     assert!(
-        out.contains(&format!("payment {paid}: processing")),
+        out.contains(&format!("payment {paid}: processing"))
+            || out.starts_with(&format!("payment {paid}: succeeded")),
         "{out}"
     );
     assert!(
@@ -237,7 +239,14 @@ async fn admin_commands_queue_work_for_the_server_and_refuse_bad_input() {
     ];
     let (code, out, err) = admin(&config, &[&refund[..], &["--wait", "30"]].concat()).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("USD 2.50 requested"), "{out}");
+    // The state right after the commit: a worker may already have taken it by the time it is read.
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        ["USD 2.50 requested", "USD 2.50 sent", "USD 2.50 succeeded"]
+            .iter()
+            .any(|s| first.ends_with(s)),
+        "{out}"
+    );
     assert!(
         out.contains("queued: a running server's workers send it"),
         "{out}"
@@ -274,7 +283,12 @@ async fn admin_commands_queue_work_for_the_server_and_refuse_bad_input() {
     assert_eq!(body["status"], "processing", "{body}");
     let (code, out, err) = admin(&config, &["retry-cancel", &cancelled, "--wait", "30"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("cancel_requested"), "{out}");
+    // The cancel asked for again (a worker may already have sent it when the state is read).
+    assert!(
+        out.contains("cancel_requested")
+            || out.contains(&format!("payment {cancelled}: cancelled")),
+        "{out}"
+    );
     assert!(
         out.contains(&format!("done: payment {cancelled}: cancelled")),
         "{out}"

@@ -171,3 +171,38 @@ async fn one_client_can_be_shared_between_tasks() {
     }
     assert_eq!(stub.requests().len(), 4);
 }
+
+/// One ISV deployment acting for several merchants: one client, a handle per merchant's agent
+/// token, each call carrying its own; the builder's token stays on the original handle.
+#[tokio::test]
+async fn each_handle_sends_its_own_agent_token() {
+    let stub = Stub::answering(PAY_S).await;
+    let clock = manual_clock();
+    let client = builder(&stub.url(), &clock)
+        .agent_token("AGENT_OF_SHOP_A")
+        .build()
+        .unwrap();
+    let shop_b = client.with_agent_token("AGENT_OF_SHOP_B").unwrap();
+    let itself = client.without_agent_token();
+    client.execute(&pay_request()).await.unwrap();
+    shop_b.execute(&pay_request()).await.unwrap();
+    itself.execute(&pay_request()).await.unwrap();
+    let sent: Vec<Option<String>> = stub
+        .requests()
+        .iter()
+        .map(|r| r.header("agent-token").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            Some("AGENT_OF_SHOP_A".to_owned()),
+            Some("AGENT_OF_SHOP_B".to_owned()),
+            None
+        ]
+    );
+    // A token that cannot be a header value is refused, and no handle shows a token in Debug.
+    assert!(client.with_agent_token("two words").is_err());
+    assert!(client.with_agent_token("").is_err());
+    let shown = format!("{shop_b:?}");
+    assert!(!shown.contains("AGENT_OF_SHOP_B"), "{shown}");
+}
