@@ -238,10 +238,13 @@ server_test! {
         let pending_prid = prid(&pending.body, 0);
         let pending_path = format!("/v1/payments/{}", pending.str("id"));
 
-        // The genuine notification as the server received it (headers and body), once it has.
+        // The genuine notification as the server received it (headers and body), once it has,
+        // and every other one the sandbox sent so far (different URLs are served at once: the
+        // authorization's may land after the payment's), so the inbox counted below is settled.
         s.sandbox()
             .wait_for_notifications(Duration::from_secs(5), |log| {
                 log.iter().any(|n| n.request_id == paid_prid && n.state == DeliveryState::Delivered)
+                    && log.iter().all(|n| n.state == DeliveryState::Delivered)
             })
             .await;
         let genuine = s.store().inbox().await.unwrap().into_iter()
