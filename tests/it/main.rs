@@ -6,5 +6,6 @@
 mod domain;
 mod interop;
 mod python;
+mod sdk_addendum;
 mod sdk_sandbox;
 mod server;

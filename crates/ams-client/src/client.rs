@@ -194,13 +194,16 @@ impl AmsClient {
     /// Calls an AMS API with the API's retry policy ([`retry_policy_for`](Self::retry_policy_for):
     /// by default `cancel` and `refund` retry for 60 s, nothing else retries).
     ///
-    /// The body is serialised once; each attempt is signed with a fresh `request-time`, sent, and
-    /// its answer verified against Alipay's public key before it is parsed.
+    /// The request is first checked against its API's documented field rules
+    /// ([`Validate`](ams_protocol::Validate)); the body is serialised once; each attempt is signed
+    /// with a fresh `request-time`, sent, and its answer verified against Alipay's public key before
+    /// it is parsed.
     ///
     /// # Errors
     ///
     /// See [`Error`]: [`Error::MaybeSent`] and [`Error::BadResponse`] are unknown outcomes, never
-    /// failures.
+    /// failures. A request that breaks a field rule is [`Error::NotSent`] with
+    /// [`NotSentKind::InvalidField`]: nothing was sent.
     pub async fn execute<R>(&self, request: &R) -> CallResult<R::Response>
     where
         R: AmsRequest + RequestId,
@@ -224,9 +227,14 @@ impl AmsClient {
         R: AmsRequest + RequestId,
     {
         let span = call_span(R::API, request.request_id());
-        let body = serde_json::to_vec(request)
-            .map(Bytes::from)
-            .map_err(|e| Error::NotSent(NotSent::new(NotSentKind::Serialize, e)));
+        let body = request
+            .validate()
+            .map_err(|e| Error::NotSent(NotSent::new(NotSentKind::InvalidField, e)))
+            .and_then(|()| {
+                serde_json::to_vec(request)
+                    .map(Bytes::from)
+                    .map_err(|e| Error::NotSent(NotSent::new(NotSentKind::Serialize, e)))
+            });
         self.call::<R::Response>(span, R::API, body, policy).await
     }
 
@@ -259,7 +267,8 @@ impl AmsClient {
     /// # Errors
     ///
     /// [`Error::NotSent`] with [`NotSentKind::InvalidBody`] when the bytes are not a valid `R`
-    /// request; nothing is sent then. Its message names the API and says why (a JSON syntax error,
+    /// request, with [`NotSentKind::InvalidField`] when they parse but break a documented field rule;
+    /// nothing is sent then. Its message names the API and says why (a JSON syntax error,
     /// a missing field, or the kind of value found and the type expected, with line and column)
     /// without quoting the body, which can hold an access token. Otherwise as
     /// [`execute`](Self::execute).
@@ -273,7 +282,13 @@ impl AmsClient {
     {
         let body: Bytes = body.into();
         let (span, body) = match serde_json::from_slice::<R>(&body) {
-            Ok(request) => (call_span(R::API, request.request_id()), Ok(body)),
+            Ok(request) => {
+                let checked = request
+                    .validate()
+                    .map(|()| body)
+                    .map_err(|e| Error::NotSent(NotSent::new(NotSentKind::InvalidField, e)));
+                (call_span(R::API, request.request_id()), checked)
+            }
             Err(e) => (
                 call_span(R::API, None),
                 Err(Error::NotSent(NotSent::new(

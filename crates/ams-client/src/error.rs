@@ -368,6 +368,10 @@ pub enum NotSentKind {
     Sign,
     /// The request could not be built (a header value or the URL was refused).
     InvalidRequest,
+    /// The request breaks a documented field rule of its API (`ams_protocol::Validate`: a required
+    /// field missing, a length or list size exceeded, a value not documented). The source is the
+    /// [`FieldError`](ams_protocol::FieldError) naming the field and the rule, never its value.
+    InvalidField,
     /// A stored request body given to [`AmsClient::execute_body`](crate::AmsClient::execute_body)
     /// is not a valid request of its API (not JSON, or not the API's request type). The source
     /// says which API and why, without quoting the body.
@@ -393,6 +397,7 @@ impl NotSentKind {
             NotSentKind::Serialize
                 | NotSentKind::Sign
                 | NotSentKind::InvalidRequest
+                | NotSentKind::InvalidField
                 | NotSentKind::InvalidBody
         )
     }
@@ -404,6 +409,7 @@ impl fmt::Display for NotSentKind {
             NotSentKind::Serialize => "the request body could not be serialised",
             NotSentKind::Sign => "the request could not be signed",
             NotSentKind::InvalidRequest => "the HTTP request could not be built",
+            NotSentKind::InvalidField => "the request breaks a documented field rule",
             NotSentKind::InvalidBody => "the stored request body was refused before sending",
             NotSentKind::Dns => "the gateway host name did not resolve",
             NotSentKind::ConnectionRefused => "the connection was refused",

@@ -1,5 +1,5 @@
 //! The business id of a request, for logs: `paymentRequestId`, `refundRequestId`, `paymentId`,
-//! `refundId`.
+//! `refundId`, `declarationRequestId`, `registrationRequestId`, `referenceMerchantId`.
 //!
 //! Never a secret: requests identified only by a secret have no request id here — `applyToken`
 //! (an auth code or refresh token), `revoke` (the access token) and `consult`, whose `authState`
@@ -7,8 +7,10 @@
 //! so it is never written into a span or a log line.
 
 use ams_protocol::{
-    ApplyTokenRequest, CancelRequest, ConsultRequest, InquiryPaymentRequest, InquiryRefundRequest,
-    PayRequest, RefundRequest, RevokeRequest,
+    ApplyTokenRequest, CancelRequest, ConsultRequest, DeclareRequest,
+    InquiryDeclarationRequestsRequest, InquiryPaymentRequest, InquiryRefundRequest,
+    InquiryRegistrationInfoRequest, InquiryRegistrationStatusRequest, PayRequest, RefundRequest,
+    RegistrationRequest, RevokeRequest,
 };
 
 /// A request's business identifier, written into the call's tracing span.
@@ -83,6 +85,45 @@ impl RequestId for InquiryRefundRequest {
             .as_ref()
             .map(|id| id.as_str())
             .or_else(|| self.refund_id.as_ref().map(|id| id.as_str()))
+    }
+}
+
+impl RequestId for DeclareRequest {
+    /// `declarationRequestId`.
+    fn request_id(&self) -> Option<&str> {
+        Some(self.declaration_request_id.as_str())
+    }
+}
+
+impl RequestId for InquiryDeclarationRequestsRequest {
+    /// The first `declarationRequestIds` entry.
+    fn request_id(&self) -> Option<&str> {
+        self.declaration_request_ids.first().map(|id| id.as_str())
+    }
+}
+
+impl RequestId for RegistrationRequest {
+    /// `registrationRequestId`.
+    fn request_id(&self) -> Option<&str> {
+        Some(self.registration_request_id.as_str())
+    }
+}
+
+impl RequestId for InquiryRegistrationStatusRequest {
+    /// `registrationRequestId`, else `referenceMerchantId`, else `referenceStoreId`.
+    fn request_id(&self) -> Option<&str> {
+        self.registration_request_id
+            .as_ref()
+            .map(|id| id.as_str())
+            .or(self.reference_merchant_id.as_deref())
+            .or(self.reference_store_id.as_deref())
+    }
+}
+
+impl RequestId for InquiryRegistrationInfoRequest {
+    /// `referenceMerchantId`.
+    fn request_id(&self) -> Option<&str> {
+        Some(self.reference_merchant_id.as_str())
     }
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::check::Validate;
 use crate::common::result::AmsResult;
 
 /// Production path prefix of every AMS API.
@@ -15,7 +16,8 @@ pub const SANDBOX_PREFIX: &str = "/ams/sandbox/api";
 /// Client ids starting with this prefix are sandbox clients.
 pub const SANDBOX_CLIENT_ID_PREFIX: &str = "SANDBOX_";
 
-/// The Auto Debit APIs (closed set: one variant per endpoint this crate models).
+/// The APIs this crate models: Auto Debit's core (authorization and agreement payment) and the rest
+/// of its API table (customs declaration, secondary-merchant registration; digest §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Api {
@@ -35,11 +37,39 @@ pub enum Api {
     Refund,
     /// `payments/inquiryRefund`.
     InquiryRefund,
+    /// `customs/declare`: send a paid payment to Chinese customs (China only).
+    Declare,
+    /// `customs/inquiryDeclarationRequests`: the customs outcome of up to 10 declarations.
+    InquiryDeclarationRequests,
+    /// `merchants/registration`: register a secondary merchant (deprecated by Alipay for online
+    /// payments since August 2022).
+    Registration,
+    /// `merchants/inquiryRegistrationStatus`: a registration's status, overall and per wallet.
+    InquiryRegistrationStatus,
+    /// `merchants/inquiryRegistrationInfo`: the merchant information last registered.
+    InquiryRegistrationInfo,
 }
 
 impl Api {
-    /// Every API, in the digest's order.
-    pub const ALL: [Api; 8] = [
+    /// Every API, in the digest's order (the core eight, then §9's five).
+    pub const ALL: [Api; 13] = [
+        Api::Consult,
+        Api::ApplyToken,
+        Api::Revoke,
+        Api::Pay,
+        Api::InquiryPayment,
+        Api::Cancel,
+        Api::Refund,
+        Api::InquiryRefund,
+        Api::Declare,
+        Api::InquiryDeclarationRequests,
+        Api::Registration,
+        Api::InquiryRegistrationStatus,
+        Api::InquiryRegistrationInfo,
+    ];
+
+    /// The core Auto Debit APIs: authorization and agreement payment (digest §3).
+    pub const CORE: [Api; 8] = [
         Api::Consult,
         Api::ApplyToken,
         Api::Revoke,
@@ -62,6 +92,11 @@ impl Api {
             Api::Cancel => "/ams/api/v1/payments/cancel",
             Api::Refund => "/ams/api/v1/payments/refund",
             Api::InquiryRefund => "/ams/api/v1/payments/inquiryRefund",
+            Api::Declare => "/ams/api/v1/customs/declare",
+            Api::InquiryDeclarationRequests => "/ams/api/v1/customs/inquiryDeclarationRequests",
+            Api::Registration => "/ams/api/v1/merchants/registration",
+            Api::InquiryRegistrationStatus => "/ams/api/v1/merchants/inquiryRegistrationStatus",
+            Api::InquiryRegistrationInfo => "/ams/api/v1/merchants/inquiryRegistrationInfo",
         }
     }
 
@@ -83,6 +118,11 @@ impl Api {
             Api::Cancel => "cancel",
             Api::Refund => "refund",
             Api::InquiryRefund => "inquiryRefund",
+            Api::Declare => "declare",
+            Api::InquiryDeclarationRequests => "inquiryDeclarationRequests",
+            Api::Registration => "registration",
+            Api::InquiryRegistrationStatus => "inquiryRegistrationStatus",
+            Api::InquiryRegistrationInfo => "inquiryRegistrationInfo",
         }
     }
 
@@ -142,10 +182,12 @@ pub fn request_path(api: Api, client_id: &str) -> String {
     }
 }
 
-/// A request body of one AMS API: knows its [`Api`] (hence path) and its response type.
+/// A request body of one AMS API: knows its [`Api`] (hence path), its response type and its documented
+/// field rules ([`Validate`]), so a client can refuse a bad request before sending it and a simulator
+/// can check the same rules on receipt.
 ///
 /// A transport crate can offer one generic `execute<R: AmsRequest>(&R) -> R::Response`.
-pub trait AmsRequest: Serialize {
+pub trait AmsRequest: Serialize + Validate {
     /// The response body type.
     type Response: DeserializeOwned + AmsResponse;
     /// The API this request calls.
@@ -194,8 +236,14 @@ mod tests {
                 "/ams/api/v1/payments/cancel",
                 "/ams/api/v1/payments/refund",
                 "/ams/api/v1/payments/inquiryRefund",
+                "/ams/api/v1/customs/declare",
+                "/ams/api/v1/customs/inquiryDeclarationRequests",
+                "/ams/api/v1/merchants/registration",
+                "/ams/api/v1/merchants/inquiryRegistrationStatus",
+                "/ams/api/v1/merchants/inquiryRegistrationInfo",
             ]
         );
+        assert!(Api::CORE.iter().all(|api| Api::ALL.contains(api)));
         for api in Api::ALL {
             assert!(api.path().ends_with(api.name()), "{api}");
         }

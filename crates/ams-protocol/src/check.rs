@@ -12,6 +12,8 @@
 
 use std::fmt;
 
+mod core_apis;
+
 /// A documented rule a field breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -34,6 +36,8 @@ pub enum Rule {
     Url,
     /// The value is not one of the documented values of the field.
     NotAllowed,
+    /// The value breaks a documented rule of its form, said as text (e.g. `must be greater than 0`).
+    Invalid(&'static str),
 }
 
 impl fmt::Display for Rule {
@@ -41,6 +45,7 @@ impl fmt::Display for Rule {
         match self {
             Rule::Required => f.write_str("is required"),
             Rule::RequiredWhen(condition) => write!(f, "is required when {condition}"),
+            Rule::AtLeastOneOf([other]) => write!(f, "or {other} is required"),
             Rule::AtLeastOneOf(fields) => {
                 write!(f, "or one of {} is required", fields.join(", "))
             }
@@ -52,6 +57,7 @@ impl fmt::Display for Rule {
             Rule::MinItems(min) => write!(f, "has fewer than {min} items"),
             Rule::Url => f.write_str("must be an absolute http(s) URL"),
             Rule::NotAllowed => f.write_str("has a value that is not documented for it"),
+            Rule::Invalid(rule) => f.write_str(rule),
         }
     }
 }
@@ -184,6 +190,10 @@ mod tests {
         assert_eq!(
             FieldError::new("a", Rule::AtLeastOneOf(&["b", "c"])).to_string(),
             "a or one of b, c is required"
+        );
+        assert_eq!(
+            FieldError::new("paymentId", Rule::AtLeastOneOf(&["paymentRequestId"])).to_string(),
+            "paymentId or paymentRequestId is required"
         );
         assert_eq!(
             FieldError::new("ids", Rule::CharsBetween(1, 32)).to_string(),

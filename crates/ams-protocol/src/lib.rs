@@ -88,7 +88,6 @@ pub mod auth;
 pub mod check;
 pub mod common;
 pub mod customs;
-pub mod endpoint;
 pub mod isv;
 pub mod merchants;
 pub mod notify;
@@ -121,23 +120,21 @@ pub use common::quote::{Quote, QuotePrice};
 pub use common::result::{AmsResult, ResultCode, ResultStatus};
 pub use common::settlement::SettlementStrategy;
 pub use common::wallet::CustomerBelongsTo;
-pub use customs::declare::{DECLARE_PATH, DeclareRequest, DeclareResponse};
+pub use customs::declare::{DeclareRequest, DeclareResponse};
 pub use customs::inquiry_declaration::{
-    DeclarationRecord, INQUIRY_DECLARATION_REQUESTS_PATH, InquiryDeclarationRequestsRequest,
-    InquiryDeclarationRequestsResponse, MAX_DECLARATION_REQUEST_IDS,
+    DeclarationRecord, InquiryDeclarationRequestsRequest, InquiryDeclarationRequestsResponse,
+    MAX_DECLARATION_REQUEST_IDS,
 };
 pub use customs::model::{
     Certificate, CertificateType, ClearingChannel, CustomsCode, CustomsInfo, CustomsOffice,
     DeclarationRequestId, IdentityCheckResult, MerchantCustomsInfo,
 };
-pub use endpoint::Endpoint;
 pub use isv::{AgentToken, IsvAuthorizationNotification};
 pub use merchants::inquiry_registration_info::{
-    INQUIRY_REGISTRATION_INFO_PATH, InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse,
+    InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse,
 };
 pub use merchants::inquiry_registration_status::{
-    INQUIRY_REGISTRATION_STATUS_PATH, InquiryRegistrationStatusRequest,
-    InquiryRegistrationStatusResponse,
+    InquiryRegistrationStatusRequest, InquiryRegistrationStatusResponse,
 };
 pub use merchants::model::{
     Attachment, AttachmentType, BusinessType, ContactInfo, ContactType, Logo,
@@ -147,7 +144,7 @@ pub use merchants::model::{
 pub use merchants::notify_registration_status::{
     NOTIFY_REGISTRATION_STATUS_NAME, NotifyRegistrationStatus,
 };
-pub use merchants::registration::{REGISTRATION_PATH, RegistrationRequest, RegistrationResponse};
+pub use merchants::registration::{RegistrationRequest, RegistrationResponse};
 pub use notify::{ACK_FAILURE_BODY, ACK_SUCCESS_BODY, Notification, NotificationAck};
 pub use notify_extra::ExtraNotification;
 pub use payments::cancel::{CancelRequest, CancelResponse, cancel_deadline_millis};

@@ -3,8 +3,10 @@
 //! transit) is kept by the world and run when it is released.
 
 use ams_protocol::{
-    Api, ApplyTokenRequest, CancelRequest, ConsultRequest, InquiryPaymentRequest,
-    InquiryRefundRequest, PayRequest, RefundRequest, ResultCode, RevokeRequest,
+    Api, ApplyTokenRequest, CancelRequest, ConsultRequest, DeclareRequest,
+    InquiryDeclarationRequestsRequest, InquiryPaymentRequest, InquiryRefundRequest,
+    InquiryRegistrationInfoRequest, InquiryRegistrationStatusRequest, PayRequest, RefundRequest,
+    RegistrationRequest, ResultCode, RevokeRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,6 +42,11 @@ pub(crate) enum Call {
     Cancel(CancelRequest),
     Refund(RefundRequest),
     InquiryRefund(InquiryRefundRequest),
+    Declare(Box<DeclareRequest>),
+    InquiryDeclarationRequests(InquiryDeclarationRequestsRequest),
+    Registration(Box<RegistrationRequest>),
+    InquiryRegistrationStatus(InquiryRegistrationStatusRequest),
+    InquiryRegistrationInfo(InquiryRegistrationInfoRequest),
 }
 
 impl Call {
@@ -60,7 +67,7 @@ impl Call {
             }
             Api::Revoke => {
                 let r: RevokeRequest = parse(body).map_err(illegal)?;
-                validate::revoke(&r).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
                 Call::Revoke(r)
             }
             Api::Pay => {
@@ -70,23 +77,48 @@ impl Call {
             }
             Api::InquiryPayment => {
                 let r: InquiryPaymentRequest = parse(body).map_err(illegal)?;
-                validate::inquiry_payment(&r).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
                 Call::InquiryPayment(r)
             }
             Api::Cancel => {
                 let r: CancelRequest = parse(body).map_err(illegal)?;
-                validate::cancel(&r).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
                 Call::Cancel(r)
             }
             Api::Refund => {
                 let r: RefundRequest = parse(body).map_err(illegal)?;
-                validate::refund(&r).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
                 Call::Refund(r)
             }
             Api::InquiryRefund => {
                 let r: InquiryRefundRequest = parse(body).map_err(illegal)?;
-                validate::inquiry_refund(&r).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
                 Call::InquiryRefund(r)
+            }
+            Api::Declare => {
+                let r: DeclareRequest = parse(body).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
+                Call::Declare(Box::new(r))
+            }
+            Api::InquiryDeclarationRequests => {
+                let r: InquiryDeclarationRequestsRequest = parse(body).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
+                Call::InquiryDeclarationRequests(r)
+            }
+            Api::Registration => {
+                let r: RegistrationRequest = parse(body).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
+                Call::Registration(Box::new(r))
+            }
+            Api::InquiryRegistrationStatus => {
+                let r: InquiryRegistrationStatusRequest = parse(body).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
+                Call::InquiryRegistrationStatus(r)
+            }
+            Api::InquiryRegistrationInfo => {
+                let r: InquiryRegistrationInfoRequest = parse(body).map_err(illegal)?;
+                validate::documented(&r).map_err(illegal)?;
+                Call::InquiryRegistrationInfo(r)
             }
             _ => {
                 return Err((
@@ -108,6 +140,11 @@ impl Call {
             Call::Cancel(_) => Api::Cancel,
             Call::Refund(_) => Api::Refund,
             Call::InquiryRefund(_) => Api::InquiryRefund,
+            Call::Declare(_) => Api::Declare,
+            Call::InquiryDeclarationRequests(_) => Api::InquiryDeclarationRequests,
+            Call::Registration(_) => Api::Registration,
+            Call::InquiryRegistrationStatus(_) => Api::InquiryRegistrationStatus,
+            Call::InquiryRegistrationInfo(_) => Api::InquiryRegistrationInfo,
         }
     }
 
@@ -151,11 +188,28 @@ impl Call {
                 .as_ref()
                 .map(|i| i.as_str().to_owned())
                 .or_else(|| r.refund_id.as_ref().map(|i| i.as_str().to_owned())),
+            Call::Declare(r) => Some(r.declaration_request_id.as_str().to_owned()),
+            Call::InquiryDeclarationRequests(r) => Some(
+                r.declaration_request_ids
+                    .iter()
+                    .map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Call::Registration(r) => Some(r.registration_request_id.as_str().to_owned()),
+            Call::InquiryRegistrationStatus(r) => r
+                .registration_request_id
+                .as_ref()
+                .map(|i| i.as_str().to_owned())
+                .or_else(|| r.reference_merchant_id.clone())
+                .or_else(|| r.reference_store_id.clone()),
+            Call::InquiryRegistrationInfo(r) => Some(r.reference_merchant_id.clone()),
         }
     }
 
     /// Runs the call against the world at sandbox time `now` and returns the response body.
-    /// Processing payments whose expiry passed fail first, so the call sees the world as of `now`.
+    /// What was due by `now` happens first ([`World::sweep`]: expiries, customs' receipts, ended
+    /// registration reviews), so the call sees the world as of `now`.
     pub(crate) fn apply(
         &self,
         world: &mut World,
@@ -173,6 +227,17 @@ impl Call {
             Call::Cancel(r) => to_json(&world.cancel(client_id, r, now)),
             Call::Refund(r) => to_json(&world.refund(client_id, r, now)),
             Call::InquiryRefund(r) => to_json(&world.inquiry_refund(client_id, r)),
+            Call::Declare(r) => to_json(&world.declare(client_id, r, now)),
+            Call::InquiryDeclarationRequests(r) => {
+                to_json(&world.inquiry_declarations(client_id, r))
+            }
+            Call::Registration(r) => to_json(&world.register(client_id, r, now)),
+            Call::InquiryRegistrationStatus(r) => {
+                to_json(&world.inquiry_registration_status(client_id, r))
+            }
+            Call::InquiryRegistrationInfo(r) => {
+                to_json(&world.inquiry_registration_info(client_id, r))
+            }
         }
     }
 }

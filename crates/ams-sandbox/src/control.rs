@@ -22,8 +22,8 @@ use serde_json::json;
 
 use crate::clock::SandboxClock;
 use crate::model::{
-    ClockUpdate, ClockView, Completion, FaultRule, HeldRequest, MerchantSettings,
-    NotificationFaultRule, SandboxSettings, UserSpec, UserUpdate,
+    ClockUpdate, ClockView, Completion, CustomsRejection, FaultRule, HeldRequest, MerchantSettings,
+    NotificationFaultRule, RegistrationRejection, SandboxSettings, UserSpec, UserUpdate,
 };
 use crate::shared::Shared;
 use crate::util::ams_time;
@@ -51,12 +51,12 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     (
         "PUT /sandbox/merchants/{client_id}",
-        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created}",
+        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created, wallets, customs_registered, customs_identity_check_fails, customs_rejections: [{declaration_request_id, code, desc}], registration_rejections: [{reference_merchant_id, wallet?, reason}], require_registered_secondary_merchants}",
     ),
     ("GET /sandbox/settings", "the sandbox-wide settings"),
     (
         "PUT /sandbox/settings",
-        "set the sandbox-wide settings: {overtaken_pay: debits|closed}",
+        "set the sandbox-wide settings: {overtaken_pay: debits|closed, unsigned_refusals, no_resend, silent_unbind_wallets, customs_receipt_delay_ms, registration_review_delay_ms}",
     ),
     ("GET /sandbox/clock", "read the clock"),
     (
@@ -224,6 +224,18 @@ pub(crate) struct MerchantBody {
     authorization_notify_url: Option<String>,
     #[serde(default)]
     notify_token_created: bool,
+    #[serde(default)]
+    wallets: Vec<ams_protocol::CustomerBelongsTo>,
+    #[serde(default)]
+    customs_registered: Option<bool>,
+    #[serde(default)]
+    customs_identity_check_fails: bool,
+    #[serde(default)]
+    customs_rejections: Vec<CustomsRejection>,
+    #[serde(default)]
+    registration_rejections: Vec<RegistrationRejection>,
+    #[serde(default)]
+    require_registered_secondary_merchants: bool,
 }
 
 pub(crate) async fn put_merchant(
@@ -247,7 +259,12 @@ pub(crate) async fn put_merchant(
         payment_notify_url: request.payment_notify_url,
         refund_notify_url: request.refund_notify_url,
         authorization_notify_url: request.authorization_notify_url,
-        ..MerchantSettings::default()
+        wallets: request.wallets,
+        customs_registered: request.customs_registered,
+        customs_identity_check_fails: request.customs_identity_check_fails,
+        customs_rejections: request.customs_rejections,
+        registration_rejections: request.registration_rejections,
+        require_registered_secondary_merchants: request.require_registered_secondary_merchants,
     };
     world.set_merchant(&client_id, settings);
     world.set_notify_token_created(&client_id, request.notify_token_created);

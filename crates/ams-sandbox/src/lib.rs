@@ -2,9 +2,11 @@
 //!
 //! The real gateway is out of reach, so every end-to-end test, every demo and a newcomer's first run
 //! talk to this instead. It behaves as Alipay does according to the protocol digest (the eight Auto
-//! Debit APIs under `/ams/api/v1` and `/ams/sandbox/api/v1`, signed answers, `PARAM_ILLEGAL` naming
-//! the field, idempotency on `paymentRequestId` and `refundRequestId`, the cancel window, signed
-//! notifications retried on Alipay's schedule), and lets a test produce every hard case on demand:
+//! Debit APIs, customs declaration and secondary-merchant registration, all under `/ams/api/v1` and
+//! `/ams/sandbox/api/v1`, signed answers, `PARAM_ILLEGAL` naming the field, idempotency on
+//! `paymentRequestId`, `refundRequestId`, `declarationRequestId` and `registrationRequestId`, the
+//! cancel window, signed notifications retried on Alipay's schedule), and lets a test produce every
+//! hard case on demand:
 //! `U` answers or any chosen `F`/`U` result, delays, dropped connections after commit, requests held
 //! in transit and landing later, HTTP 500, unsigned or mis-signed answers, skipped, duplicated,
 //! delayed or reordered notifications, and a clock that moves when told. Where Alipay's behaviour
@@ -62,6 +64,52 @@
 //! `ams_protocol::ACK_SUCCESS_BODY`); [`SandboxHandle::notifications`] (or `GET /sandbox/notifications`) lists every
 //! notification with its URL, body and attempts.
 //!
+//! # Customs declaration and secondary-merchant registration
+//! The five APIs of the digest's addendum (§9) answer as the sections below say; what the digest
+//! leaves UNKNOWN is decided the harsher way and listed in the README's fidelity table.
+//!
+//! **`declare`** needs a payment of the same client id in `SUCCESS` (`ORDER_NOT_EXIST`,
+//! `ORDER_STATUS_INVALID`, F), a `declarationAmount` in the payment's currency and above zero
+//! (`PARAM_ILLEGAL`), and a merchant registered for customs ([`MerchantSettings::customs_registered`];
+//! `MERCHANT_NOT_REGISTERED`). Each declaration is a share of its payment: the shares of one payment
+//! never add up to more than its amount (`TOTAL_DECLARATION_AMOUNT_EXCEED`), and a second
+//! `declarationRequestId` for the payment at the same `customsCode` is `DUPLICATED_DECLARATIONS`
+//! unless both are parts of a split order with different `suborderId`s. A refused `declare` keeps
+//! nothing. The same `declarationRequestId` again: the same request is answered as the first
+//! success was; a change to a field outside the seven of §9.3.5 is `CONTEXT_INCONSISTENT` (F); a
+//! change to the seven within five minutes of the previous call with that id (every call counts,
+//! refused ones too) is `REPEAT_REQ_INCONSISTENT` when the amount or currency changed, else
+//! `CONTEXT_INCONSISTENT`; after more than five minutes it is a re-transmission: the new data (and
+//! amount) replace the old, the declaration goes to customs again, and the answer is the first
+//! success's. Customs answers [`SandboxSettings::customs_receipt_delay_ms`] (one minute) after each
+//! transmission: `declarationRequestStatus` goes from `PROCESSING` to `SUCCESS` (result code `2`)
+//! or, for a declaration named in [`MerchantSettings::customs_rejections`], to `FAIL`; from then on
+//! `declare` adds `clearingChannel` `OTHER`, `clearingTransactionId` and
+//! `customsProviderRegistrationId` `31222699S7` to a successful declaration's answer.
+//! `identityCheckResult` is `CHECK_PASSED` when a `buyerCertificate` is given
+//! (`CHECK_NOT_PASSED` with [`MerchantSettings::customs_identity_check_fails`]).
+//! **`inquiryDeclarationRequests`** answers `S` with a `declarationRecords` entry (with `customs`;
+//! `splitOrder` a JSON boolean) per known id and the others in `declarationRequestsNotFound`.
+//!
+//! **`registration`** is kept per client id with its answer: the same `registrationRequestId` and
+//! body gets the same `S` (echoing `passThroughInfo`) or `F`, another body `REPEAT_REQ_INCONSISTENT`;
+//! a new registration of a `referenceMerchantId` that is under review or approved by a wallet is
+//! `REPEAT_REGISTRATION` (once every wallet rejected it, it may register again). After
+//! [`SandboxSettings::registration_review_delay_ms`] (one minute) the overall status goes from
+//! `PENDING` to `COMPLETED`, with one result per wallet of [`MerchantSettings::wallets`] (none:
+//! [`DEFAULT_REGISTRATION_WALLETS`]), `pspName` the wallet's `customerBelongsTo` value, `APPROVED`
+//! or, as [`MerchantSettings::registration_rejections`] says, `REJECTED` with `rejectReasons`; then
+//! `notifyRegistrationStatus` goes to the request's `registrationNotifyURL` (or
+//! `registrationNotifyUrl`; none: no notification), signed and retried like every notification
+//! ([`NotificationKind::Registration`], matched by `registrationRequestId`).
+//! **`inquiryRegistrationStatus`** finds a registration by `registrationRequestId`, else the
+//! `referenceMerchantId`'s latest; **`inquiryRegistrationInfo`** answers the `merchantInfo` and
+//! `productCodes` of the latest registration a wallet approved, or `S` alone while none was; both
+//! answer `RECORD_NOT_FOUND` (F) when nothing was accepted. With
+//! [`MerchantSettings::require_registered_secondary_merchants`] a `consult` naming an `authClientId`,
+//! or a `pay` naming an `order.merchant.referenceMerchantId`, that no wallet approved at this client
+//! id is `MERCHANT_NOT_REGISTERED` (F) and changes nothing.
+//!
 //! # As a process
 //! `autodebit sandbox` (this repository's `autodebit-server` package; its binary is named
 //! `autodebit`) runs the same sandbox on `127.0.0.1:8089`, for tests in other languages:
@@ -77,8 +125,9 @@
 //! (the list is [`control::ENDPOINTS`]):
 //! - users: `GET`/`POST /sandbox/users`, `GET`/`PATCH /sandbox/users/{login}`,
 //!   `POST /sandbox/users/{login}/unbind` (the user unbinds; sends `TOKEN_CANCELED`);
-//! - merchants and settings: `GET`/`PUT /sandbox/merchants/{client_id}` (name, notify URLs),
-//!   `GET`/`PUT /sandbox/settings`;
+//! - merchants and settings: `GET`/`PUT /sandbox/merchants/{client_id}` (name, notify URLs,
+//!   wallets, the customs and registration switches and rejections), `GET`/`PUT /sandbox/settings`
+//!   (including the customs receipt and registration review delays);
 //! - time: `GET`/`POST /sandbox/clock` (set, advance, freeze);
 //! - faults: `GET`/`POST`/`DELETE /sandbox/faults`, `POST /sandbox/notification-faults`,
 //!   `GET /sandbox/held`, `POST /sandbox/held/release`;
@@ -161,7 +210,8 @@
 //! - Wallets may issue no refresh token ("if absent, the access token has a quite long validity",
 //!   §3.2): with [`UserSpec::issues_refresh_tokens`] false, `applyToken` answers the access token
 //!   and its expiry only, and the binding cannot be refreshed. Default: refresh tokens are issued.
-//! - Notifications are sent for final payment results (S and F), refunds, `AUTHCODE_CREATED`,
+//! - Notifications are sent for final payment results (S and F), refunds, ended registration
+//!   reviews (`notifyRegistrationStatus`, to the registration's own URL only), `AUTHCODE_CREATED`,
 //!   `TOKEN_CANCELED` (when the user unbinds, and on the merchant's first `revoke`), and, for a
 //!   merchant that turns it on ([`SandboxHandle::set_notify_token_created`], `notify_token_created`
 //!   in `PUT /sandbox/merchants/{client_id}`, default off), `TOKEN_CREATED` after each successful
@@ -197,11 +247,13 @@ use tokio::sync::{Notify, watch};
 
 pub use clock::SandboxClock;
 pub use model::{
-    AccountStatus, AnswerStatus, ClockUpdate, ClockView, Completion, DeliveryAttempt,
-    DeliveryState, EntryKind, EntryReason, FaultAction, FaultRule, HeldRequest, LedgerEntry,
-    LedgerView, MerchantSettings, MerchantView, NotificationFaultAction, NotificationFaultRule,
-    NotificationKind, NotificationRecord, OvertakenPay, PaymentMode, SandboxSettings, UserSpec,
-    UserUpdate, UserView,
+    AccountStatus, AnswerStatus, ClockUpdate, ClockView, Completion, CustomsRejection,
+    DEFAULT_CUSTOMS_RECEIPT_DELAY_MS, DEFAULT_REGISTRATION_REVIEW_DELAY_MS,
+    DEFAULT_REGISTRATION_WALLETS, DeliveryAttempt, DeliveryState, EntryKind, EntryReason,
+    FaultAction, FaultRule, HeldRequest, LedgerEntry, LedgerView, MerchantSettings, MerchantView,
+    NotificationFaultAction, NotificationFaultRule, NotificationKind, NotificationRecord,
+    OvertakenPay, PaymentMode, RegistrationRejection, SandboxSettings, UserSpec, UserUpdate,
+    UserView,
 };
 pub use notify::ALIPAY_RETRY_INTERVALS_MS;
 pub use world::Lifetimes;
@@ -710,7 +762,8 @@ impl SandboxHandle {
         control::release_all(&self.shared)
     }
 
-    /// Sets a merchant's dashboard settings (name, notification URLs).
+    /// Sets a merchant's dashboard settings and the sandbox's per-merchant switches (name, notification
+    /// URLs, wallets, customs and registration behaviour): all of them, as [`MerchantSettings`] holds them.
     ///
     /// # Errors
     /// When the client id is not registered.

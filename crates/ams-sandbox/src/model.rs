@@ -201,7 +201,10 @@ pub struct HeldRequest {
     pub client_id: String,
     /// The request's id where it is not a secret: `paymentRequestId` or `paymentId` (pay,
     /// inquiryPayment, cancel), `refundRequestId` or `refundId` (refund, inquiryRefund),
-    /// `authState` (consult); `None` for applyToken and revoke, whose ids are codes and tokens.
+    /// `authState` (consult), `declarationRequestId` (declare; inquiryDeclarationRequests: the ids
+    /// joined by `,`), `registrationRequestId` (registration; inquiryRegistrationStatus, else its
+    /// `referenceMerchantId`, else its `referenceStoreId`), `referenceMerchantId`
+    /// (inquiryRegistrationInfo); `None` for applyToken and revoke, whose ids are codes and tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// When it arrived, in Unix milliseconds of the sandbox clock.
@@ -227,7 +230,7 @@ pub enum OvertakenPay {
 }
 
 /// Sandbox-wide behaviour where Alipay's is not documented.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxSettings {
     /// What a cancel that overtook its pay does to that pay (default `debits`). Applies to cancels
@@ -249,6 +252,45 @@ pub struct SandboxSettings {
     /// call (`INVALID_ACCESS_TOKEN`). Default: none (every wallet tells).
     #[serde(default)]
     pub silent_unbind_wallets: Vec<ams_protocol::CustomerBelongsTo>,
+    /// How long, in milliseconds of sandbox time, customs takes to answer a declaration (default
+    /// [`DEFAULT_CUSTOMS_RECEIPT_DELAY_MS`], one minute; Alipay's is UNKNOWN). Until then
+    /// `inquiryDeclarationRequests` shows it `PROCESSING` and `declare` answers without the clearing
+    /// fields. Applies to declarations (and re-transmissions) made while it is in force.
+    #[serde(default = "default_customs_receipt_delay_ms")]
+    pub customs_receipt_delay_ms: u64,
+    /// How long, in milliseconds of sandbox time, the wallets take to review a secondary-merchant
+    /// registration (default [`DEFAULT_REGISTRATION_REVIEW_DELAY_MS`], one minute; Alipay+ says
+    /// "normally within 7 days"). Until then the registration is `PENDING`; then it is `COMPLETED`
+    /// and `notifyRegistrationStatus` is sent. Applies to registrations accepted while it is in force.
+    #[serde(default = "default_registration_review_delay_ms")]
+    pub registration_review_delay_ms: u64,
+}
+
+/// [`SandboxSettings::customs_receipt_delay_ms`] by default: one minute.
+pub const DEFAULT_CUSTOMS_RECEIPT_DELAY_MS: u64 = 60_000;
+
+/// [`SandboxSettings::registration_review_delay_ms`] by default: one minute.
+pub const DEFAULT_REGISTRATION_REVIEW_DELAY_MS: u64 = 60_000;
+
+fn default_customs_receipt_delay_ms() -> u64 {
+    DEFAULT_CUSTOMS_RECEIPT_DELAY_MS
+}
+
+fn default_registration_review_delay_ms() -> u64 {
+    DEFAULT_REGISTRATION_REVIEW_DELAY_MS
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        Self {
+            overtaken_pay: OvertakenPay::default(),
+            unsigned_refusals: false,
+            no_resend: false,
+            silent_unbind_wallets: Vec::new(),
+            customs_receipt_delay_ms: DEFAULT_CUSTOMS_RECEIPT_DELAY_MS,
+            registration_review_delay_ms: DEFAULT_REGISTRATION_REVIEW_DELAY_MS,
+        }
+    }
 }
 
 /// A fault rule for the gateway: matched by API and, optionally, the call's request id.
@@ -260,7 +302,10 @@ pub struct FaultRule {
     pub api: Api,
     /// Only calls with this request id: `paymentRequestId` (pay, inquiryPayment, cancel),
     /// `refundRequestId` (refund, inquiryRefund), `authState` (consult), the auth code or refresh
-    /// token (applyToken), the access token (revoke).
+    /// token (applyToken), the access token (revoke), `declarationRequestId` (declare;
+    /// inquiryDeclarationRequests: its ids joined by `,`), `registrationRequestId` (registration;
+    /// inquiryRegistrationStatus, else its `referenceMerchantId`), `referenceMerchantId`
+    /// (inquiryRegistrationInfo). As [`HeldRequest::request_id`] shows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// Let this many matching calls through before the rule fires.
@@ -338,6 +383,8 @@ pub enum NotificationKind {
     Refund,
     /// notifyAuthorization.
     Authorization,
+    /// notifyRegistrationStatus (a secondary-merchant registration was reviewed).
+    Registration,
 }
 
 /// What a notification fault does.
@@ -364,9 +411,9 @@ pub struct NotificationFaultRule {
     /// Only this kind (default: any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationKind>,
-    /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`, or for an
-    /// authorization notification the `authState` (`AUTHCODE_CREATED`, `TOKEN_CREATED`) or the
-    /// access token (`TOKEN_CANCELED`)).
+    /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`,
+    /// `registrationRequestId`, or for an authorization notification the `authState`
+    /// (`AUTHCODE_CREATED`, `TOKEN_CREATED`) or the access token (`TOKEN_CANCELED`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// How many times it fires (default 1); `null` for every match.
@@ -569,9 +616,100 @@ pub struct MerchantSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_notify_url: Option<String>,
     /// The wallets of the merchant's contract; `consult` for another is `NO_PAY_OPTIONS` (F,
-    /// digest §3.1). Empty: every wallet the sandbox knows.
+    /// digest §3.1). Empty: every wallet the sandbox knows. A secondary-merchant registration is
+    /// reviewed by each of these wallets (empty: by [`DEFAULT_REGISTRATION_WALLETS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wallets: Vec<ams_protocol::CustomerBelongsTo>,
+    /// Whether the merchant is registered for customs declaration (`None`, the default, and
+    /// `Some(true)`: registered). `Some(false)`: every `declare` answers `MERCHANT_NOT_REGISTERED`
+    /// (F) and changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customs_registered: Option<bool>,
+    /// Customs finds that the buyer is not the payer: a `declare` with a `buyerCertificate` answers
+    /// `identityCheckResult` `CHECK_NOT_PASSED` (default false: `CHECK_PASSED`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub customs_identity_check_fails: bool,
+    /// Declarations customs rejects: when the receipt of a declaration named here comes back, its
+    /// `declarationRequestStatus` is `FAIL` with this code and description. Read when the receipt
+    /// comes back (so it may be set before or after the `declare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customs_rejections: Vec<CustomsRejection>,
+    /// Secondary merchants the wallets refuse: when the review of a registration of a
+    /// `referenceMerchantId` named here ends, the wallet named (or every wallet) answers `REJECTED`
+    /// with this reason. Read when the review ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registration_rejections: Vec<RegistrationRejection>,
+    /// The harsher reading of "the secondary merchant … must be registered with Antom" (digest
+    /// §9.1): a `consult` whose `authClientId`, or a `pay` whose `order.merchant.referenceMerchantId`,
+    /// names a secondary merchant with no registration that a wallet `APPROVED` at this client id
+    /// answers `MERCHANT_NOT_REGISTERED` (F) and changes nothing. Default false: not checked.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_registered_secondary_merchants: bool,
+}
+
+/// The wallets that review a registration when the merchant's contract names none
+/// ([`MerchantSettings::wallets`] empty): kept small.
+pub const DEFAULT_REGISTRATION_WALLETS: [ams_protocol::CustomerBelongsTo; 2] = [
+    ams_protocol::CustomerBelongsTo::AlipayCn,
+    ams_protocol::CustomerBelongsTo::AlipayHk,
+];
+
+/// Customs rejects a declaration ([`MerchantSettings::customs_rejections`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomsRejection {
+    /// The declaration's `declarationRequestId`.
+    pub declaration_request_id: String,
+    /// `customsDeclarationResultCode` customs answers (the success code is `2`).
+    pub code: String,
+    /// `customsDeclarationResultDesc` customs answers.
+    pub desc: String,
+}
+
+impl CustomsRejection {
+    /// Customs rejects `declaration_request_id` with `code` and `desc`.
+    pub fn new(
+        declaration_request_id: impl Into<String>,
+        code: impl Into<String>,
+        desc: impl Into<String>,
+    ) -> Self {
+        Self {
+            declaration_request_id: declaration_request_id.into(),
+            code: code.into(),
+            desc: desc.into(),
+        }
+    }
+}
+
+/// A wallet refuses a secondary merchant ([`MerchantSettings::registration_rejections`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRejection {
+    /// The secondary merchant's `referenceMerchantId`.
+    pub reference_merchant_id: String,
+    /// Only this wallet refuses (`None`: every wallet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<ams_protocol::CustomerBelongsTo>,
+    /// The `rejectReasons` text.
+    pub reason: String,
+}
+
+impl RegistrationRejection {
+    /// Every wallet refuses `reference_merchant_id` for `reason`.
+    pub fn new(reference_merchant_id: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            reference_merchant_id: reference_merchant_id.into(),
+            wallet: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// Only `wallet` refuses.
+    #[must_use]
+    pub fn by_wallet(mut self, wallet: ams_protocol::CustomerBelongsTo) -> Self {
+        self.wallet = Some(wallet);
+        self
+    }
 }
 
 /// A merchant as the control API shows it: the dashboard settings and the sandbox's own switches.

@@ -33,9 +33,10 @@ use ams_client::{
 };
 use ams_protocol::{
     AmsRequest, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse,
-    ConsultRequest, ConsultResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, PayRequest, PayResponse, RefundRequest,
-    RefundResponse, RevokeRequest, RevokeResponse,
+    ConsultRequest, ConsultResponse, DeclareRequest, DeclareResponse,
+    InquiryDeclarationRequestsRequest, InquiryDeclarationRequestsResponse, InquiryPaymentRequest,
+    InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse, PayRequest, PayResponse,
+    RefundRequest, RefundResponse, RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 use autodebit_domain::ports::{
@@ -135,6 +136,21 @@ impl Gateway for AlipayGateway {
     }
 
     async fn inquiry_refund(&self, request: &InquiryRefundRequest) -> Reply<InquiryRefundResponse> {
+        self.once(request).await
+    }
+
+    async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
+        reply(
+            self.client
+                .execute_body::<DeclareRequest>(body.to_owned(), RetryPolicy::Never)
+                .await,
+        )
+    }
+
+    async fn inquiry_declaration_requests(
+        &self,
+        request: &InquiryDeclarationRequestsRequest,
+    ) -> Reply<InquiryDeclarationRequestsResponse> {
         self.once(request).await
     }
 }

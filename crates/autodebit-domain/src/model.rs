@@ -1,6 +1,6 @@
 //! The records the flows keep: authorizations with their tokens, orders, payment attempts (with the
-//! exact request sent, since Alipay's idempotency compares it), refunds, jobs, events, items that
-//! need a person, the notification inbox and merchant idempotency keys.
+//! exact request sent, since Alipay's idempotency compares it), refunds, customs declarations, jobs,
+//! events, items that need a person, the notification inbox and merchant idempotency keys.
 //!
 //! Plain data: no serde, no database derives. The store crate owns the mapping to rows. Alipay's ids
 //! are the protocol's types ([`PaymentRequestId`], [`PaymentId`], [`RefundRequestId`],
@@ -9,15 +9,19 @@
 use std::fmt;
 
 use ams_protocol::{
-    AccessToken, Amount, AuthCode, CustomerBelongsTo, OsType, RefreshToken, TerminalType,
+    AccessToken, Amount, AuthCode, CustomerBelongsTo, DeclarationRecord, DeclareResponse, OsType,
+    RefreshToken, TerminalType,
 };
-pub use ams_protocol::{AuthState, PaymentId, PaymentRequestId, RefundRequestId};
+pub use ams_protocol::{
+    AuthState, DeclarationRequestId, PaymentId, PaymentRequestId, RefundRequestId,
+};
 
 /// Alipay's `refundId` (the protocol's `RefundId`; ours is [`RefundId`]).
 pub type AlipayRefundId = ams_protocol::RefundId;
 
 use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::authorization::AuthorizationState;
+use crate::lifecycle::declaration::DeclarationState;
 use crate::lifecycle::order::OrderState;
 use crate::lifecycle::refund::RefundState;
 
@@ -65,6 +69,10 @@ local_id!(
 local_id!(
     /// Our id for a refund (`re_…`).
     RefundId
+);
+local_id!(
+    /// Our id for a customs declaration (`cd_…`).
+    DeclarationId
 );
 local_id!(
     /// A job's id.
@@ -354,6 +362,63 @@ pub struct Refund {
     pub updated_at: Millis,
 }
 
+/// A customs declaration of a paid order (China customs only, digest §9.3): one
+/// `declarationRequestId`, sent, re-sent when its changeable fields change, and followed until
+/// customs answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declaration {
+    /// Our id.
+    pub id: DeclarationId,
+    /// The order declared.
+    pub order_id: OrderId,
+    /// `declarationRequestId`: the same for every send and re-send of this declaration.
+    pub declaration_request_id: DeclarationRequestId,
+    /// The exact `declare` body, as sent and sent again. It holds the buyer's certificate number
+    /// (personal data), so it is a [`Body`]: redacted in `Debug`, encrypted by the store.
+    pub request_body: Body,
+    /// How much is declared (counts toward the payment's cap while not refused).
+    pub amount: Amount,
+    /// The customs office's code (`customs.customsCode`).
+    pub customs_code: String,
+    /// Where it stands.
+    pub state: DeclarationState,
+    /// The last result code that mattered (a refusal's, or `NOT_SENT`).
+    pub result_code: Option<String>,
+    /// Alipay's message with that code.
+    pub result_message: Option<String>,
+    /// Alipay's last successful `declare` answer (customs' payment and order numbers, the identity
+    /// check, clearing details once the receipt is back).
+    pub accepted: Option<DeclareResponse>,
+    /// The last record `inquiryDeclarationRequests` gave for it (customs' status and answer).
+    pub record: Option<DeclarationRecord>,
+    /// Sends so far (first send, retries and re-sends).
+    pub sends: u32,
+    /// `inquiryDeclarationRequests` calls so far.
+    pub inquiries: u32,
+    /// When the last send that may have reached Alipay left (a re-send of changed fields is taken
+    /// by Alipay only more than five minutes after the previous call).
+    pub last_sent_at: Option<Millis>,
+    /// When the current round (first send, or the latest re-send) started: retries and inquiries
+    /// back off from here, and a person is told when it takes long.
+    pub round_started_at: Millis,
+    /// Compare-and-set version.
+    pub version: u64,
+    /// Created at.
+    pub created_at: Millis,
+    /// Last changed at.
+    pub updated_at: Millis,
+}
+
+impl Declaration {
+    /// Whether customs has answered (the record carries its result code or return time).
+    pub fn customs_answered(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| {
+            r.customs_declaration_result_code.is_some()
+                || r.customs_declaration_return_time.is_some()
+        })
+    }
+}
+
 /// Future work, durable: written with the state change that needs it. One job per subject at most;
 /// what it does is read from the subject's state when it runs (send, inquire, cancel, refresh, …).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -365,6 +430,8 @@ pub enum JobKind {
     /// Move an authorization on: recover an interrupted consult, expire a consent nobody gave,
     /// exchange a code, refresh or expire a token, revoke.
     Authorization(AuthorizationId),
+    /// Move a customs declaration on: send it, send it again, read customs' answer.
+    Declaration(DeclarationId),
 }
 
 impl JobKind {
@@ -374,6 +441,7 @@ impl JobKind {
             Self::Payment(_) => "payment",
             Self::Refund(_) => "refund",
             Self::Authorization(_) => "authorization",
+            Self::Declaration(_) => "declaration",
         }
     }
 
@@ -383,6 +451,7 @@ impl JobKind {
             Self::Payment(id) => id.as_str(),
             Self::Refund(id) => id.as_str(),
             Self::Authorization(id) => id.as_str(),
+            Self::Declaration(id) => id.as_str(),
         }
     }
 
@@ -392,6 +461,7 @@ impl JobKind {
             "payment" => Some(Self::Payment(AttemptId::new(subject))),
             "refund" => Some(Self::Refund(RefundId::new(subject))),
             "authorization" => Some(Self::Authorization(AuthorizationId::new(subject))),
+            "declaration" => Some(Self::Declaration(DeclarationId::new(subject))),
             _ => None,
         }
     }
@@ -454,11 +524,17 @@ pub enum EventKind {
     /// A webhook endpoint answered no delivery for days and was disabled: its events wait until
     /// it is enabled again (subject: the endpoint).
     WebhookEndpointDisabled,
+    /// Alipay accepted a customs declaration (sent or re-sent); customs' answer comes later.
+    CustomsDeclarationAccepted,
+    /// Alipay refused a customs declaration (the detail is its result code).
+    CustomsDeclarationFailed,
+    /// Customs answered a declaration (the detail is customs' result code).
+    CustomsDeclarationCompleted,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 14] = [
         Self::AuthorizationActive,
         Self::AuthorizationNeedsReauthorization,
         Self::AuthorizationEnded,
@@ -470,6 +546,9 @@ impl EventKind {
         Self::RefundFailed,
         Self::OperatorAttention,
         Self::WebhookEndpointDisabled,
+        Self::CustomsDeclarationAccepted,
+        Self::CustomsDeclarationFailed,
+        Self::CustomsDeclarationCompleted,
     ];
 
     /// The kind with this name.
@@ -491,6 +570,9 @@ impl EventKind {
             Self::RefundFailed => "refund.failed",
             Self::OperatorAttention => "operator.attention",
             Self::WebhookEndpointDisabled => "webhook_endpoint.disabled",
+            Self::CustomsDeclarationAccepted => "customs_declaration.accepted",
+            Self::CustomsDeclarationFailed => "customs_declaration.failed",
+            Self::CustomsDeclarationCompleted => "customs_declaration.completed",
         }
     }
 }
@@ -534,6 +616,8 @@ pub enum Subject {
     Order(OrderId),
     /// A refund.
     Refund(RefundId),
+    /// A customs declaration.
+    Declaration(DeclarationId),
     /// A job that was set aside.
     Job(JobId),
     /// A notification (by its inbox key, or the id it names).
@@ -547,6 +631,7 @@ impl Subject {
             Self::Authorization(_) => "authorization",
             Self::Order(_) => "order",
             Self::Refund(_) => "refund",
+            Self::Declaration(_) => "declaration",
             Self::Job(_) => "job",
             Self::Notification(_) => "notification",
         }
@@ -558,6 +643,7 @@ impl Subject {
             Self::Authorization(id) => id.as_str(),
             Self::Order(id) => id.as_str(),
             Self::Refund(id) => id.as_str(),
+            Self::Declaration(id) => id.as_str(),
             Self::Job(id) => id.as_str(),
             Self::Notification(id) => id,
         }
@@ -569,6 +655,7 @@ impl Subject {
             "authorization" => Some(Self::Authorization(AuthorizationId::new(id))),
             "order" => Some(Self::Order(OrderId::new(id))),
             "refund" => Some(Self::Refund(RefundId::new(id))),
+            "declaration" => Some(Self::Declaration(DeclarationId::new(id))),
             "job" => Some(Self::Job(JobId::new(id))),
             "notification" => Some(Self::Notification(id.to_owned())),
             _ => None,

@@ -6,7 +6,8 @@ use std::fmt;
 
 use ams_protocol::{
     AccessToken, ApplyTokenRequest, ApplyTokenResponse, AuthState, CancelRequest, CancelResponse,
-    ConsultRequest, ConsultResponse, InquiryPaymentRequest, InquiryPaymentResponse,
+    ConsultRequest, ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
     InquiryRefundRequest, InquiryRefundResponse, Notification, PayResponse, PaymentRequestId,
     RefundRequestId, RefundResponse, RevokeRequest, RevokeResponse,
 };
@@ -15,9 +16,9 @@ use async_trait::async_trait;
 use crate::lifecycle::authorization::AuthorizationState;
 use crate::lifecycle::order::OrderState;
 use crate::model::{
-    AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body, Event,
-    IdempotencyRecord, InboxEntry, Job, JobId, JobKind, LeaseToken, Millis, Order, OrderId,
-    PaymentAttempt, Refund, RefundId, Resolution, Subject,
+    AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body, Declaration,
+    DeclarationId, DeclarationRequestId, Event, IdempotencyRecord, InboxEntry, Job, JobId, JobKind,
+    LeaseToken, Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
 
 /// Time, in Unix milliseconds. Nothing in the domain reads the system clock.
@@ -99,6 +100,27 @@ pub trait Gateway: Send + Sync {
     async fn refund(&self, body: &str) -> Reply<RefundResponse>;
     /// `inquiryRefund`.
     async fn inquiry_refund(&self, request: &InquiryRefundRequest) -> Reply<InquiryRefundResponse>;
+
+    /// `declare` (customs, China only), with the exact JSON body stored on the declaration, sent
+    /// byte for byte. A gateway without customs declarations answers [`Reply::NotSent`]: nothing
+    /// reaches Alipay, and the declaration waits (its job goes on, a person is told).
+    async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
+        let _ = body;
+        Reply::NotSent {
+            detail: "this gateway does not send customs declarations".into(),
+        }
+    }
+
+    /// `inquiryDeclarationRequests`. Without customs declarations: [`Reply::NotSent`].
+    async fn inquiry_declaration_requests(
+        &self,
+        request: &InquiryDeclarationRequestsRequest,
+    ) -> Reply<InquiryDeclarationRequestsResponse> {
+        let _ = request;
+        Reply::NotSent {
+            detail: "this gateway does not send customs declarations".into(),
+        }
+    }
 }
 
 /// A notification as it arrived: the path it was posted to, its headers and its raw body. The
@@ -385,6 +407,24 @@ pub trait Tx: Send {
     async fn insert_refund(&mut self, refund: &Refund) -> Result<(), StoreError>;
     /// Compare-and-set update.
     async fn update_refund(&mut self, refund: &Refund) -> Result<bool, StoreError>;
+
+    /// A customs declaration by id.
+    async fn declaration(&mut self, id: &DeclarationId) -> Result<Option<Declaration>, StoreError>;
+    /// The declaration with this `declarationRequestId`.
+    async fn declaration_by_request_id(
+        &mut self,
+        id: &DeclarationRequestId,
+    ) -> Result<Option<Declaration>, StoreError>;
+    /// Every declaration of an order, oldest first.
+    async fn declarations_of_order(
+        &mut self,
+        order: &OrderId,
+    ) -> Result<Vec<Declaration>, StoreError>;
+    /// Inserts a new declaration. [`StoreError::Conflict`] when its id or `declarationRequestId`
+    /// exists.
+    async fn insert_declaration(&mut self, declaration: &Declaration) -> Result<(), StoreError>;
+    /// Compare-and-set update.
+    async fn update_declaration(&mut self, declaration: &Declaration) -> Result<bool, StoreError>;
 
     /// Makes sure the job `kind` runs no later than `due_at`: creates it if there is none; moves an
     /// idle one earlier (never later); brings back one that was set aside (its attempts counted

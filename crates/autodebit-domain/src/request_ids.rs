@@ -107,6 +107,23 @@ impl Ids {
         )))
     }
 
+    /// A new `declarationRequestId`: at most 32 characters, as `declare` requires (`D`, the time,
+    /// a sequence number and 48 random bits).
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn declaration_request_id(
+        &self,
+        now: Millis,
+    ) -> Result<ams_protocol::DeclarationRequestId, RandomError> {
+        let random = self.hex(6)?;
+        Ok(ams_protocol::DeclarationRequestId::new(format!(
+            "D{}{:04}{random}",
+            timestamp(now),
+            self.next() % 10_000
+        )))
+    }
+
     /// A new unguessable `authState` (128 random bits).
     ///
     /// # Errors
@@ -173,6 +190,15 @@ mod tests {
             .map(|_| ids.payment_request_id(now, "APP", 1).unwrap().into_inner())
             .collect();
         assert_eq!(many.len(), 10_000);
+    }
+
+    #[test]
+    fn declaration_request_ids_fit_in_32_characters() {
+        let ids = Ids::new(Arc::new(OsRandom));
+        let id = ids.declaration_request_id(1_735_689_599_000).unwrap();
+        assert_eq!(id.as_str().len(), 31);
+        assert!(id.as_str().starts_with("D20241231235959"));
+        assert_ne!(id, ids.declaration_request_id(1_735_689_599_000).unwrap());
     }
 
     #[test]

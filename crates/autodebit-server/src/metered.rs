@@ -27,7 +27,8 @@ use std::time::Instant;
 
 use ams_protocol::{
     ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
-    ConsultResponse, GrantType, InquiryPaymentRequest, InquiryPaymentResponse,
+    ConsultResponse, DeclareResponse, GrantType, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
     InquiryRefundRequest, InquiryRefundResponse, PayResponse, RefundResponse, RevokeRequest,
     RevokeResponse,
 };
@@ -192,6 +193,21 @@ impl Gateway for MeteredGateway {
 
     async fn inquiry_refund(&self, request: &InquiryRefundRequest) -> Reply<InquiryRefundResponse> {
         measured!(self, "inquiryRefund", inquiry_refund(request))
+    }
+
+    async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
+        measured!(self, "declare", declare(body))
+    }
+
+    async fn inquiry_declaration_requests(
+        &self,
+        request: &InquiryDeclarationRequestsRequest,
+    ) -> Reply<InquiryDeclarationRequestsResponse> {
+        measured!(
+            self,
+            "inquiryDeclarationRequests",
+            inquiry_declaration_requests(request)
+        )
     }
 }
 

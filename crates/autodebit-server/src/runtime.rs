@@ -544,6 +544,7 @@ pub async fn build(
             payment_notify_url: Some(format!("{public_url}{}", notify_path(id, "payments"))),
             refund_notify_url: Some(format!("{public_url}{}", notify_path(id, "refunds"))),
             settlement_currency: m.settlement_currency.as_deref().and_then(parse_currency),
+            customs_declarations: m.customs_declarations,
             ..Settings::default()
         };
         let scoped = store

@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_webhook_endpoints.sql"),
         include_str!("../migrations/postgres/0005_webhook_endpoints.sql"),
     ),
+    (
+        6,
+        "customs declarations",
+        include_str!("../migrations/sqlite/0006_customs_declarations.sql"),
+        include_str!("../migrations/postgres/0006_customs_declarations.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -26,6 +26,8 @@ pub struct Reencrypted {
     pub attempts: u64,
     /// Refunds (`refund` bodies).
     pub refunds: u64,
+    /// Customs declarations (`declare` bodies).
+    pub declarations: u64,
     /// Inbox entries (notification bodies).
     pub inbox: u64,
     /// Webhook endpoints made through the API (signing secrets).
@@ -40,6 +42,7 @@ impl Reencrypted {
         self.authorizations
             + self.attempts
             + self.refunds
+            + self.declarations
             + self.inbox
             + self.webhook_endpoints
             + self.api_requests
@@ -60,7 +63,7 @@ struct Sealed {
     tally: fn(&mut Reencrypted) -> &mut u64,
 }
 
-const TABLES: [Sealed; 6] = [
+const TABLES: [Sealed; 7] = [
     Sealed {
         table: "authorizations",
         select: "SELECT id, version, key_version, merchant_id, access_token, refresh_token, \
@@ -95,6 +98,15 @@ const TABLES: [Sealed; 6] = [
                  WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
         columns: &["request_body"],
         tally: |r| &mut r.refunds,
+    },
+    Sealed {
+        table: "customs_declarations",
+        select: "SELECT id, version, key_version, merchant_id, request_body \
+                 FROM customs_declarations WHERE key_version <> $1 ORDER BY id LIMIT $2",
+        update: "UPDATE customs_declarations SET request_body = $2, key_version = $3 \
+                 WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
+        columns: &["request_body"],
+        tally: |r| &mut r.declarations,
     },
     Sealed {
         table: "inbox",
@@ -140,6 +152,7 @@ impl SqlStore {
             "SELECT count(*) FROM authorizations WHERE key_version <> $1",
             "SELECT count(*) FROM payment_attempts WHERE key_version <> $1",
             "SELECT count(*) FROM refunds WHERE key_version <> $1",
+            "SELECT count(*) FROM customs_declarations WHERE key_version <> $1",
             "SELECT count(*) FROM inbox WHERE key_version <> $1",
             "SELECT count(*) FROM webhook_endpoints WHERE key_version IS NOT NULL AND key_version <> $1",
             "SELECT count(*) FROM api_requests WHERE key_version IS NOT NULL AND key_version <> $1",

@@ -3,18 +3,19 @@
 //! table, the column and the row id as associated data.
 
 use ams_protocol::{
-    AccessToken, Amount, AuthCode, AuthState, Currency, CustomerBelongsTo, OsType, PaymentId,
-    PaymentRequestId, RefreshToken, RefundRequestId, TerminalType,
+    AccessToken, Amount, AuthCode, AuthState, Currency, CustomerBelongsTo, DeclarationRequestId,
+    OsType, PaymentId, PaymentRequestId, RefreshToken, RefundRequestId, TerminalType,
 };
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::lifecycle::authorization::AuthorizationState;
+use autodebit_domain::lifecycle::declaration::DeclarationState;
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::lifecycle::refund::RefundState;
 use autodebit_domain::model::{
     AlipayRefundId, AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body,
-    CancelReason, Event, EventKind, IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease,
-    LeaseToken, OperatorAction, Order, OrderId, PaymentAttempt, Refund, RefundId, RefundOrigin,
-    Resolution, Subject, TokenSet,
+    CancelReason, Declaration, DeclarationId, Event, EventKind, IdempotencyRecord, InboxEntry, Job,
+    JobId, JobKind, JobLease, LeaseToken, OperatorAction, Order, OrderId, PaymentAttempt, Refund,
+    RefundId, RefundOrigin, Resolution, Subject, TokenSet,
 };
 use autodebit_domain::ports::StoreError;
 
@@ -56,6 +57,14 @@ macro_rules! refund_columns {
          updated_at, key_version, origin, not_sent, maybe_sent, merchant_id"
     };
 }
+/// The columns of `customs_declarations`.
+macro_rules! declaration_columns {
+    () => {
+        "id, order_id, declaration_request_id, request_body, currency, amount_minor, \
+         customs_code, state, result_code, result_message, accepted, record, sends, inquiries, \
+         last_sent_at, round_started_at, key_version, version, created_at, updated_at, merchant_id"
+    };
+}
 /// The columns of `jobs` that make a [`Job`], in the order [`job`] reads them.
 macro_rules! job_columns {
     () => {
@@ -70,8 +79,8 @@ macro_rules! attention_columns {
     };
 }
 pub(crate) use {
-    attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
-    refund_columns,
+    attempt_columns, attention_columns, authorization_columns, declaration_columns, job_columns,
+    order_columns, refund_columns,
 };
 
 /// Blind-index purpose of the access token (current and retired ones share it, so a token is
@@ -464,6 +473,105 @@ pub(crate) fn refund_values(
     ])
 }
 
+/// A JSON column of the declaration `id`, parsed (NULL: none).
+macro_rules! json_column {
+    ($row:expr, $i:expr, $what:expr, $id:expr) => {
+        $row.opt_text($i)?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    StoreError::Corrupt(format!("{} of declaration {}: {e}", $what, $id))
+                })
+            })
+            .transpose()
+    };
+}
+
+/// A customs declaration row, decrypted.
+pub(crate) fn declaration(row: &Row, keys: &Keyring) -> Result<Declaration, StoreError> {
+    let id = row.text(0)?;
+    let body = open(
+        keys,
+        ("customs_declarations", "request_body"),
+        &id,
+        &row.text(20)?,
+        Some(row.text(3)?),
+    )?
+    .unwrap_or_default();
+    Ok(Declaration {
+        order_id: OrderId::new(row.text(1)?),
+        declaration_request_id: DeclarationRequestId::new(row.text(2)?),
+        request_body: Body::new(body),
+        amount: amount(row, 4, 5)?,
+        customs_code: row.text(6)?,
+        state: named(row, 7, DeclarationState::from_name)?,
+        result_code: row.opt_text(8)?,
+        result_message: row.opt_text(9)?,
+        accepted: json_column!(row, 10, "accepted", id)?,
+        record: json_column!(row, 11, "record", id)?,
+        sends: to_u32(row.int(12)?, "sends")?,
+        inquiries: to_u32(row.int(13)?, "inquiries")?,
+        last_sent_at: row.opt_int(14)?,
+        round_started_at: row.int(15)?,
+        version: to_u64(row.int(17)?, "version")?,
+        created_at: row.int(18)?,
+        updated_at: row.int(19)?,
+        id: DeclarationId::new(id),
+    })
+}
+
+/// The values of `merchant`'s declaration row, in [`declaration_columns`] order, sealed with the
+/// current key.
+pub(crate) fn declaration_values(
+    d: &Declaration,
+    version: u64,
+    keys: &Keyring,
+    merchant: &str,
+) -> Result<Vec<Value>, StoreError> {
+    let id = d.id.as_str();
+    let accepted = d
+        .accepted
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Rejected(format!("declaration {id}: {e}")))?;
+    let record = d
+        .record
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Rejected(format!("declaration {id}: {e}")))?;
+    Ok(vec![
+        id.into(),
+        d.order_id.as_str().into(),
+        d.declaration_request_id.as_str().into(),
+        seal(
+            keys,
+            ("customs_declarations", "request_body"),
+            id,
+            merchant,
+            Some(d.request_body.expose()),
+        )?
+        .into(),
+        d.amount.currency.code().into(),
+        to_i64(d.amount.minor_units(), "amount")?.into(),
+        d.customs_code.as_str().into(),
+        d.state.name().into(),
+        d.result_code.as_deref().into(),
+        d.result_message.as_deref().into(),
+        accepted.as_deref().into(),
+        record.as_deref().into(),
+        i64::from(d.sends).into(),
+        i64::from(d.inquiries).into(),
+        d.last_sent_at.into(),
+        d.round_started_at.into(),
+        i64::from(keys.current_version()).into(),
+        to_i64(version, "version")?.into(),
+        d.created_at.into(),
+        d.updated_at.into(),
+        merchant.into(),
+    ])
+}
+
 /// A job row ([`job_columns`]). A kind this version does not know, an attempt count out of range
 /// or half a lease is [`StoreError::Corrupt`].
 pub(crate) fn job(row: &Row) -> Result<Job, StoreError> {
@@ -679,6 +787,9 @@ mod tests {
             EventKind::RefundFailed => 8,
             EventKind::OperatorAttention => 9,
             EventKind::WebhookEndpointDisabled => 10,
+            EventKind::CustomsDeclarationAccepted => 11,
+            EventKind::CustomsDeclarationFailed => 12,
+            EventKind::CustomsDeclarationCompleted => 13,
         }
     }
 
@@ -717,6 +828,7 @@ mod tests {
             JobKind::Payment(AttemptId::new("a")),
             JobKind::Refund(RefundId::new("r")),
             JobKind::Authorization(AuthorizationId::new("z")),
+            JobKind::Declaration(DeclarationId::new("d")),
         ] {
             let job = job(&row(kind.name(), kind.subject(), 1, Some("t"))).unwrap();
             assert_eq!(job.kind, kind);

@@ -14,6 +14,7 @@ use autodebit_domain::model::{
     IdempotencyRecord, InboxEntry, Job, JobId, JobKind, LeaseToken, Millis, Order, OrderId,
     PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
+use autodebit_domain::model::{Declaration, DeclarationId, DeclarationRequestId};
 use autodebit_domain::ports::{AuthorizationFilter, OrderFilter, PageRequest, StoreError, Tx};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -23,8 +24,8 @@ use crate::db::{Exec, Row, Value};
 use crate::jobs::JobOp;
 use crate::list::Listing;
 use crate::rows::{
-    self, attempt_columns, attention_columns, authorization_columns, job_columns, order_columns,
-    refund_columns,
+    self, attempt_columns, attention_columns, authorization_columns, declaration_columns,
+    job_columns, order_columns, refund_columns,
 };
 
 /// A unit of work on a [`crate::SqlStore`]: one open database transaction. Dropped without
@@ -617,6 +618,92 @@ impl Tx for SqlTx {
              WHERE id = $1 AND merchant_id = $20 AND version = $21",
             values,
             refund.version,
+        )
+        .await
+    }
+
+    async fn declaration(&mut self, id: &DeclarationId) -> Result<Option<Declaration>, StoreError> {
+        self.read_one(
+            concat!(
+                "SELECT ",
+                declaration_columns!(),
+                " FROM customs_declarations WHERE id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
+            rows::declaration,
+        )
+        .await
+    }
+
+    async fn declaration_by_request_id(
+        &mut self,
+        id: &DeclarationRequestId,
+    ) -> Result<Option<Declaration>, StoreError> {
+        self.read_one(
+            concat!(
+                "SELECT ",
+                declaration_columns!(),
+                " FROM customs_declarations WHERE declaration_request_id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
+            rows::declaration,
+        )
+        .await
+    }
+
+    async fn declarations_of_order(
+        &mut self,
+        order: &OrderId,
+    ) -> Result<Vec<Declaration>, StoreError> {
+        self.read(
+            concat!(
+                "SELECT ",
+                declaration_columns!(),
+                " FROM customs_declarations WHERE order_id = $1 AND merchant_id = $2 \
+                 ORDER BY created_at, id"
+            ),
+            vec![order.as_str().into(), self.merchant_value()],
+            rows::declaration,
+        )
+        .await
+    }
+
+    async fn insert_declaration(&mut self, declaration: &Declaration) -> Result<(), StoreError> {
+        let values = rows::declaration_values(declaration, 0, &self.keys, &self.merchant)?;
+        self.insert(
+            concat!(
+                "INSERT INTO customs_declarations (",
+                declaration_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING"
+            ),
+            values,
+            || {
+                format!(
+                    "customs declaration {} or declarationRequestId {} exists",
+                    declaration.id, declaration.declaration_request_id
+                )
+            },
+        )
+        .await
+    }
+
+    async fn update_declaration(&mut self, declaration: &Declaration) -> Result<bool, StoreError> {
+        let values = rows::declaration_values(
+            declaration,
+            version_after(declaration.version)?,
+            &self.keys,
+            &self.merchant,
+        )?;
+        self.update(
+            "UPDATE customs_declarations SET order_id = $2, declaration_request_id = $3, \
+             request_body = $4, currency = $5, amount_minor = $6, customs_code = $7, state = $8, \
+             result_code = $9, result_message = $10, accepted = $11, record = $12, sends = $13, \
+             inquiries = $14, last_sent_at = $15, round_started_at = $16, key_version = $17, \
+             version = $18, created_at = $19, updated_at = $20 \
+             WHERE id = $1 AND merchant_id = $21 AND version = $22",
+            values,
+            declaration.version,
         )
         .await
     }

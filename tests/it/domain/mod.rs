@@ -3,6 +3,7 @@
 //! through the real client (`sandbox`). Each runs over every store backend the machine offers:
 //! in memory always, SQLite always, PostgreSQL when `AUTODEBIT_TEST_DATABASE_URL` names one.
 
+mod customs;
 mod flows;
 mod money;
 mod properties;
@@ -251,6 +252,15 @@ impl Gateway for Observing {
     ) -> Reply<ams_protocol::InquiryRefundResponse> {
         self.inner.inquiry_refund(r).await
     }
+    async fn declare(&self, body: &str) -> Reply<ams_protocol::DeclareResponse> {
+        self.inner.declare(body).await
+    }
+    async fn inquiry_declaration_requests(
+        &self,
+        r: &ams_protocol::InquiryDeclarationRequestsRequest,
+    ) -> Reply<ams_protocol::InquiryDeclarationRequestsResponse> {
+        self.inner.inquiry_declaration_requests(r).await
+    }
 }
 
 /// The flows over one backend, the scripted gateway and a manual clock.
@@ -303,6 +313,10 @@ impl H {
 
     pub(crate) fn authorizations(&self) -> Authorizations {
         Authorizations::new(self.ctx.clone())
+    }
+
+    pub(crate) fn customs(&self) -> autodebit_domain::services::customs::Customs {
+        autodebit_domain::services::customs::Customs::new(self.ctx.clone())
     }
 
     pub(crate) fn operator(&self) -> Operator {

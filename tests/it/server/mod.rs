@@ -22,6 +22,7 @@
 //! `processing`.
 
 mod binding;
+mod customs;
 mod events;
 mod faults;
 mod fuzz;
@@ -43,7 +44,7 @@ use ams_sandbox::{
     ClockUpdate, EntryKind, FaultAction, FaultRule, LedgerEntry, SandboxHandle, UserSpec,
 };
 use ams_signing::{Backend, GeneratedKeyPair, PrivateKey, PublicKey};
-use autodebit_domain::model::{Job, JobKind};
+use autodebit_domain::model::Job;
 use autodebit_server::config::{Config, DatabaseUrl, Environment, MerchantConfig, Secret};
 use autodebit_server::runtime::{Options, SandboxTime};
 use autodebit_server::serve::{self, RunningServer};
@@ -650,11 +651,7 @@ impl Srv {
             .jobs()
             .await
             .iter()
-            .map(|j| match &j.kind {
-                JobKind::Payment(id) => id.to_string(),
-                JobKind::Refund(id) => id.to_string(),
-                JobKind::Authorization(id) => id.to_string(),
-            })
+            .map(|j| j.kind.subject().to_owned())
             .collect();
         for attempt in self.store().attempts().await.expect("attempts") {
             assert!(

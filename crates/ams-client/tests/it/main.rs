@@ -2,6 +2,7 @@
 //! against the in-process ams-sandbox (see `sandbox`).
 
 mod config;
+mod field_rules;
 mod notifications;
 mod outcomes;
 mod retry;

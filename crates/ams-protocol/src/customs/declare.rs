@@ -24,12 +24,8 @@ use crate::check::{self, FieldError, Rule, Validate};
 use crate::common::amount::Amount;
 use crate::common::ids::PaymentId;
 use crate::common::result::AmsResult;
-use crate::endpoint::endpoint;
 use crate::lenient;
 use crate::macros::optional_setters;
-
-/// Production path of declare.
-pub const DECLARE_PATH: &str = "/ams/api/v1/customs/declare";
 
 /// declare request body.
 ///
@@ -141,7 +137,8 @@ optional_setters!(DeclareRequest {
 });
 
 impl Validate for DeclareRequest {
-    /// Checks: `declarationRequestId` 1–32 characters; `paymentId` required, max 64;
+    /// Checks: `declarationRequestId` 1–32 characters; `paymentId` required, max 64; an amount
+    /// greater than 0;
     /// `customs.customsCode`, `merchantCustomsInfo.merchantCustomsCode` and `…Name` required;
     /// `suborderId` max 64 and required when `splitOrder` is `true`; `buyerCertificate` (when present):
     /// `certificateNo` required, max 64, holder-name lengths.
@@ -156,6 +153,12 @@ impl Validate for DeclareRequest {
             32,
         )?;
         check::required_max("paymentId", self.payment_id.as_str(), 64)?;
+        if self.declaration_amount.is_zero() {
+            return Err(FieldError::new(
+                "declarationAmount.value",
+                Rule::Invalid("must be greater than 0"),
+            ));
+        }
         self.customs.check("customs")?;
         self.merchant_customs_info.check("merchantCustomsInfo")?;
         match self.suborder_id.as_deref() {
@@ -177,7 +180,7 @@ impl Validate for DeclareRequest {
 
 /// declare response body: the fields beyond `result` come with `S` (the clearing fields only once
 /// customs' receipt is back).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DeclareResponse {
@@ -229,4 +232,4 @@ optional_setters!(DeclareResponse {
     with_customs_provider_registration_id => customs_provider_registration_id: String,
 });
 
-endpoint!(DeclareRequest => DeclareResponse, DECLARE_PATH, "declare");
+crate::api::ams_api!(DeclareRequest => DeclareResponse, crate::api::Api::Declare);

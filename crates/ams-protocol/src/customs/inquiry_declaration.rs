@@ -11,13 +11,8 @@ use crate::check::{self, FieldError, Validate};
 use crate::common::amount::Amount;
 use crate::common::datetime::AmsDateTime;
 use crate::common::result::AmsResult;
-use crate::endpoint::endpoint;
 use crate::lenient;
 use crate::macros::optional_setters;
-
-/// Production path of inquiryDeclarationRequests.
-pub const INQUIRY_DECLARATION_REQUESTS_PATH: &str =
-    "/ams/api/v1/customs/inquiryDeclarationRequests";
 
 /// At most this many ids per inquiry (`declarationRequestIds`, `declarationRequestsNotFound`,
 /// `declarationRecords`).
@@ -64,7 +59,7 @@ impl Validate for InquiryDeclarationRequestsRequest {
 }
 
 /// inquiryDeclarationRequests response body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct InquiryDeclarationRequestsResponse {
@@ -101,7 +96,7 @@ optional_setters!(InquiryDeclarationRequestsResponse {
 /// because the page's child table was never readable: maximum lengths and enum values are UNKNOWN.
 /// `splitOrder` is read leniently (boolean or `"true"`/`"false"`) and written as a JSON boolean — the Go
 /// SDK fails a whole response on a string.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct DeclarationRecord {
@@ -174,8 +169,4 @@ optional_setters!(DeclarationRecord {
     with_customs_declaration_return_time => customs_declaration_return_time: AmsDateTime,
 });
 
-endpoint!(
-    InquiryDeclarationRequestsRequest => InquiryDeclarationRequestsResponse,
-    INQUIRY_DECLARATION_REQUESTS_PATH,
-    "inquiryDeclarationRequests"
-);
+crate::api::ams_api!(InquiryDeclarationRequestsRequest => InquiryDeclarationRequestsResponse, crate::api::Api::InquiryDeclarationRequests);

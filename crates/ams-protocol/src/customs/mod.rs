@@ -1,14 +1,14 @@
 //! Customs declaration (China customs only, digest §9.3–9.4): `declare` and
 //! `inquiryDeclarationRequests`, with their objects and the customs-code table.
 //!
-//! These APIs are not yet [`Api`](crate::Api) variants; their request types implement
-//! [`Endpoint`](crate::Endpoint) and [`Validate`](crate::Validate).
+//! Their request types implement [`AmsRequest`](crate::AmsRequest) (with the [`Api`](crate::Api)
+//! variant and response type) and [`Validate`](crate::Validate), as the core APIs' do.
 //!
 //! # Example
 //!
 //! ```
 //! use ams_protocol::{
-//!     Amount, Currency, CustomsInfo, CustomsOffice, DeclareRequest, DeclareResponse, Endpoint,
+//!     Amount, Currency, CustomsInfo, CustomsOffice, DeclareRequest, DeclareResponse, AmsRequest, Api, request_path,
 //!     MerchantCustomsInfo, Rule, Validate,
 //! };
 //!
@@ -21,7 +21,7 @@
 //! );
 //! request.validate()?; // the documented field rules, before sending
 //! assert_eq!(
-//!     DeclareRequest::request_path("SANDBOX_5X00000000000000"),
+//!     request_path(DeclareRequest::API, "SANDBOX_5X00000000000000"),
 //!     "/ams/sandbox/api/v1/customs/declare"
 //! );
 //! let body = serde_json::to_string(&request)?;
@@ -47,7 +47,7 @@
 //! assert!(received.split_order);
 //! assert_eq!(received.suborder_id.as_deref(), Some("SUB_1"));
 //!
-//! let response: <DeclareRequest as Endpoint>::Response = serde_json::from_str(
+//! let response: <DeclareRequest as AmsRequest>::Response = serde_json::from_str(
 //!     r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"Success"}}"#,
 //! )?;
 //! let _: DeclareResponse = response;

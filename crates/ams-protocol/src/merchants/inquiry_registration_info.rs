@@ -7,12 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::model::MerchantRegistrationInfo;
 use crate::check::{self, FieldError, Validate};
 use crate::common::result::AmsResult;
-use crate::endpoint::endpoint;
 use crate::macros::optional_setters;
 use crate::payments::pay::ProductCode;
-
-/// Production path of inquiryRegistrationInfo.
-pub const INQUIRY_REGISTRATION_INFO_PATH: &str = "/ams/api/v1/merchants/inquiryRegistrationInfo";
 
 /// inquiryRegistrationInfo request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +83,4 @@ optional_setters!(InquiryRegistrationInfoResponse {
     with_product_codes => product_codes: Vec<ProductCode>,
 });
 
-endpoint!(
-    InquiryRegistrationInfoRequest => InquiryRegistrationInfoResponse,
-    INQUIRY_REGISTRATION_INFO_PATH,
-    "inquiryRegistrationInfo"
-);
+crate::api::ams_api!(InquiryRegistrationInfoRequest => InquiryRegistrationInfoResponse, crate::api::Api::InquiryRegistrationInfo);

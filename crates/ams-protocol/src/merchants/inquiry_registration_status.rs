@@ -10,12 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::model::{PspRegistrationResult, RegistrationRequestId, RegistrationResult};
 use crate::check::{self, FieldError, Rule, Validate};
 use crate::common::result::AmsResult;
-use crate::endpoint::endpoint;
 use crate::macros::optional_setters;
-
-/// Production path of inquiryRegistrationStatus.
-pub const INQUIRY_REGISTRATION_STATUS_PATH: &str =
-    "/ams/api/v1/merchants/inquiryRegistrationStatus";
 
 /// inquiryRegistrationStatus request body: every field is optional, but at least one must be given.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -119,8 +114,4 @@ optional_setters!(InquiryRegistrationStatusResponse {
     with_psp_registration_result_list => psp_registration_result_list: Vec<PspRegistrationResult>,
 });
 
-endpoint!(
-    InquiryRegistrationStatusRequest => InquiryRegistrationStatusResponse,
-    INQUIRY_REGISTRATION_STATUS_PATH,
-    "inquiryRegistrationStatus"
-);
+crate::api::ams_api!(InquiryRegistrationStatusRequest => InquiryRegistrationStatusResponse, crate::api::Api::InquiryRegistrationStatus);

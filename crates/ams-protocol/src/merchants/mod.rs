@@ -2,8 +2,8 @@
 //! `inquiryRegistrationInfo`, and the `notifyRegistrationStatus` SPI. Deprecated by Alipay for online
 //! payments since August 2022; an optional module.
 //!
-//! These APIs are not yet [`Api`](crate::Api) variants; their request types implement
-//! [`Endpoint`](crate::Endpoint) and [`Validate`](crate::Validate).
+//! Their request types implement [`AmsRequest`](crate::AmsRequest) (with the [`Api`](crate::Api)
+//! variant and response type) and [`Validate`](crate::Validate), as the core APIs' do.
 
 pub mod inquiry_registration_info;
 pub mod inquiry_registration_status;

@@ -18,13 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::model::{MerchantRegistrationInfo, RegistrationRequestId};
 use crate::check::{self, FieldError, Rule, Validate};
 use crate::common::result::AmsResult;
-use crate::endpoint::endpoint;
 use crate::lenient::{self, OneOrMany};
 use crate::macros::optional_setters;
 use crate::payments::pay::ProductCode;
-
-/// Production path of registration.
-pub const REGISTRATION_PATH: &str = "/ams/api/v1/merchants/registration";
 
 /// registration request body.
 ///
@@ -189,4 +185,4 @@ optional_setters!(RegistrationResponse {
     with_pass_through_info => pass_through_info: String,
 });
 
-endpoint!(RegistrationRequest => RegistrationResponse, REGISTRATION_PATH, "registration");
+crate::api::ams_api!(RegistrationRequest => RegistrationResponse, crate::api::Api::Registration);

@@ -4,16 +4,16 @@
 //! request check names its field; the agent token never reaches `Debug`.
 
 use ams_protocol::{
-    ACK_SUCCESS_BODY, AgentToken, Amount, AmsResponse, Certificate, CertificateType,
-    ClearingChannel, ContactType, Currency, CustomsCode, CustomsInfo, CustomsOffice,
-    DeclarationRecord, DeclareRequest, DeclareResponse, Endpoint, ExtraNotification, FieldError,
-    IdentityCheckResult, InquiryDeclarationRequestsRequest, InquiryDeclarationRequestsResponse,
-    InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse,
-    InquiryRegistrationStatusRequest, InquiryRegistrationStatusResponse,
-    IsvAuthorizationNotification, MerchantCustomsInfo, MerchantRegistrationInfo, Notification,
-    NotificationAck, NotifyRegistrationStatus, ProductCode, RegistrationDetail,
-    RegistrationRequest, RegistrationResponse, RegistrationStatus, Rule, UserName, Validate,
-    WebSite,
+    ACK_SUCCESS_BODY, AgentToken, Amount, AmsRequest, AmsResponse, Api, Certificate,
+    CertificateType, ClearingChannel, ContactType, Currency, CustomsCode, CustomsInfo,
+    CustomsOffice, DeclarationRecord, DeclareRequest, DeclareResponse, ExtraNotification,
+    FieldError, IdentityCheckResult, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, InquiryRegistrationInfoRequest,
+    InquiryRegistrationInfoResponse, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse, IsvAuthorizationNotification, MerchantCustomsInfo,
+    MerchantRegistrationInfo, Notification, NotificationAck, NotifyRegistrationStatus, ProductCode,
+    RegistrationDetail, RegistrationRequest, RegistrationResponse, RegistrationStatus, Rule,
+    UserName, Validate, WebSite, request_path,
 };
 use serde_json::{Value, json};
 
@@ -51,14 +51,19 @@ fn fails(result: Result<(), FieldError>, field: &str, rule: Rule) {
 
 #[test]
 fn paths_and_names() {
-    fn check<R: Endpoint>(path: &str, name: &str) {
-        assert_eq!(R::PATH, path);
-        assert_eq!(R::NAME, name);
+    fn check<R: AmsRequest>(path: &str, name: &str) {
+        assert_eq!(R::API.path(), path);
+        assert_eq!(R::API.name(), name);
+        assert_eq!(Api::from_path(path), Some(R::API));
         assert!(path.ends_with(name));
-        assert_eq!(R::request_path("2188000000000000"), path);
+        assert_eq!(request_path(R::API, "2188000000000000"), path);
         assert_eq!(
-            R::request_path("SANDBOX_2188000000000000"),
+            request_path(R::API, "SANDBOX_2188000000000000"),
             path.replacen("/ams/api", "/ams/sandbox/api", 1)
+        );
+        assert_eq!(
+            Api::from_path(&request_path(R::API, "SANDBOX_2188000000000000")),
+            Some(R::API)
         );
     }
     check::<DeclareRequest>("/ams/api/v1/customs/declare", "declare");

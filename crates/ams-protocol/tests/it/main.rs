@@ -2,6 +2,7 @@
 
 mod addendum;
 mod behaviour;
+mod core_rules;
 mod digest_fixtures;
 mod support;
 mod vectors;

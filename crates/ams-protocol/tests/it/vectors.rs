@@ -160,7 +160,12 @@ fn every_sdk_request_and_response_round_trips() {
         responses += usize::from(response.is_some());
         check_case(name, api, str_at(req, "body"), response);
     }
-    assert_eq!(apis.len(), Api::ALL.len(), "every API is covered");
+    // The vectors cover the core APIs; the addendum's (§9) are covered by `addendum.rs`.
+    assert_eq!(
+        apis,
+        Api::CORE.into_iter().collect(),
+        "every core API is covered"
+    );
     assert_eq!(responses, 9);
     assert_eq!(rewrites, 9);
 }

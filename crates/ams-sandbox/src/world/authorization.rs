@@ -22,6 +22,11 @@ impl World {
         consent_url_base: &str,
         now: i64,
     ) -> ConsultResponse {
+        if let Some(refusal) =
+            self.unregistered_secondary_merchant(client_id, req.auth_client_id.as_deref())
+        {
+            return ConsultResponse::new(refusal);
+        }
         let contract = self
             .merchant_settings(client_id)
             .map(|m| m.wallets)

@@ -6,7 +6,13 @@
 //!
 //! The rules are split by section, one `impl World` per file: `accounts` (merchants and users),
 //! `faults`, `notifications` (the outbox), `ledger`, `authorization`, `payments` (pay, inquiry,
-//! cancel, refund) and `held` (requests in transit, released as fresh arrivals).
+//! cancel, refund), `customs` (declare and its inquiry, customs' receipts), `registration`
+//! (secondary merchants: registration, its review and inquiries) and `held` (requests in transit,
+//! released as fresh arrivals).
+//!
+//! What happens later by itself (a processing payment expiring, customs answering a declaration,
+//! the wallets ending a registration's review) happens in [`World::sweep`], which every call runs
+//! first and the notifier runs whenever the clock reaches the next such time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -23,11 +29,16 @@ use crate::model::{
 
 mod accounts;
 mod authorization;
+mod customs;
 mod faults;
 mod held;
 mod ledger;
 mod notifications;
 mod payments;
+mod registration;
+
+pub(crate) use customs::Declaration;
+pub(crate) use registration::Registration;
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -240,6 +251,12 @@ pub(crate) struct World {
     held: Vec<held::Held>,
     /// How many requests were ever held (numbers them).
     held_count: u64,
+    /// Customs declarations, in the order they were first accepted.
+    declarations: Vec<Declaration>,
+    declaration_by_request: HashMap<(String, String), usize>,
+    /// Secondary-merchant registrations (accepted and refused), in the order they arrived.
+    registrations: Vec<Registration>,
+    registration_by_request: HashMap<(String, String), usize>,
 }
 
 fn result(code: ResultCode, message: &str) -> AmsResult {
@@ -285,7 +302,25 @@ impl World {
             closed_requests: HashSet::new(),
             held: Vec::new(),
             held_count: 0,
+            declarations: Vec::new(),
+            declaration_by_request: HashMap::new(),
+            registrations: Vec::new(),
+            registration_by_request: HashMap::new(),
         }
+    }
+
+    /// Makes happen what was due by `now` (processing payments whose expiry passed fail, customs
+    /// answers declarations, wallets end registration reviews). Returns the next time something
+    /// falls due, if anything will.
+    pub(crate) fn sweep(&mut self, now: i64) -> Option<i64> {
+        [
+            self.expire_payments(now),
+            self.receive_customs_receipts(now),
+            self.end_registration_reviews(now),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The sandbox-wide settings.

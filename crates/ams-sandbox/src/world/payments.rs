@@ -149,6 +149,17 @@ impl World {
             }
             return self.pay_response(index);
         }
+        // A secondary merchant that must be registered and is not: refused, nothing recorded.
+        let secondary = req
+            .order
+            .merchant
+            .as_ref()
+            .and_then(|m| m.reference_merchant_id.as_deref());
+        if let Some(refusal) = self.unregistered_secondary_merchant(client_id, secondary) {
+            let mut response = PayResponse::new(refusal);
+            response.payment_request_id = Some(req.payment_request_id.clone());
+            return response;
+        }
         // A pay that a cancel overtook (OvertakenPay::Closed left a tombstone), or one arriving at
         // or after its own paymentExpiryTime, takes no effect: it is recorded as failed with
         // ORDER_IS_CLOSED, so an inquiry finds it FAIL and a retry gets the same answer.
@@ -284,7 +295,7 @@ impl World {
     }
 
     /// Fails every processing payment whose expiry has passed. Returns the next expiry, if any.
-    pub(crate) fn sweep(&mut self, now: i64) -> Option<i64> {
+    pub(super) fn expire_payments(&mut self, now: i64) -> Option<i64> {
         let expired: Vec<usize> = (0..self.payments.len())
             .filter(|&i| {
                 self.payments[i].state == PayState::Processing && now > self.payments[i].expires_ms
@@ -300,7 +311,7 @@ impl World {
             .min()
     }
 
-    fn find_payment(
+    pub(super) fn find_payment(
         &self,
         client_id: &str,
         payment_id: Option<&str>,

@@ -1,4 +1,5 @@
-//! The gateway's transport: the eight APIs under both path prefixes, absolute-form request targets,
+//! The gateway's transport: every API (the eight Auto Debit ones, customs declaration and
+//! secondary-merchant registration) under both path prefixes, absolute-form request targets,
 //! header names in any case, tolerated SDK header quirks, and the shape of the signed answer
 //! (lowercase `client-id`, `response-time`, `signature`, the signature third and URL-encoded).
 
@@ -42,6 +43,43 @@ fn probe(api: Api, fx: &Fixture) -> (Value, &'static str, &'static str) {
             json!({ "refundRequestId": "no-such-refund" }),
             "F",
             "ORDER_NOT_EXIST",
+        ),
+        Api::Declare => (
+            json!({
+                "declarationRequestId": "probe-declaration",
+                "paymentId": "no-such-payment",
+                "declarationAmount": { "currency": "USD", "value": "100" },
+                "customs": { "customsCode": "ZONGSHU", "region": "CN" },
+                "merchantCustomsInfo": { "merchantCustomsCode": "c", "merchantCustomsName": "n" },
+                "splitOrder": false
+            }),
+            "F",
+            "ORDER_NOT_EXIST",
+        ),
+        Api::InquiryDeclarationRequests => (
+            json!({ "declarationRequestIds": ["no-such-declaration"] }),
+            "S",
+            "SUCCESS",
+        ),
+        // Both rounds send the same registration: the second gets the first's answer.
+        Api::Registration => (
+            json!({
+                "registrationRequestId": "probe-registration",
+                "merchantInfo": { "referenceMerchantId": "probe-sub-merchant" },
+                "productCodes": ["AGREEMENT_PAYMENT"]
+            }),
+            "S",
+            "SUCCESS",
+        ),
+        Api::InquiryRegistrationStatus => (
+            json!({ "referenceMerchantId": "no-such-sub-merchant" }),
+            "F",
+            "RECORD_NOT_FOUND",
+        ),
+        Api::InquiryRegistrationInfo => (
+            json!({ "referenceMerchantId": "no-such-sub-merchant" }),
+            "F",
+            "RECORD_NOT_FOUND",
         ),
         other => panic!("unexpected api {other}"),
     }

@@ -12,6 +12,7 @@
 
 pub mod attempt;
 pub mod authorization;
+pub mod declaration;
 pub mod order;
 pub mod refund;
 

@@ -11,7 +11,7 @@
 //! read: every other job keeps running.
 
 use super::lease::Lease;
-use super::{Context, Error, authorizations, payments, refunds};
+use super::{Context, Error, authorizations, customs, payments, refunds};
 use crate::model::{
     AttentionId, AttentionItem, Event, EventKind, Job, JobId, JobKind, Millis, OperatorAction,
     Subject,
@@ -126,6 +126,7 @@ pub(crate) async fn run(ctx: &Context, lease: &Lease) -> Result<(), Error> {
         JobKind::Payment(id) => payments::step(ctx, lease, id).await,
         JobKind::Refund(id) => refunds::step(ctx, lease, id).await,
         JobKind::Authorization(id) => authorizations::step(ctx, lease, id).await,
+        JobKind::Declaration(id) => customs::step(ctx, lease, id).await,
     }
 }
 

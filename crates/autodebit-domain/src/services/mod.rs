@@ -74,6 +74,7 @@ macro_rules! unit_of_work {
 }
 
 pub mod authorizations;
+pub mod customs;
 pub mod jobs;
 mod lease;
 pub mod notifications;
@@ -365,6 +366,9 @@ pub struct Settings {
     pub settlement_currency: Option<Currency>,
     /// `scopes` of `consult`.
     pub scopes: Vec<Scope>,
+    /// Whether the merchant declares payments to Chinese customs (`declare`): an optional module,
+    /// off unless the merchant's contract has it.
+    pub customs_declarations: bool,
 }
 
 impl Default for Settings {
@@ -376,6 +380,7 @@ impl Default for Settings {
             refund_notify_url: None,
             settlement_currency: None,
             scopes: vec![Scope::AgreementPay],
+            customs_declarations: false,
         }
     }
 }
@@ -551,6 +556,15 @@ pub enum Error {
     #[error("payment {id} cannot be refunded: {reason}")]
     NotRefundable {
         /// The order.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The payment cannot be declared to customs (not paid, more than was paid declared), or the
+    /// declaration cannot be sent again now; nothing was stored or sent.
+    #[error("{id} cannot be declared: {reason}")]
+    NotDeclarable {
+        /// The payment or the declaration.
         id: String,
         /// Why.
         reason: String,

@@ -5,9 +5,10 @@ use std::sync::Mutex;
 
 use ams_protocol::{
     Api, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
-    ConsultResponse, InquiryPaymentRequest, InquiryPaymentResponse, InquiryRefundRequest,
-    InquiryRefundResponse, PayRequest, PayResponse, RefundRequest, RefundResponse, RevokeRequest,
-    RevokeResponse,
+    ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
+    InquiryRefundRequest, InquiryRefundResponse, PayRequest, PayResponse, RefundRequest,
+    RefundResponse, RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 
@@ -33,6 +34,8 @@ struct Script {
     cancel: VecDeque<Reply<CancelResponse>>,
     refund: VecDeque<Reply<RefundResponse>>,
     inquiry_refund: VecDeque<Reply<InquiryRefundResponse>>,
+    declare: VecDeque<Reply<DeclareResponse>>,
+    inquiry_declaration: VecDeque<Reply<InquiryDeclarationRequestsResponse>>,
     calls: Vec<GatewayCall>,
 }
 
@@ -92,6 +95,14 @@ impl ScriptedGateway {
         /// Queues an `inquiryRefund` reply.
         push_inquiry_refund, inquiry_refund, InquiryRefundResponse
     );
+    scripted!(
+        /// Queues a `declare` reply.
+        push_declare, declare, DeclareResponse
+    );
+    scripted!(
+        /// Queues an `inquiryDeclarationRequests` reply.
+        push_inquiry_declaration, inquiry_declaration, InquiryDeclarationRequestsResponse
+    );
 
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<GatewayCall> {
@@ -114,6 +125,8 @@ impl ScriptedGateway {
             + s.cancel.len()
             + s.refund.len()
             + s.inquiry_refund.len()
+            + s.declare.len()
+            + s.inquiry_declaration.len()
     }
 
     fn next<T>(
@@ -216,6 +229,21 @@ impl Gateway for ScriptedGateway {
                 r.refund_request_id.clone_from(&request.refund_request_id);
             }
         })
+    }
+
+    async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
+        self.next(Api::Declare, body.to_owned(), |s| s.declare.pop_front())
+    }
+
+    async fn inquiry_declaration_requests(
+        &self,
+        request: &InquiryDeclarationRequestsRequest,
+    ) -> Reply<InquiryDeclarationRequestsResponse> {
+        self.next(
+            Api::InquiryDeclarationRequests,
+            request_json!(request),
+            |s| s.inquiry_declaration.pop_front(),
+        )
     }
 }
 

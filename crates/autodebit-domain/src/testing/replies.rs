@@ -2,8 +2,10 @@
 
 use ams_protocol::{
     AccessToken, Amount, AmsDateTime, AmsResult, ApplyTokenResponse, CancelResponse,
-    ConsultResponse, InquiryPaymentResponse, InquiryRefundResponse, PayResponse, PaymentStatus,
-    RefreshToken, RefundResponse, ResultCode, ResultStatus, RevokeResponse, TransactionStatus,
+    ConsultResponse, DeclarationRecord, DeclarationRequestId, DeclareResponse,
+    InquiryDeclarationRequestsResponse, InquiryPaymentResponse, InquiryRefundResponse, PayResponse,
+    PaymentStatus, RefreshToken, RefundResponse, ResultCode, ResultStatus, RevokeResponse,
+    TransactionStatus,
 };
 
 use crate::model::Millis;
@@ -222,4 +224,49 @@ pub fn consult_qr(code_value: &str) -> Reply<ConsultResponse> {
 /// `inquiryRefund` F (e.g. `ORDER_NOT_EXIST`: Alipay has no such refund).
 pub fn inquiry_refund_failed(code: &str) -> Reply<InquiryRefundResponse> {
     Reply::Failed(InquiryRefundResponse::new(result(ResultStatus::F, code)))
+}
+
+/// `declare` S with customs' payment and order numbers.
+pub fn declare_success(customs_payment_id: &str) -> Reply<DeclareResponse> {
+    Reply::Success(
+        DeclareResponse::new(AmsResult::success())
+            .with_customs_payment_id(customs_payment_id)
+            .with_customs_order_id(format!("order-{customs_payment_id}")),
+    )
+}
+
+/// `declare` F with this code.
+pub fn declare_failed(code: &str) -> Reply<DeclareResponse> {
+    Reply::Failed(DeclareResponse::new(result(ResultStatus::F, code)))
+}
+
+/// `declare` U.
+pub fn declare_unknown() -> Reply<DeclareResponse> {
+    Reply::Unknown {
+        response: Some(DeclareResponse::new(result(
+            ResultStatus::U,
+            "UNKNOWN_EXCEPTION",
+        ))),
+        detail: "Alipay answered U".into(),
+    }
+}
+
+/// `inquiryDeclarationRequests` S with one record for `id`: customs still processing (`None`) or
+/// answered with this result code.
+pub fn declaration_record(
+    id: &DeclarationRequestId,
+    customs_code: Option<&str>,
+) -> Reply<InquiryDeclarationRequestsResponse> {
+    let record = DeclarationRecord::new(id.clone());
+    let record = match customs_code {
+        None => record.with_declaration_request_status("PROCESSING"),
+        Some(code) => record
+            .with_declaration_request_status("SUCCESS")
+            .with_customs_declaration_result_code(code)
+            .with_customs_declaration_return_time(datetime(0)),
+    };
+    Reply::Success(
+        InquiryDeclarationRequestsResponse::new(AmsResult::success())
+            .with_declaration_records(vec![record]),
+    )
 }

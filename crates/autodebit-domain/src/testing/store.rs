@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ams_protocol::{AccessToken, AuthState, PaymentRequestId, RefundRequestId};
+use ams_protocol::{
+    AccessToken, AuthState, DeclarationRequestId, PaymentRequestId, RefundRequestId,
+};
 use async_trait::async_trait;
 
 use super::lock;
 use crate::model::{
-    AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Event,
-    IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease, LeaseToken, Millis, Order,
-    OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
+    AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Declaration,
+    DeclarationId, Event, IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease, LeaseToken,
+    Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
 use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError, Tx};
 use crate::services::jobs::{dead_letter, exhausted};
@@ -44,6 +46,7 @@ record!(Authorization, AuthorizationId);
 record!(Order, OrderId);
 record!(PaymentAttempt, AttemptId);
 record!(Refund, RefundId);
+record!(Declaration, DeclarationId);
 
 /// A job as kept here: the port's view plus what the store tracks beside it.
 #[derive(Clone, Debug)]
@@ -64,6 +67,7 @@ struct Data {
     orders: BTreeMap<OrderId, Order>,
     attempts: BTreeMap<AttemptId, PaymentAttempt>,
     refunds: BTreeMap<RefundId, Refund>,
+    declarations: BTreeMap<DeclarationId, Declaration>,
     jobs: BTreeMap<JobId, StoredJob>,
     events: Vec<Event>,
     attention: Vec<AttentionItem>,
@@ -142,6 +146,13 @@ impl InMemoryStore {
     /// Every refund, by creation time.
     pub fn refunds(&self) -> Vec<Refund> {
         let mut all: Vec<_> = self.shared().data.refunds.values().cloned().collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        all
+    }
+
+    /// Every customs declaration, by creation time.
+    pub fn declarations(&self) -> Vec<Declaration> {
+        let mut all: Vec<_> = self.shared().data.declarations.values().cloned().collect();
         all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         all
     }
@@ -339,6 +350,10 @@ fn same_refund_request_id(a: &Refund, b: &Refund) -> bool {
     a.id != b.id && a.refund_request_id == b.refund_request_id
 }
 
+fn same_declaration_request_id(a: &Declaration, b: &Declaration) -> bool {
+    a.id != b.id && a.declaration_request_id == b.declaration_request_id
+}
+
 #[derive(Clone, Debug)]
 enum JobOp {
     Schedule(JobKind, Millis),
@@ -359,6 +374,7 @@ struct Writes {
     orders: Staged<Order>,
     attempts: Staged<PaymentAttempt>,
     refunds: Staged<Refund>,
+    declarations: Staged<Declaration>,
     jobs: Vec<JobOp>,
     events: Vec<Event>,
     attention: Vec<AttentionOp>,
@@ -907,6 +923,59 @@ impl Tx for MemTx {
         ))
     }
 
+    async fn declaration(&mut self, id: &DeclarationId) -> Result<Option<Declaration>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(visible(
+            &shared.data.declarations,
+            &self.writes.declarations,
+            id,
+        ))
+    }
+
+    async fn declaration_by_request_id(
+        &mut self,
+        id: &DeclarationRequestId,
+    ) -> Result<Option<Declaration>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(
+            all_visible(&shared.data.declarations, &self.writes.declarations)
+                .into_iter()
+                .find(|d| &d.declaration_request_id == id),
+        )
+    }
+
+    async fn declarations_of_order(
+        &mut self,
+        order: &OrderId,
+    ) -> Result<Vec<Declaration>, StoreError> {
+        let shared = lock(&self.shared);
+        let mut all: Vec<_> = all_visible(&shared.data.declarations, &self.writes.declarations)
+            .into_iter()
+            .filter(|d| &d.order_id == order)
+            .collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    async fn insert_declaration(&mut self, declaration: &Declaration) -> Result<(), StoreError> {
+        let shared = lock(&self.shared);
+        stage_insert(
+            &shared.data.declarations,
+            &mut self.writes.declarations,
+            declaration,
+            same_declaration_request_id,
+        )
+    }
+
+    async fn update_declaration(&mut self, declaration: &Declaration) -> Result<bool, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(stage_update(
+            &shared.data.declarations,
+            &mut self.writes.declarations,
+            declaration,
+        ))
+    }
+
     async fn schedule_job(&mut self, kind: JobKind, due_at: Millis) -> Result<(), StoreError> {
         self.writes.jobs.push(JobOp::Schedule(kind, due_at));
         Ok(())
@@ -1058,6 +1127,11 @@ impl Tx for MemTx {
         validate(&data.orders, &writes.orders, same_reference)?;
         validate(&data.attempts, &writes.attempts, same_payment_request_id)?;
         validate(&data.refunds, &writes.refunds, same_refund_request_id)?;
+        validate(
+            &data.declarations,
+            &writes.declarations,
+            same_declaration_request_id,
+        )?;
         if let Some(entry) = writes
             .inbox
             .iter()
@@ -1099,6 +1173,7 @@ impl Tx for MemTx {
         apply(&mut data.orders, writes.orders);
         apply(&mut data.attempts, writes.attempts);
         apply(&mut data.refunds, writes.refunds);
+        apply(&mut data.declarations, writes.declarations);
         data.events.extend(writes.events);
         for op in writes.attention {
             match op {

@@ -15,8 +15,10 @@ use ams_client::{
     RetryPolicy,
 };
 use ams_protocol::{
-    Api, ApplyTokenRequest, CancelRequest, ConsultRequest, InquiryPaymentRequest,
-    InquiryRefundRequest, PayRequest, RefundRequest, RevokeRequest,
+    Api, ApplyTokenRequest, CancelRequest, ConsultRequest, DeclareRequest,
+    InquiryDeclarationRequestsRequest, InquiryPaymentRequest, InquiryRefundRequest,
+    InquiryRegistrationInfoRequest, InquiryRegistrationStatusRequest, PayRequest, RefundRequest,
+    RegistrationRequest, RevokeRequest,
 };
 use clap::Args;
 use serde::Serialize;
@@ -160,6 +162,25 @@ pub(crate) fn run(args: &CallArgs) -> Result<(), Failure> {
             Api::InquiryRefund => printed(
                 client
                     .execute_body::<InquiryRefundRequest>(body, once)
+                    .await,
+            ),
+            Api::Declare => printed(client.execute_body::<DeclareRequest>(body, once).await),
+            Api::InquiryDeclarationRequests => printed(
+                client
+                    .execute_body::<InquiryDeclarationRequestsRequest>(body, once)
+                    .await,
+            ),
+            Api::Registration => {
+                printed(client.execute_body::<RegistrationRequest>(body, once).await)
+            }
+            Api::InquiryRegistrationStatus => printed(
+                client
+                    .execute_body::<InquiryRegistrationStatusRequest>(body, once)
+                    .await,
+            ),
+            Api::InquiryRegistrationInfo => printed(
+                client
+                    .execute_body::<InquiryRegistrationInfoRequest>(body, once)
                     .await,
             ),
             other => Printed {

@@ -342,6 +342,9 @@ pub struct MerchantConfig {
     pub api_key_sha256_file: Option<PathBuf>,
     /// `settlementStrategy.settlementCurrency` of `pay` (default: the payment's currency).
     pub settlement_currency: Option<String>,
+    /// Customs declarations of paid payments (China customs only; default off):
+    /// `/v1/payments/{id}/customs_declarations`.
+    pub customs_declarations: bool,
     /// Where this merchant's events are sent, signed per Standard Webhooks.
     pub webhooks: Vec<WebhookEndpointConfig>,
 }

@@ -5,10 +5,12 @@
 use ams_protocol::{AmsDateTime, Currency, CustomerBelongsTo, OsType, TerminalType};
 use autodebit_domain::lifecycle::attempt::AttemptState;
 use autodebit_domain::lifecycle::authorization::{AuthorizationState, RevokedBy};
+use autodebit_domain::lifecycle::declaration::DeclarationState;
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::lifecycle::refund::RefundState;
 use autodebit_domain::model::{
-    AttentionItem, Authorization, EventKind, Millis, PaymentAttempt, Refund, RefundOrigin, Subject,
+    AttentionItem, Authorization, Declaration, EventKind, Millis, PaymentAttempt, Refund,
+    RefundOrigin, Subject,
 };
 use autodebit_domain::services::payments::{PaymentView, Status};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -219,6 +221,19 @@ pub fn minor_units<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D:
         )));
     }
     whole_number(text).map_err(|why| D::Error::custom(format!("{text} is {why}, {expected}")))
+}
+
+/// [`minor_units`] for an optional field (`null` is absent).
+pub fn opt_minor_units<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+    if raw.get().trim() == "null" {
+        return Ok(None);
+    }
+    minor_units(raw.as_ref())
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// The whole number a JSON number's text stands for, exactly; `u64::MAX` when beyond it.
@@ -793,6 +808,220 @@ impl From<&Refund> for RefundBody {
             }),
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
+        }
+    }
+}
+
+// ---- customs declarations ---------------------------------------------------------------------
+
+/// The buyer, as customs checks them against the payer (recommended: customs spot-checks).
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerBody {
+    /// `ID_CARD` (the type customs' samples use) or another certificate type Alipay accepts.
+    #[schema(example = "ID_CARD", max_length = 64)]
+    pub certificate_type: String,
+    /// The certificate's number (personal data: stored encrypted, never shown in answers).
+    #[schema(max_length = 64)]
+    pub certificate_no: String,
+    /// The holder's full name.
+    #[schema(max_length = 128)]
+    pub full_name: String,
+}
+
+impl std::fmt::Debug for BuyerBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuyerBody")
+            .field("certificate_type", &self.certificate_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/payments/{id}/customs_declarations`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeclaration {
+    /// In minor units (default: what the payment took). The declarations not refused never add up
+    /// to more than was paid.
+    #[serde(default, deserialize_with = "opt_minor_units")]
+    #[schema(example = 1000, minimum = 1, maximum = 9_007_199_254_740_991_u64)]
+    pub amount: Option<u64>,
+    /// ISO 4217 (default: the payment's currency; customs declarations are usually in CNY).
+    #[serde(default)]
+    #[schema(example = "CNY")]
+    pub currency: Option<String>,
+    /// The customs office's code (`ZONGSHU`, `SHANGHAI_CBT`, `NINGBO`, `ZHENGZHOU`, ...).
+    #[schema(example = "ZONGSHU", max_length = 64)]
+    pub customs_code: String,
+    /// The merchant's registration code at that customs office.
+    #[schema(max_length = 128)]
+    pub merchant_customs_code: String,
+    /// The merchant's registered name at that customs office.
+    #[schema(max_length = 256)]
+    pub merchant_customs_name: String,
+    /// Set when this declaration is one part of a split order: the sub-order's id, as customs
+    /// receives it.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub suborder_id: Option<String>,
+    /// The buyer.
+    #[serde(default)]
+    pub buyer: Option<BuyerBody>,
+}
+
+/// `POST /v1/customs_declarations/{id}/resend`: only what Alipay lets a re-send change (at least
+/// one), more than five minutes after the previous call.
+#[derive(Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResendDeclaration {
+    /// The new amount, in minor units of the declaration's currency.
+    #[serde(default, deserialize_with = "opt_minor_units")]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
+    pub amount: Option<u64>,
+    /// The customs office's code.
+    #[serde(default)]
+    pub customs_code: Option<String>,
+    /// The merchant's customs code.
+    #[serde(default)]
+    pub merchant_customs_code: Option<String>,
+    /// The merchant's customs name.
+    #[serde(default)]
+    pub merchant_customs_name: Option<String>,
+    /// The sub-order id (a split order only).
+    #[serde(default)]
+    pub suborder_id: Option<String>,
+    /// The buyer's full name (only when a buyer was declared).
+    #[serde(default)]
+    pub buyer_full_name: Option<String>,
+    /// The buyer's certificate number (only when a buyer was declared).
+    #[serde(default)]
+    pub buyer_certificate_no: Option<String>,
+}
+
+impl std::fmt::Debug for ResendDeclaration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResendDeclaration")
+            .field("amount", &self.amount)
+            .field("customs_code", &self.customs_code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What customs said, once it answered (from `inquiryDeclarationRequests`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CustomsResultBody {
+    /// Customs' processing status as Alipay reports it (its value set is not documented).
+    pub status: Option<String>,
+    /// Customs' result code.
+    pub code: Option<String>,
+    /// Customs' description.
+    pub description: Option<String>,
+    /// When customs answered (as Alipay wrote it).
+    pub returned_at: Option<String>,
+}
+
+/// A customs declaration of a paid payment (China customs only).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct DeclarationBody {
+    /// `cd_…`.
+    pub id: String,
+    /// Always `customs_declaration`.
+    pub object: &'static str,
+    /// The payment declared.
+    pub payment_id: String,
+    /// In minor units.
+    pub amount: u64,
+    /// ISO 4217.
+    pub currency: String,
+    /// The customs office's code.
+    pub customs_code: String,
+    /// `processing` (Alipay has not answered yet), `accepted` (customs' answer is read as it
+    /// comes), `completed` (customs answered), `failed` (Alipay refused it: declare again).
+    #[schema(schema_with = declaration_status_body)]
+    pub status: &'static str,
+    /// The `declarationRequestId` sent to Alipay (the same for every re-send).
+    pub declaration_request_id: String,
+    /// Customs' payment number, once Alipay accepted it.
+    pub customs_payment_id: Option<String>,
+    /// Customs' order number, once Alipay accepted it.
+    pub customs_order_id: Option<String>,
+    /// `CHECK_PASSED` or `CHECK_NOT_PASSED` (whether the buyer is the payer), when checked.
+    pub identity_check_result: Option<String>,
+    /// Customs' answer, once there is one.
+    pub customs_result: Option<CustomsResultBody>,
+    /// Why Alipay refused it, when `failed`; or why it refused the last re-send (the declaration
+    /// it accepted before stands).
+    pub failure: Option<Failure>,
+    /// How many times it was sent (first send, retries of the same body, re-sends).
+    pub sends: u32,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// The merchant-facing status of a declaration.
+pub fn declaration_status(d: &Declaration) -> &'static str {
+    match d.state {
+        DeclarationState::Refused => "failed",
+        DeclarationState::Accepted if d.customs_answered() => "completed",
+        DeclarationState::Accepted => "accepted",
+        DeclarationState::Requested | DeclarationState::Sent | DeclarationState::Unknown => {
+            "processing"
+        }
+    }
+}
+
+fn declaration_status_body() -> Object {
+    one_of(
+        ["processing", "accepted", "completed", "failed"],
+        false,
+        "Where the declaration stands.",
+        "completed",
+    )
+}
+
+impl From<&Declaration> for DeclarationBody {
+    fn from(d: &Declaration) -> Self {
+        let status = declaration_status(d);
+        let accepted = d.accepted.as_ref();
+        Self {
+            id: d.id.to_string(),
+            object: "customs_declaration",
+            payment_id: d.order_id.to_string(),
+            amount: d.amount.minor_units(),
+            currency: d.amount.currency.code().to_owned(),
+            customs_code: d.customs_code.clone(),
+            status,
+            declaration_request_id: d.declaration_request_id.as_str().to_owned(),
+            customs_payment_id: accepted.and_then(|a| a.customs_payment_id.clone()),
+            customs_order_id: accepted.and_then(|a| a.customs_order_id.clone()),
+            identity_check_result: accepted
+                .and_then(|a| a.identity_check_result.as_ref())
+                .map(|r| r.as_str().to_owned()),
+            customs_result: d.record.as_ref().map(|r| CustomsResultBody {
+                status: r.declaration_request_status.clone(),
+                code: r.customs_declaration_result_code.clone(),
+                description: r.customs_declaration_result_desc.clone(),
+                returned_at: r
+                    .customs_declaration_return_time
+                    .as_ref()
+                    .map(|t| t.as_str().to_owned()),
+            }),
+            failure: (status == "failed" || (status != "processing" && d.result_code.is_some()))
+                .then(|| {
+                    let code = d.result_code.clone().unwrap_or_else(|| "FAILED".into());
+                    Failure {
+                        message: d
+                            .result_message
+                            .clone()
+                            .unwrap_or_else(|| failure_message(ams_protocol::Api::Declare, &code)),
+                        code,
+                    }
+                }),
+            sends: d.sends,
+            created_at: time(d.created_at),
+            updated_at: time(d.updated_at),
         }
     }
 }

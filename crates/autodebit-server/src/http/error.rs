@@ -200,6 +200,11 @@ impl ApiError {
                 "payment_not_refundable",
                 e.to_string(),
             ),
+            e @ E::NotDeclarable { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "customs_declaration_refused",
+                e.to_string(),
+            ),
             e @ E::RefundTooLarge { .. } => Self::new(
                 StatusCode::BAD_REQUEST,
                 "amount_exceeds_refundable",

@@ -27,6 +27,7 @@ use super::error::{PROBLEM_JSON, Problem};
         (name = "authorizations", description = "A user's consent to be charged"),
         (name = "payments", description = "One business order and its attempts"),
         (name = "refunds", description = "Money returned"),
+        (name = "customs", description = "Customs declarations of paid payments (China customs only; on per merchant)"),
         (name = "operations", description = "What needs a person, and what a person can do"),
         (name = "events", description = "What happened, for the merchant's own systems"),
         (name = "sandbox", description = "Sandbox mode only")

@@ -45,8 +45,8 @@ pub fn seq_of(id: &str) -> Option<i64> {
     digits.parse().ok().filter(|seq| *seq > 0)
 }
 
-/// The resource `subject` names, as it is now (`None`: not an authorization, payment or refund,
-/// or gone).
+/// The resource `subject` names, as it is now (`None`: not an authorization, payment, refund,
+/// customs declaration or webhook endpoint, or gone).
 async fn resource(tenant: &Tenant, subject: &str) -> Result<Option<Value>, ApiError> {
     let ctx = tenant.ctx().clone();
     let found = if subject.starts_with("auth_") {
@@ -69,6 +69,11 @@ async fn resource(tenant: &Tenant, subject: &str) -> Result<Option<Value>, ApiEr
             .refund_view(&RefundId::new(subject))
             .await
             .map(|v| serde_json::to_value(RefundBody::from(&v.refund)))
+    } else if subject.starts_with("cd_") {
+        autodebit_domain::services::customs::Customs::new(ctx)
+            .view(&autodebit_domain::model::DeclarationId::new(subject))
+            .await
+            .map(|v| serde_json::to_value(crate::http::dto::DeclarationBody::from(&v.declaration)))
     } else {
         return Ok(None);
     };

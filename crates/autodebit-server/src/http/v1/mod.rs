@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod authorizations;
+pub mod customs;
 pub mod events;
 pub mod payments;
 pub mod refunds;
