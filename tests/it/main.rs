@@ -8,4 +8,5 @@ mod interop;
 mod python;
 mod sdk_addendum;
 mod sdk_sandbox;
+mod sdk_script;
 mod server;

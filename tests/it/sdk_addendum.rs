@@ -7,8 +7,6 @@
 //! signing, the `SANDBOX_` path rewrite and response verification are the SDK's own) and moves the
 //! sandbox clock through the control API, as a test in another language would.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::python::sdk_python;
+use crate::sdk_script::{Steps, run_script, vector};
 
 const CLIENT_ID: &str = "SANDBOX_5Y00000000004343";
 const USER: &str = "sdk-addendum@example.com";
@@ -33,13 +31,6 @@ const UNKNOWN: &str = "sdk-decl-unknown";
 const REGISTRATION: &str = "sdk-registration-1";
 const SUB_MERCHANT: &str = "sdk-sub-merchant-1";
 const PASS_THROUGH: &str = r#"{"acquiringCurrency":["CNY"]}"#;
-
-fn vector(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/ams-vectors")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// One request the notification endpoint received.
 #[derive(Clone, Debug)]
@@ -175,94 +166,6 @@ async fn start_sandbox() -> SandboxHandle {
         .expect("sandbox starts")
 }
 
-/// Runs the script with the SDK's python; returns its exit status, stdout and stderr.
-fn run_script(config: &Value) -> (std::process::ExitStatus, String, String) {
-    use std::io::Write as _;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("interop")
-        .join("sdk_customs_registration.py");
-    let mut child = Command::new(sdk_python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sdk_customs_registration.py");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(config.to_string().as_bytes())
-        .expect("write the config");
-    let output = child
-        .wait_with_output()
-        .expect("sdk_customs_registration.py runs");
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-struct Steps {
-    lines: Vec<Value>,
-    transcript: String,
-}
-
-impl Steps {
-    fn get(&self, step: &str) -> &Value {
-        self.lines
-            .iter()
-            .find(|line| line["step"] == step)
-            .unwrap_or_else(|| panic!("no {step} step in:\n{}", self.transcript))
-    }
-
-    /// The raw response body of an SDK call, after checking the SDK's response class read the same
-    /// result from it.
-    fn response(&self, step: &str) -> &Value {
-        let line = self.get(step);
-        let body = &line["response"];
-        assert_eq!(
-            (
-                &line["sdk_result"]["resultStatus"],
-                &line["sdk_result"]["resultCode"]
-            ),
-            (
-                &body["result"]["resultStatus"],
-                &body["result"]["resultCode"]
-            ),
-            "{step}: the SDK's response class read another result: {line}"
-        );
-        body
-    }
-
-    fn result(&self, step: &str) -> (&str, &str) {
-        let result = &self.get(step)["response"]["result"];
-        (
-            result["resultStatus"].as_str().unwrap_or_default(),
-            result["resultCode"].as_str().unwrap_or_default(),
-        )
-    }
-
-    fn success(&self, step: &str) -> &Value {
-        let body = self.response(step);
-        assert_eq!(self.result(step), ("S", "SUCCESS"), "{step}: {body}");
-        body
-    }
-
-    /// The response of an SDK call that must have succeeded, read from the raw body only (for
-    /// the calls whose SDK response class cannot read the body).
-    fn raw_success(&self, step: &str) -> &Value {
-        let body = &self.get(step)["response"];
-        assert_eq!(self.result(step), ("S", "SUCCESS"), "{step}: {body}");
-        body
-    }
-
-    fn fields(&self, step: &str) -> &Value {
-        &self.get(step)["sdk_fields"]
-    }
-}
-
 fn record<'a>(inquiry: &'a Value, id: &str) -> &'a Value {
     inquiry["declarationRecords"]
         .as_array()
@@ -295,22 +198,16 @@ async fn the_official_python_sdk_declares_to_customs_and_registers_a_secondary_m
             "unknown_merchant": "sdk-no-such-merchant",
         },
     });
-    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_script(&config))
-        .await
-        .expect("the script's thread");
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || run_script("sdk_customs_registration.py", &config))
+            .await
+            .expect("the script's thread");
     let transcript = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
         status.success(),
         "sdk_customs_registration.py failed ({status}):\n{transcript}"
     );
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{transcript}"))
-        })
-        .collect();
-    let steps = Steps { lines, transcript };
+    let steps = Steps::parse(&stdout, transcript);
     let names: Vec<&str> = steps
         .lines
         .iter()

@@ -8,8 +8,6 @@
 //! records each connection's request line, which shows the exact target the SDK asked for.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
@@ -21,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::python::sdk_python;
+use crate::sdk_script::{Steps, run_script, vector};
 
 /// A `SANDBOX_` client id, so the SDK rewrites `/ams/api` to `/ams/sandbox/api` itself.
 const CLIENT_ID: &str = "SANDBOX_5Y00000000004242";
@@ -53,13 +51,6 @@ const SDK_CALLS: [(&str, &str); 9] = [
     ("cancel", "/ams/sandbox/api/v1/payments/cancel"),
     ("revoke", "/ams/sandbox/api/v1/authorizations/revoke"),
 ];
-
-fn vector(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/ams-vectors")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 fn usd(minor: u64) -> Amount {
     Amount::new(Currency::USD, minor)
@@ -123,73 +114,6 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, lines: Arc<Mutex<Vec
     };
     if server.write_all(&head).await.is_ok() {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-    }
-}
-
-/// Runs the journey script with the SDK's python; returns its exit status, stdout and stderr.
-fn run_script(config: &Value) -> (std::process::ExitStatus, String, String) {
-    use std::io::Write as _;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("interop")
-        .join("sdk_journey.py");
-    let mut child = Command::new(sdk_python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sdk_journey.py");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(config.to_string().as_bytes())
-        .expect("write the config");
-    let output = child.wait_with_output().expect("sdk_journey.py runs");
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// The script's output, one JSON line per step.
-struct Steps {
-    lines: Vec<Value>,
-    transcript: String,
-}
-
-impl Steps {
-    fn get(&self, step: &str) -> &Value {
-        self.lines
-            .iter()
-            .find(|line| line["step"] == step)
-            .unwrap_or_else(|| panic!("no {step} step in:\n{}", self.transcript))
-    }
-
-    /// The response body of an SDK call, after checking the SDK read the same result from it.
-    fn response(&self, step: &str) -> &Value {
-        let line = self.get(step);
-        let body = &line["response"];
-        assert_eq!(
-            line["sdk_result"]["resultStatus"], body["result"]["resultStatus"],
-            "{step}: the SDK's response class read another result: {line}"
-        );
-        body
-    }
-
-    /// The response of an SDK call that must have succeeded with `S`/`SUCCESS`.
-    fn success(&self, step: &str) -> &Value {
-        let body = self.response(step);
-        assert_eq!(
-            (
-                &body["result"]["resultStatus"],
-                &body["result"]["resultCode"]
-            ),
-            (&json!("S"), &json!("SUCCESS")),
-            "{step}: {body}"
-        );
-        body
     }
 }
 
@@ -276,9 +200,10 @@ async fn run_journey(sandbox: &SandboxHandle) -> Run {
         "cancelled_payment": { "request_id": CANCELLED_PAYMENT, "value": "1200" },
     });
     // The sandbox serves on this runtime's workers while the script blocks another thread.
-    let (status, stdout, stderr) = tokio::task::spawn_blocking(move || run_script(&config))
-        .await
-        .expect("the script's thread");
+    let (status, stdout, stderr) =
+        tokio::task::spawn_blocking(move || run_script("sdk_journey.py", &config))
+            .await
+            .expect("the script's thread");
     let transcript = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
     Run {
         recorder,
@@ -301,14 +226,7 @@ async fn the_official_python_sdk_walks_the_auto_debit_journey_and_verifies_every
         status.success(),
         "sdk_journey.py failed ({status}):\n{transcript}"
     );
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{transcript}"))
-        })
-        .collect();
-    let steps = Steps { lines, transcript };
+    let steps = Steps::parse(&stdout, transcript);
     let names: Vec<&str> = steps
         .lines
         .iter()

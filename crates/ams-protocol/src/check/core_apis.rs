@@ -15,6 +15,7 @@ use crate::auth::revoke::RevokeRequest;
 use crate::common::amount::Amount;
 use crate::common::currency::Currency;
 use crate::common::env::TerminalType;
+use crate::common::ids::{PaymentId, PaymentRequestId};
 use crate::common::wallet::CustomerBelongsTo;
 use crate::payments::cancel::CancelRequest;
 use crate::payments::inquiry_payment::InquiryPaymentRequest;
@@ -191,27 +192,38 @@ impl Validate for PayRequest {
     }
 }
 
+/// `inquiryPayment` and `cancel` name a payment the same way: `paymentId` or `paymentRequestId`.
+fn payment_reference(
+    payment_id: Option<&PaymentId>,
+    payment_request_id: Option<&PaymentRequestId>,
+    merchant_account_id: Option<&str>,
+) -> Checked {
+    one_of(
+        payment_id.map(PaymentId::as_str),
+        "paymentId",
+        payment_request_id.map(PaymentRequestId::as_str),
+        &["paymentRequestId"],
+    )?;
+    optional_max("merchantAccountId", merchant_account_id, 32)
+}
+
 impl Validate for InquiryPaymentRequest {
     fn validate(&self) -> Checked {
-        one_of(
-            self.payment_id.as_ref().map(|i| i.as_str()),
-            "paymentId",
-            self.payment_request_id.as_ref().map(|i| i.as_str()),
-            &["paymentRequestId"],
-        )?;
-        optional_max("merchantAccountId", self.merchant_account_id.as_deref(), 32)
+        payment_reference(
+            self.payment_id.as_ref(),
+            self.payment_request_id.as_ref(),
+            self.merchant_account_id.as_deref(),
+        )
     }
 }
 
 impl Validate for CancelRequest {
     fn validate(&self) -> Checked {
-        one_of(
-            self.payment_id.as_ref().map(|i| i.as_str()),
-            "paymentId",
-            self.payment_request_id.as_ref().map(|i| i.as_str()),
-            &["paymentRequestId"],
-        )?;
-        optional_max("merchantAccountId", self.merchant_account_id.as_deref(), 32)
+        payment_reference(
+            self.payment_id.as_ref(),
+            self.payment_request_id.as_ref(),
+            self.merchant_account_id.as_deref(),
+        )
     }
 }
 

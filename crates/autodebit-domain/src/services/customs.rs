@@ -23,13 +23,15 @@ use ams_protocol::{
 };
 
 use super::lease::Lease;
-use super::{Context, Error, Flag, Unit, backoff, fingerprint, invalid, not_found, raise};
+use super::{
+    Context, Error, Flag, Unit, backoff, fingerprint, invalid, not_found, raise, remember, replayed,
+};
 use crate::decision::{Decision, decide};
 use crate::lifecycle::Step;
 use crate::lifecycle::declaration::{DeclarationEvent, DeclarationState, transition};
 use crate::model::{
-    Body, Declaration, DeclarationId, Event, EventKind, IdempotencyRecord, JobKind, Millis,
-    OperatorAction, OrderId, Subject,
+    Body, Declaration, DeclarationId, Event, EventKind, JobKind, Millis, OperatorAction, OrderId,
+    Subject,
 };
 use crate::ports::{Reply, Tx};
 
@@ -227,13 +229,8 @@ impl Customs {
         );
         let ctx = &self.ctx;
         unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
-            if let Some(record) = tx.idempotency(&command.idempotency_key).await? {
-                if record.fingerprint != fp {
-                    return Err(Error::IdempotencyConflict {
-                        key: command.idempotency_key.clone(),
-                    });
-                }
-                return Ok(Unit::Done((DeclarationId::new(record.resource), true)));
+            if let Some(id) = replayed(tx, &command.idempotency_key, &fp).await? {
+                return Ok(Unit::Done((DeclarationId::new(id), true)));
             }
             let mut order = tx
                 .order(&command.order_id)
@@ -312,13 +309,15 @@ impl Customs {
                 now + ctx.schedule.reply_timeout_ms,
             )
             .await?;
-            let record = IdempotencyRecord {
-                key: command.idempotency_key.clone(),
-                fingerprint: fp.clone(),
-                resource: declaration.id.to_string(),
-                created_at: now,
-            };
-            if !tx.insert_idempotency(&record).await? {
+            if !remember(
+                tx,
+                &command.idempotency_key,
+                &fp,
+                declaration.id.as_str(),
+                now,
+            )
+            .await?
+            {
                 return Ok(Unit::Retry);
             }
             Ok(Unit::Commit((declaration.id, false)))
@@ -347,13 +346,8 @@ impl Customs {
         );
         let ctx = &self.ctx;
         unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
-            if let Some(record) = tx.idempotency(&command.idempotency_key).await? {
-                if record.fingerprint != fp {
-                    return Err(Error::IdempotencyConflict {
-                        key: command.idempotency_key.clone(),
-                    });
-                }
-                return Ok(Unit::Done((DeclarationId::new(record.resource), true)));
+            if let Some(id) = replayed(tx, &command.idempotency_key, &fp).await? {
+                return Ok(Unit::Done((DeclarationId::new(id), true)));
             }
             let declaration = tx
                 .declaration(&command.id)
@@ -430,13 +424,15 @@ impl Customs {
                 now + ctx.schedule.reply_timeout_ms,
             )
             .await?;
-            let record = IdempotencyRecord {
-                key: command.idempotency_key.clone(),
-                fingerprint: fp.clone(),
-                resource: declaration.id.to_string(),
-                created_at: now,
-            };
-            if !tx.insert_idempotency(&record).await? {
+            if !remember(
+                tx,
+                &command.idempotency_key,
+                &fp,
+                declaration.id.as_str(),
+                now,
+            )
+            .await?
+            {
                 return Ok(Unit::Retry);
             }
             Ok(Unit::Commit((declaration.id, false)))

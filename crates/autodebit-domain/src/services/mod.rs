@@ -777,6 +777,43 @@ pub(crate) fn unbound<I: PartialEq + fmt::Display>(
     None
 }
 
+/// The id of the resource an idempotency key already made, if it did; an error if it made it with
+/// other parameters (another fingerprint).
+pub(crate) async fn replayed(
+    tx: &mut dyn Tx,
+    key: &str,
+    fp: &str,
+) -> Result<Option<String>, Error> {
+    let Some(record) = tx.idempotency(key).await? else {
+        return Ok(None);
+    };
+    if record.fingerprint != fp {
+        return Err(Error::IdempotencyConflict {
+            key: key.to_owned(),
+        });
+    }
+    Ok(Some(record.resource))
+}
+
+/// Remembers in `tx` that `key` (with the fingerprint `fp`) made `resource`. False when another
+/// unit of work took the key first: retry, and the next try replays it.
+pub(crate) async fn remember(
+    tx: &mut dyn Tx,
+    key: &str,
+    fp: &str,
+    resource: &str,
+    now: Millis,
+) -> Result<bool, Error> {
+    Ok(tx
+        .insert_idempotency(&crate::model::IdempotencyRecord {
+            key: key.to_owned(),
+            fingerprint: fp.to_owned(),
+            resource: resource.to_owned(),
+            created_at: now,
+        })
+        .await?)
+}
+
 /// A fingerprint of a command's parameters: every field, length-prefixed, so two different
 /// commands never share one.
 pub(crate) fn fingerprint(kind: &str, fields: &[&str]) -> String {

@@ -15,7 +15,8 @@ use ams_protocol::{
 
 use super::lease::Lease;
 use super::{
-    Context, Error, Flag, Unit, backoff, fingerprint, invalid, not_found, raise, settle_attention,
+    Context, Error, Flag, Unit, backoff, fingerprint, invalid, not_found, raise, remember,
+    replayed, settle_attention,
 };
 use crate::decision::{Decision, decide};
 use crate::lifecycle::Step;
@@ -23,8 +24,8 @@ use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::order::{self as order_lifecycle, OrderEvent, OrderState};
 use crate::lifecycle::refund::{RefundEvent, RefundState, transition};
 use crate::model::{
-    AlipayRefundId, Body, Event, EventKind, IdempotencyRecord, JobKind, Millis, OperatorAction,
-    Order, OrderId, PaymentAttempt, Refund, RefundId, RefundOrigin, Subject,
+    AlipayRefundId, Body, Event, EventKind, JobKind, Millis, OperatorAction, Order, OrderId,
+    PaymentAttempt, Refund, RefundId, RefundOrigin, Subject,
 };
 use crate::ports::{Reply, Tx};
 
@@ -515,13 +516,8 @@ impl Refunds {
         );
         let ctx = &self.ctx;
         unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
-            if let Some(record) = tx.idempotency(&command.idempotency_key).await? {
-                if record.fingerprint != fp {
-                    return Err(Error::IdempotencyConflict {
-                        key: command.idempotency_key.clone(),
-                    });
-                }
-                return Ok(Unit::Done((RefundId::new(record.resource), true)));
+            if let Some(id) = replayed(tx, &command.idempotency_key, &fp).await? {
+                return Ok(Unit::Done((RefundId::new(id), true)));
             }
             let mut order = tx
                 .order(&command.order_id)
@@ -594,13 +590,7 @@ impl Refunds {
                 tx.schedule_job(JobKind::Refund(refund.id.clone()), now)
                     .await?;
             }
-            let record = IdempotencyRecord {
-                key: command.idempotency_key.clone(),
-                fingerprint: fp.clone(),
-                resource: refund.id.to_string(),
-                created_at: now,
-            };
-            if !tx.insert_idempotency(&record).await? {
+            if !remember(tx, &command.idempotency_key, &fp, refund.id.as_str(), now).await? {
                 return Ok(Unit::Retry);
             }
             Ok(Unit::Commit((refund.id, false)))

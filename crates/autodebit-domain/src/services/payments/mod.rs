@@ -40,8 +40,8 @@ use crate::lifecycle::attempt::{AttemptEvent, AttemptState};
 use crate::lifecycle::order::{self as order_lifecycle, OrderEvent, OrderState};
 use crate::lifecycle::refund::RefundState;
 use crate::model::{
-    AttemptId, AttentionItem, Authorization, AuthorizationId, Body, CancelReason,
-    IdempotencyRecord, JobKind, Millis, Order, OrderId, PaymentAttempt, Refund, Subject, TokenSet,
+    AttemptId, AttentionItem, Authorization, AuthorizationId, Body, CancelReason, JobKind, Millis,
+    Order, OrderId, PaymentAttempt, Refund, Subject, TokenSet,
 };
 use crate::ports::{OrderFilter, PageRequest, Tx};
 
@@ -341,13 +341,7 @@ impl Payments {
                 updated_at: now,
             };
             let attempt = new_attempt(ctx, &auth, &token, &order, now)?;
-            let record = IdempotencyRecord {
-                key: command.idempotency_key.clone(),
-                fingerprint: fp.clone(),
-                resource: order.id.to_string(),
-                created_at: now,
-            };
-            if !tx.insert_idempotency(&record).await? {
+            if !super::remember(tx, &command.idempotency_key, &fp, order.id.as_str(), now).await? {
                 return Ok(Unit::Retry);
             }
             match tx.insert_order(&order).await {
@@ -408,13 +402,7 @@ impl Payments {
             if !tx.update_order(&order).await? {
                 return Ok(Unit::Retry);
             }
-            let record = IdempotencyRecord {
-                key: command.idempotency_key.clone(),
-                fingerprint: fp.clone(),
-                resource: order.id.to_string(),
-                created_at: now,
-            };
-            if !tx.insert_idempotency(&record).await? {
+            if !super::remember(tx, &command.idempotency_key, &fp, order.id.as_str(), now).await? {
                 return Ok(Unit::Retry);
             }
             store_attempt(ctx, tx, &attempt, now).await?;
@@ -608,15 +596,7 @@ pub(crate) async fn view(tx: &mut dyn Tx, order_id: &OrderId) -> Result<PaymentV
 /// The order an idempotency key already made, if it did; an error if it made it with other
 /// parameters.
 async fn replay(tx: &mut dyn Tx, key: &str, fp: &str) -> Result<Option<OrderId>, Error> {
-    let Some(record) = tx.idempotency(key).await? else {
-        return Ok(None);
-    };
-    if record.fingerprint != fp {
-        return Err(Error::IdempotencyConflict {
-            key: key.to_owned(),
-        });
-    }
-    Ok(Some(OrderId::new(record.resource)))
+    Ok(super::replayed(tx, key, fp).await?.map(OrderId::new))
 }
 
 /// Runs the job of attempt `id` now, under a lease of its own (false: a worker has it).

@@ -15,7 +15,7 @@ use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{MAX_AMOUNT, checked_limit};
+use super::{MAX_AMOUNT, page_of_children};
 use crate::http::dto::{CreateDeclaration, DeclarationBody, List, PageQuery, ResendDeclaration};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -211,29 +211,14 @@ pub async fn list_declarations(
     QueryParams(query): QueryParams<PageQuery>,
 ) -> ApiResult<Json<List<DeclarationBody>>> {
     enabled(&tenant)?;
-    let limit = usize::try_from(checked_limit(query.limit)?).unwrap_or(usize::MAX);
-    let mut all = Customs::new(tenant.ctx().clone())
+    let all = Customs::new(tenant.ctx().clone())
         .of_payment(&OrderId::new(id))
         .await?;
-    all.reverse();
-    let start = match &query.starting_after {
-        None => 0,
-        Some(after) => {
-            all.iter()
-                .position(|v| v.declaration.id.as_str() == after)
-                .ok_or_else(|| {
-                    ApiError::invalid("starting_after", "names no declaration of this payment")
-                })?
-                + 1
-        }
-    };
-    let rest: Vec<_> = all.iter().skip(start).collect();
-    let has_more = rest.len() > limit;
-    Ok(Json(List::new(
-        rest.into_iter()
-            .take(limit)
-            .map(|v| DeclarationBody::from(&v.declaration))
-            .collect(),
-        has_more,
-    )))
+    Ok(Json(page_of_children(
+        all,
+        &query,
+        "declaration",
+        |v| v.declaration.id.as_str(),
+        |v| DeclarationBody::from(&v.declaration),
+    )?))
 }

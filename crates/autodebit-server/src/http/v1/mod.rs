@@ -40,6 +40,38 @@ pub fn checked_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// One page of a payment's children (refunds, customs declarations), read whole and oldest first:
+/// newest first, after the item `query.starting_after` names (`what` says what it must name), at
+/// most `query.limit`.
+pub fn page_of_children<T, B: utoipa::ToSchema>(
+    mut items: Vec<T>,
+    query: &crate::http::dto::PageQuery,
+    what: &str,
+    id_of: impl Fn(&T) -> &str,
+    body: impl Fn(&T) -> B,
+) -> Result<crate::http::dto::List<B>, ApiError> {
+    let limit = usize::try_from(checked_limit(query.limit)?).unwrap_or(usize::MAX);
+    items.reverse();
+    let start = match &query.starting_after {
+        None => 0,
+        Some(after) => {
+            items
+                .iter()
+                .position(|item| id_of(item) == after)
+                .ok_or_else(|| {
+                    ApiError::invalid("starting_after", format!("names no {what} of this payment"))
+                })?
+                + 1
+        }
+    };
+    let rest: Vec<_> = items.iter().skip(start).collect();
+    let has_more = rest.len() > limit;
+    Ok(crate::http::dto::List::new(
+        rest.into_iter().take(limit).map(body).collect(),
+        has_more,
+    ))
+}
+
 /// A domain field of a request body, as a JSON pointer.
 pub fn body_param(field: &str) -> Option<String> {
     match field {

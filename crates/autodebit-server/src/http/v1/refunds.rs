@@ -11,7 +11,7 @@ use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{MAX_AMOUNT, body_param, checked_limit};
+use super::{MAX_AMOUNT, body_param, page_of_children};
 use crate::http::dto::{CreateRefund, List, PageQuery, RefundBody};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -108,30 +108,14 @@ pub async fn list_refunds(
     Path(id): Path<String>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> ApiResult<Json<List<RefundBody>>> {
-    let limit = usize::try_from(checked_limit(query.limit)?).unwrap_or(usize::MAX);
-    let mut refunds = Refunds::new(tenant.ctx().clone())
+    let refunds = Refunds::new(tenant.ctx().clone())
         .of_payment(&OrderId::new(id))
         .await?;
-    refunds.reverse();
-    let start = match &query.starting_after {
-        None => 0,
-        Some(after) => {
-            refunds
-                .iter()
-                .position(|r| r.refund.id.as_str() == after)
-                .ok_or_else(|| {
-                    ApiError::invalid("starting_after", "names no refund of this payment")
-                })?
-                + 1
-        }
-    };
-    let rest: Vec<_> = refunds.iter().skip(start).collect();
-    let has_more = rest.len() > limit;
-    Ok(Json(List::new(
-        rest.into_iter()
-            .take(limit)
-            .map(|v| RefundBody::from(&v.refund))
-            .collect(),
-        has_more,
-    )))
+    Ok(Json(page_of_children(
+        refunds,
+        &query,
+        "refund",
+        |v| v.refund.id.as_str(),
+        |v| RefundBody::from(&v.refund),
+    )?))
 }
