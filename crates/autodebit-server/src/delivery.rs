@@ -71,21 +71,144 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an answer is kept.
 const ANSWER_BYTES: usize = 256;
 
-/// The client deliveries are sent with: no redirects, no proxy, a timeout.
+/// The clients deliveries are sent with: no redirects, no proxy, a timeout. `any` sends to the
+/// configuration's endpoints (the operator wrote them: an internal host is theirs to choose);
+/// `public` to those made through the API, which a holder of an API key chose: it connects only to
+/// public addresses (outside sandbox mode), checked on every connection after name resolution, so a
+/// name that resolves to an internal address later (DNS rebinding) is refused too.
+#[derive(Clone, Debug)]
+pub(crate) struct Clients {
+    any: reqwest::Client,
+    public: reqwest::Client,
+    /// Whether `public` is `any` (sandbox mode: the receivers are on loopback).
+    private_allowed: bool,
+}
+
+impl Clients {
+    /// The client for an endpoint of `source`.
+    fn for_source(&self, source: EndpointSource) -> &reqwest::Client {
+        match source {
+            EndpointSource::Config => &self.any,
+            EndpointSource::Api => &self.public,
+        }
+    }
+}
+
+/// The delivery clients; with `private_allowed` (sandbox mode) both send anywhere.
 ///
 /// # Errors
 /// The TLS backend cannot start.
-pub(crate) fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(SEND_TIMEOUT)
-        .build()
+pub(crate) fn clients(private_allowed: bool) -> reqwest::Result<Clients> {
+    let builder = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(SEND_TIMEOUT)
+    };
+    let any = builder().build()?;
+    let public = if private_allowed {
+        any.clone()
+    } else {
+        builder()
+            .dns_resolver(std::sync::Arc::new(PublicOnly))
+            .build()?
+    };
+    Ok(Clients {
+        any,
+        public,
+        private_allowed,
+    })
+}
+
+/// Resolves a name to its public addresses only; a name with none fails to resolve (the try fails,
+/// and is recorded like any other).
+#[derive(Debug)]
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(Box::new(NotPublic(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A name that resolves to no public address (the resolver's refusal, found again in the send's
+/// error to say why nothing was sent).
+#[derive(Debug)]
+struct NotPublic(String);
+
+impl std::fmt::Display for NotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} resolves to no public address (an endpoint made through the API is sent only to public addresses)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NotPublic {}
+
+/// Whether `ip` is a public unicast address: not loopback, private (RFC 1918, unique local),
+/// link-local, shared (100.64/10), documentation, benchmarking, multicast, reserved or unspecified.
+pub(crate) fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_multicast()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || (a == 192 && b == 0 && c == 0))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+/// Why `url` may not be sent to from an endpoint made through the API: its host is an address
+/// literal that is not public (names are checked when they are resolved, see [`PublicOnly`]).
+pub(crate) fn private_literal(url: &str) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = parsed.host_str()?;
+    let ip: std::net::IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    (!is_public(ip)).then(|| format!("{ip} is not a public address"))
 }
 
 /// Runs until `stop`: the relay and the sender over every merchant (endpoints may be made
 /// through the API at any time).
-pub(crate) async fn run(tenants: Vec<Tenant>, http: reqwest::Client, stop: CancellationToken) {
+pub(crate) async fn run(tenants: Vec<Tenant>, http: Clients, stop: CancellationToken) {
     // A merchant seen without endpoints is looked at again every [`QUIET_ROUNDS`] rounds only.
     let mut quiet = vec![false; tenants.len()];
     for n in 0_u64.. {
@@ -123,7 +246,7 @@ const QUIET_ROUNDS: u64 = 10;
 /// endpoint).
 async fn round(
     tenant: &Tenant,
-    http: &reqwest::Client,
+    http: &Clients,
     stop: &CancellationToken,
 ) -> Result<Option<usize>, autodebit_domain::ports::StoreError> {
     let store = tenant.store();
@@ -151,16 +274,21 @@ async fn round(
             // Its lease ends on its own; another server sends it then.
             break;
         }
-        let Some(endpoint) = endpoints
+        let Some((record, endpoint)) = endpoints
             .iter()
             .find(|e| e.id == delivery.endpoint)
-            .and_then(|record| sendable(tenant, record, now))
+            .and_then(|record| Some((record, sendable(tenant, record, now)?)))
         else {
             // No secret to sign with (a configured endpoint this server's file lacks): its lease
             // ends and a server that has it sends it.
             continue;
         };
-        send(tenant, http, &endpoint, &delivery, &token).await?;
+        let refused = match record.source {
+            EndpointSource::Api if !http.private_allowed => private_literal(&endpoint.url),
+            EndpointSource::Api | EndpointSource::Config => None,
+        };
+        let client = http.for_source(record.source);
+        send(tenant, client, refused, &endpoint, &delivery, &token).await?;
         sent += 1;
     }
     Ok(Some(sent))
@@ -190,9 +318,12 @@ fn sendable(tenant: &Tenant, record: &EndpointRecord, now: i64) -> Option<Endpoi
     })
 }
 
+/// Sends one delivery and records the try. `refused`: why it must not be sent at all (an address
+/// the endpoint may not reach): recorded as a failed try, retried on the schedule like any other.
 async fn send(
     tenant: &Tenant,
     http: &reqwest::Client,
+    refused: Option<String>,
     endpoint: &Endpoint,
     delivery: &WebhookDelivery,
     token: &str,
@@ -222,7 +353,11 @@ async fn send(
         reason = "a send's latency, for the record only"
     )]
     let started = Instant::now();
-    let (status, answer) = match request.send().await {
+    let sent = match refused {
+        Some(why) => Err(why),
+        None => request.send().await.map_err(|e| without_url(&e)),
+    };
+    let (status, answer) = match sent {
         Ok(mut response) => {
             let status = response.status().as_u16();
             let head = match response.chunk().await {
@@ -233,7 +368,7 @@ async fn send(
             };
             (Some(status), head)
         }
-        Err(e) => (None, without_url(&e)),
+        Err(why) => (None, why),
     };
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let n = delivery.attempts.saturating_add(1);
@@ -310,6 +445,13 @@ fn wall_seconds() -> i64 {
 
 /// What went wrong, without the URL (it may carry credentials of the receiver's).
 fn without_url(error: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<NotPublic>() {
+            return refused.to_string();
+        }
+        source = e.source();
+    }
     let what = if error.is_timeout() {
         "no answer in time"
     } else if error.is_connect() {
@@ -327,6 +469,47 @@ fn jittered(ids: &Ids, wait: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_public_unicast_addresses_are_public() {
+        use super::{is_public, private_literal};
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        for private in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "198.18.0.1",
+            "192.0.0.1",
+            "192.0.2.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        assert!(private_literal("https://127.0.0.1:8443/x").is_some());
+        assert!(private_literal("https://[fd00::1]/x").is_some());
+        assert!(private_literal("https://8.8.8.8/x").is_none());
+        assert!(
+            private_literal("https://hooks.example.com/x").is_none(),
+            "names are checked when resolved"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -69,6 +69,7 @@ pub async fn start(config: &Config, options: Options) -> Result<RunningServer, S
             idempotency_retention: Duration::from_secs(
                 config.api.idempotency_retention_hours * 3_600,
             ),
+            webhooks_to_private_addresses: runtime.state.shared().sandbox.is_some(),
         },
         runtime.wake.clone(),
     );

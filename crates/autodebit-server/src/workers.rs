@@ -30,6 +30,9 @@ pub struct WorkerSettings {
     pub idle_max: Duration,
     /// How long idempotency keys are kept.
     pub idempotency_retention: Duration,
+    /// Whether webhook endpoints made through the API may be sent to internal addresses (sandbox
+    /// mode only: its receivers are on loopback).
+    pub webhooks_to_private_addresses: bool,
 }
 
 /// The running workers.
@@ -61,7 +64,7 @@ impl Workers {
                 done.clone(),
             ));
         }
-        match crate::delivery::client() {
+        match crate::delivery::clients(settings.webhooks_to_private_addresses) {
             Ok(http) => {
                 tasks.spawn(crate::delivery::run(tenants.clone(), http, stop.clone()));
             }

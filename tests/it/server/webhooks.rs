@@ -416,3 +416,26 @@ server_test! {
         s.settle().await;
     }
 }
+
+server_test! {
+    async fn outside_sandbox_mode_an_api_endpoint_reaches_public_addresses_only(db) {
+        let s = Srv::gateway(&db).await;
+        // An address literal that is not public is refused at once.
+        for url in ["https://127.0.0.1/hook", "https://[::1]/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest", "https://[::ffff:192.168.0.1]/x"] {
+            let refused = s.post("/v1/webhook_endpoints", &format!("we-{url}"), json!({"url": url})).await;
+            assert_eq!((refused.status, refused.str("param")), (400, "/url"), "{url}: {}", refused.body);
+            assert!(refused.str("detail").contains("public"), "{}", refused.body);
+        }
+        // A name is checked when it is resolved, on every try: `localhost` resolves to loopback
+        // only, so nothing is sent and the try says why.
+        let made = s.post("/v1/webhook_endpoints", "we-local", json!({"url": "https://localhost:9/hook"})).await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        let auth = s.bind().await;
+        let events = s.get(&format!("/v1/events?subject={auth}")).await.body;
+        let path = format!("/v1/events/{}", events["data"][0]["id"].as_str().expect("an event"));
+        let event = s.until(&path, |e: &Value| e["deliveries"][0]["attempts"].as_array().is_some_and(|a| !a.is_empty())).await;
+        let attempt = &event["deliveries"][0]["attempts"][0];
+        assert_eq!(attempt["http_status"], Value::Null, "{event}");
+        assert!(attempt["answer"].as_str().unwrap_or_default().contains("no public address"), "{event}");
+    }
+}

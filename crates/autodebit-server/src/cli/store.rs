@@ -145,11 +145,12 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Result<(), Failure> {
         store.close().await;
         println!(
             "re-encrypted with key version {current}: {} authorizations, {} payment attempts, \
-             {} refunds, {} inbox entries, {} webhook endpoints, {} kept API answers; \
-             {left} rows left on other keys",
+             {} refunds, {} customs declarations, {} inbox entries, {} webhook endpoints, \
+             {} kept API answers; {left} rows left on other keys",
             done.authorizations,
             done.attempts,
             done.refunds,
+            done.declarations,
             done.inbox,
             done.webhook_endpoints,
             done.api_requests

@@ -131,11 +131,20 @@ pub async fn create_endpoint(
         ));
     }
     crate::config::check_secure_url(&body.url).map_err(|p| ApiError::invalid("/url", p))?;
-    if state.shared().sandbox.is_none() && !body.url.starts_with("https://") {
-        return Err(ApiError::invalid(
-            "/url",
-            "url must use https (plain http to loopback only in sandbox mode)",
-        ));
+    if state.shared().sandbox.is_none() {
+        if !body.url.starts_with("https://") {
+            return Err(ApiError::invalid(
+                "/url",
+                "url must use https (plain http to loopback only in sandbox mode)",
+            ));
+        }
+        // Names are checked when they are resolved, on every try (see `delivery::Clients`).
+        if let Some(why) = crate::delivery::private_literal(&body.url) {
+            return Err(ApiError::invalid(
+                "/url",
+                format!("url must name a public host: {why}"),
+            ));
+        }
     }
     if body.description.chars().count() > 200 {
         return Err(ApiError::invalid(
