@@ -6,17 +6,21 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use ams_protocol::{AccessToken, Amount, AuthState, Currency, PaymentRequestId, RefundRequestId};
+use ams_protocol::{
+    AccessToken, Amount, AuthState, Currency, DeclarationRequestId, PaymentRequestId,
+    RefundRequestId,
+};
 
 use super::seed::active_authorization;
 use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::authorization::{AuthorizationState, RevokedBy};
+use crate::lifecycle::declaration::DeclarationState;
 use crate::lifecycle::order::OrderState;
 use crate::lifecycle::refund::RefundState;
 use crate::model::{
-    AttemptId, AttentionId, AttentionItem, Body, IdempotencyRecord, InboxEntry, JobKind,
-    LeaseToken, Millis, OperatorAction, Order, OrderId, PaymentAttempt, Refund, RefundId,
-    RefundOrigin, Resolution, Subject,
+    AttemptId, AttentionId, AttentionItem, Body, Declaration, DeclarationId, IdempotencyRecord,
+    InboxEntry, JobKind, LeaseToken, Millis, OperatorAction, Order, OrderId, PaymentAttempt,
+    Refund, RefundId, RefundOrigin, Resolution, Subject,
 };
 use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError};
 
@@ -40,6 +44,7 @@ where
     inbox_and_idempotency_keys_are_kept_once(&*fresh().await).await;
     lists_are_newest_first_filtered_and_paged_by_cursor(&*fresh().await).await;
     a_released_lease_frees_the_job_without_counting_the_take(&*fresh().await).await;
+    declarations_round_trip_are_unique_and_compare_and_set(&*fresh().await).await;
 }
 
 fn order(id: &str, reference: &str) -> Order {
@@ -94,6 +99,29 @@ fn refund(id: &str, order: &str, rrid: &str) -> Refund {
         maybe_sent: false,
         first_sent_at: None,
         inquiries: 0,
+        version: 0,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn declaration(id: &str, order: &str, drid: &str) -> Declaration {
+    Declaration {
+        id: DeclarationId::new(id),
+        order_id: OrderId::new(order),
+        declaration_request_id: DeclarationRequestId::new(drid),
+        request_body: Body::new(r#"{"declarationRequestId":"x","buyerCertificate":{}}"#),
+        amount: Amount::new(Currency::CNY, 600),
+        customs_code: "ZONGSHU".into(),
+        state: DeclarationState::Requested,
+        result_code: None,
+        result_message: None,
+        accepted: None,
+        record: None,
+        sends: 0,
+        inquiries: 0,
+        last_sent_at: None,
+        round_started_at: T0,
         version: 0,
         created_at: T0,
         updated_at: T0,
@@ -271,6 +299,72 @@ pub async fn unique_fields_conflict_and_the_unit_of_work_stays_usable(store: &dy
             .await
             .expect("read")
             .is_some()
+    );
+}
+
+/// A customs declaration reads back as written (Alipay's answer and customs' record included), its
+/// `declarationRequestId` is unique, and its updates are compare-and-set.
+pub async fn declarations_round_trip_are_unique_and_compare_and_set(store: &dyn Store) {
+    seed_order(store).await;
+    let mut tx = store.begin().await.expect("begin");
+    let mut first = declaration("cd_1", "pay_1", "D1");
+    tx.insert_declaration(&first).await.expect("declaration");
+    let clash = tx
+        .insert_declaration(&declaration("cd_2", "pay_1", "D1"))
+        .await;
+    assert!(
+        matches!(clash, Err(StoreError::Conflict(_))),
+        "declarationRequestId: {clash:?}"
+    );
+    tx.insert_declaration(&declaration("cd_3", "pay_1", "D3"))
+        .await
+        .expect("still usable");
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let stale = tx
+        .declaration(&first.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stale, first, "read back as written");
+    first.state = DeclarationState::Accepted;
+    first.sends = 1;
+    first.last_sent_at = Some(T0 + 1);
+    first.result_code = Some("RISK_REJECT".into());
+    first.result_message = Some("m".into());
+    first.accepted = Some(
+        ams_protocol::DeclareResponse::new(ams_protocol::AmsResult::success())
+            .with_customs_payment_id("CP1"),
+    );
+    first.record = Some(
+        ams_protocol::DeclarationRecord::new(DeclarationRequestId::new("D1"))
+            .with_declaration_request_status("SUCCESS")
+            .with_customs_declaration_result_code("2"),
+    );
+    assert!(tx.update_declaration(&first).await.expect("update"));
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        !tx.update_declaration(&stale).await.expect("update"),
+        "a stale version was written"
+    );
+    drop(tx);
+    let mut tx = store.begin().await.expect("begin");
+    let stored = tx
+        .declaration_by_request_id(&DeclarationRequestId::new("D1"))
+        .await
+        .expect("read")
+        .expect("exists");
+    first.version = 1;
+    assert_eq!(stored, first);
+    let of_order = tx
+        .declarations_of_order(&OrderId::new("pay_1"))
+        .await
+        .expect("read");
+    assert_eq!(
+        of_order.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["cd_1", "cd_3"]
     );
 }
 

@@ -20,6 +20,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// A buyer's certificate number in a `declare` body (personal data, sealed like a token).
+const CERTIFICATE: &str = "110101199001011234";
 
 async fn store_secrets(store: &autodebit_store::SqlStore) {
     let mut auth = authorization("auth-1", ACCESS);
@@ -168,6 +170,37 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
             updated_at: 1,
         };
         db.store.create_endpoint(&endpoint).await.unwrap();
+        // A customs declaration, whose body holds the buyer's certificate number.
+        let declaration = autodebit_domain::model::Declaration {
+            id: autodebit_domain::model::DeclarationId::new("cd_1"),
+            order_id: autodebit_domain::model::OrderId::new("order-1"),
+            declaration_request_id: autodebit_domain::model::DeclarationRequestId::new("D1"),
+            request_body: Body::new(format!(
+                r#"{{"buyerCertificate":{{"certificateNo":"{CERTIFICATE}"}}}}"#
+            )),
+            amount: ams_protocol::Amount::new(ams_protocol::Currency::USD, 100),
+            customs_code: "ZONGSHU".into(),
+            state: autodebit_domain::lifecycle::declaration::DeclarationState::Requested,
+            result_code: None,
+            result_message: None,
+            accepted: None,
+            record: None,
+            sends: 0,
+            inquiries: 0,
+            last_sent_at: None,
+            round_started_at: 1,
+            version: 0,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let mut tx = db.store.begin().await.unwrap();
+        tx.insert_declaration(&declaration).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            !db.raw_sql("SELECT request_body FROM customs_declarations")
+                .contains(CERTIFICATE),
+            "{name}: the declare body is sealed at rest"
+        );
         db.store
             .begin_api_request("k-1", "fp", 1, 1_000)
             .await
@@ -195,15 +228,16 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                  SELECT refresh_token FROM authorizations UNION ALL \
                  SELECT pending_auth_code FROM authorizations UNION ALL \
                  SELECT stray_token FROM authorizations UNION ALL \
-                 SELECT request_body FROM payment_attempts UNION ALL SELECT body FROM inbox",
+                 SELECT request_body FROM payment_attempts UNION ALL SELECT body FROM inbox \
+                 UNION ALL SELECT request_body FROM customs_declarations",
             )
             .lines()
             .map(str::to_owned)
             .collect();
-        assert_eq!(sealed_before.len(), 6, "{name}: {sealed_before:?}");
+        assert_eq!(sealed_before.len(), 7, "{name}: {sealed_before:?}");
         assert!(sealed_before.iter().all(|c| c.starts_with("v1.")));
         let rotated = db.reopen(&format!("{new},{old}")).await;
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 6, "{name}");
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 7, "{name}");
 
         // Before re-encryption: old rows read, and the token lookup finds them by the old index.
         let mut tx = rotated.begin().await.unwrap();
@@ -221,7 +255,7 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 6);
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 7);
 
         let done = rotated.reencrypt(2).await.unwrap();
         assert_eq!(
@@ -229,11 +263,12 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 done.authorizations,
                 done.attempts,
                 done.refunds,
+                done.declarations,
                 done.inbox,
                 done.webhook_endpoints,
                 done.api_requests
             ),
-            (1, 1, 1, 1, 1, 1),
+            (1, 1, 1, 1, 1, 1, 1),
             "{name}"
         );
         assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 0, "{name}");
@@ -282,6 +317,16 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 .unwrap(),
             None,
             "{name}"
+        );
+        assert!(
+            tx.declaration(&autodebit_domain::model::DeclarationId::new("cd_1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .request_body
+                .expose()
+                .contains(CERTIFICATE),
+            "{name}: the declaration reads with the new key alone"
         );
         drop(tx);
         assert_eq!(only_new.inbox().await.unwrap().len(), 1);
