@@ -189,17 +189,23 @@
     $("cancel").disabled = !pay || pay.status === "cancelled" || pay.status === "failed";
   }
 
+  // A new authorization for the demo customer; the journey starts again from it.
+  async function startBinding() {
+    const auth = await api("POST", "/v1/authorizations", {
+      customer_id: "console-demo",
+      wallet: "ALIPAY_CN",
+      terminal_type: "WEB",
+      return_url: location.origin + "/console",
+    });
+    sessionStorage.setItem(AUTH, auth.id);
+    sessionStorage.removeItem(PAY);
+    sessionStorage.removeItem(REFUND);
+    return auth;
+  }
+
   async function bind() {
     await act("Bind", async () => {
-      const auth = await api("POST", "/v1/authorizations", {
-        customer_id: "console-demo",
-        wallet: "ALIPAY_CN",
-        terminal_type: "WEB",
-        return_url: location.origin + "/console",
-      });
-      sessionStorage.setItem(AUTH, auth.id);
-      sessionStorage.removeItem(PAY);
-      sessionStorage.removeItem(REFUND);
+      const auth = await startBinding();
       if (auth.auth_url) {
         say("Opening the wallet's consent page…");
         location.assign(auth.auth_url);
@@ -231,15 +237,7 @@
   // Scan to Bind: the authorization's QR code (Alipay's codeValue, or else its link), and the link.
   async function bindQr() {
     await act("Scan to Bind", async () => {
-      const auth = await api("POST", "/v1/authorizations", {
-        customer_id: "console-demo",
-        wallet: "ALIPAY_CN",
-        terminal_type: "WEB",
-        return_url: location.origin + "/console",
-      });
-      sessionStorage.setItem(AUTH, auth.id);
-      sessionStorage.removeItem(PAY);
-      sessionStorage.removeItem(REFUND);
+      const auth = await startBinding();
       const text = auth.qr_code || auth.auth_url || "";
       $("qr").hidden = !drawQr(text);
       const link = $("qr-link");
