@@ -51,12 +51,12 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     (
         "PUT /sandbox/merchants/{client_id}",
-        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created, wallets, customs_registered, customs_identity_check_fails, customs_rejections: [{declaration_request_id, code, desc}], registration_rejections: [{reference_merchant_id, wallet?, reason}], require_registered_secondary_merchants}",
+        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created, wallets, customs_registered, customs_identity_check_fails, customs_rejections: [{declaration_request_id, code, desc}], registration_rejections: [{reference_merchant_id, wallet?, reason}], require_registered_secondary_merchants, refund_failures: [refundRequestId]}",
     ),
     ("GET /sandbox/settings", "the sandbox-wide settings"),
     (
         "PUT /sandbox/settings",
-        "set the sandbox-wide settings: {overtaken_pay: debits|closed, unsigned_refusals, no_resend, silent_unbind_wallets, customs_receipt_delay_ms, registration_review_delay_ms}",
+        "set the sandbox-wide settings: {overtaken_pay: debits|closed, unsigned_refusals, no_resend, silent_unbind_wallets, customs_receipt_delay_ms, registration_review_delay_ms, refunds_in_process, refund_process_delay_ms, payment_pending_delay_ms, apply_token_checks_user}",
     ),
     ("GET /sandbox/clock", "read the clock"),
     (
@@ -236,6 +236,8 @@ pub(crate) struct MerchantBody {
     registration_rejections: Vec<RegistrationRejection>,
     #[serde(default)]
     require_registered_secondary_merchants: bool,
+    #[serde(default)]
+    refund_failures: Vec<String>,
 }
 
 pub(crate) async fn put_merchant(
@@ -265,6 +267,7 @@ pub(crate) async fn put_merchant(
         customs_rejections: request.customs_rejections,
         registration_rejections: request.registration_rejections,
         require_registered_secondary_merchants: request.require_registered_secondary_merchants,
+        refund_failures: request.refund_failures,
     };
     world.set_merchant(&client_id, settings);
     world.set_notify_token_created(&client_id, request.notify_token_created);
@@ -291,10 +294,16 @@ pub(crate) async fn put_settings(
     }
 }
 
-/// Releases the held requests due by the clock's reading now; they take effect at that time.
+/// Makes happen what the clock's reading now made due (expiries, pending payments and refunds in
+/// process ending, customs' receipts, registration reviews) and releases the held requests due by
+/// then; they take effect at that time.
 pub(crate) fn release_due(shared: &Shared) -> Vec<HeldRequest> {
     let now = shared.clock.now_ms();
-    let released = shared.lock().release_due(now);
+    let released = {
+        let mut world = shared.lock();
+        world.sweep(now);
+        world.release_due(now)
+    };
     shared.outbox_signal.notify_one();
     released
 }

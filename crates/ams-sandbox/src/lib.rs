@@ -210,7 +210,28 @@
 //! - Wallets may issue no refresh token ("if absent, the access token has a quite long validity",
 //!   §3.2): with [`UserSpec::issues_refresh_tokens`] false, `applyToken` answers the access token
 //!   and its expiry only, and the binding cannot be refreshed. Default: refresh tokens are issued.
-//! - Notifications are sent for final payment results (S and F), refunds, ended registration
+//! - **Refunds in process** (digest §3.7 `REFUND_IN_PROCESS`, §3.8, §4.3) are a setting,
+//!   [`SandboxSettings::refunds_in_process`] (default off: every test of the product would
+//!   otherwise wait for its refunds). On, an accepted `refund` answers `F` / `REFUND_IN_PROCESS`
+//!   (the digest gives no status: F is the fallback, and the harsher reading, since a client that
+//!   takes every F as final would refund again what is still coming), an identical retry answers
+//!   the same, `inquiryRefund` says `PROCESSING`, and the refund counts against the amount left.
+//!   After [`SandboxSettings::refund_process_delay_ms`] (one minute) it is `SUCCESS` (credited
+//!   then, once) or, named in [`MerchantSettings::refund_failures`], `FAIL` (nothing credited; a
+//!   retry answers `PROCESS_FAIL`, F), and `notifyRefund` tells either.
+//! - **Pending payments** (digest §3.5 `PENDING`, §4.2 `PAYMENT_PENDING`): a user in
+//!   [`PaymentMode::Pending`] pays at once (the ledger debits at acceptance, the harsher reading of
+//!   "paid, waiting for the final result"), `pay` answers `U` / `PAYMENT_IN_PROCESS`, the inquiry
+//!   `PENDING`, and `notifyPayment` `PAYMENT_PENDING` (with `result` S) is sent; after
+//!   [`SandboxSettings::payment_pending_delay_ms`] (one minute) it is `SUCCESS` with
+//!   `PAYMENT_RESULT`, no second debit. It does not expire; a `cancel` meanwhile credits the money
+//!   back.
+//! - **`applyToken` checks the wallet account** (digest §3.2, January 2022): a closed account is
+//!   `USER_NOT_EXIST`, an abnormal one `USER_STATUS_ABNORMAL` (F), for both grants; nothing is
+//!   issued and the code stays unused. On by default ([`SandboxSettings::apply_token_checks_user`]):
+//!   it is documented behaviour and no test of the product bound a closed account.
+//! - Notifications are sent for final payment results (S and F), pending payments
+//!   (`PAYMENT_PENDING`), refunds (when they end), ended registration
 //!   reviews (`notifyRegistrationStatus`, to the registration's own URL only), `AUTHCODE_CREATED`,
 //!   `TOKEN_CANCELED` (when the user unbinds, and on the merchant's first `revoke`), and, for a
 //!   merchant that turns it on ([`SandboxHandle::set_notify_token_created`], `notify_token_created`
@@ -248,7 +269,8 @@ use tokio::sync::{Notify, watch};
 pub use clock::SandboxClock;
 pub use model::{
     AccountStatus, AnswerStatus, ClockUpdate, ClockView, Completion, CustomsRejection,
-    DEFAULT_CUSTOMS_RECEIPT_DELAY_MS, DEFAULT_REGISTRATION_REVIEW_DELAY_MS,
+    DEFAULT_CUSTOMS_RECEIPT_DELAY_MS, DEFAULT_PAYMENT_PENDING_DELAY_MS,
+    DEFAULT_REFUND_PROCESS_DELAY_MS, DEFAULT_REGISTRATION_REVIEW_DELAY_MS,
     DEFAULT_REGISTRATION_WALLETS, DeliveryAttempt, DeliveryState, EntryKind, EntryReason,
     FaultAction, FaultRule, HeldRequest, LedgerEntry, LedgerView, MerchantSettings, MerchantView,
     NotificationFaultAction, NotificationFaultRule, NotificationKind, NotificationRecord,
@@ -679,8 +701,10 @@ impl SandboxHandle {
         &self.shared.clock
     }
 
-    /// Moves the clock, as `POST /sandbox/clock` does. Held requests that became due are released
-    /// (they take effect at the new time) before it returns.
+    /// Moves the clock, as `POST /sandbox/clock` does. What became due happens (expiries, pending
+    /// payments succeeding, refunds in process ending, customs' receipts, registration reviews)
+    /// and held requests that became due are released (they take effect at the new time) before
+    /// it returns.
     ///
     /// # Errors
     /// When `set` is not an AMS datetime.
@@ -688,8 +712,9 @@ impl SandboxHandle {
         Ok(control::apply_clock(&self.shared, update)?)
     }
 
-    /// Advances the clock by `ms` milliseconds. Held requests that became due are released (they
-    /// take effect at the new time) before it returns.
+    /// Advances the clock by `ms` milliseconds. What became due happens and held requests that
+    /// became due are released (they take effect at the new time) before it returns, as with
+    /// [`Self::update_clock`].
     pub fn advance_clock_ms(&self, ms: i64) {
         self.shared.clock.advance_ms(ms);
         control::release_due(&self.shared);

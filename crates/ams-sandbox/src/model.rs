@@ -27,6 +27,14 @@ pub enum PaymentMode {
     /// `pay` answers `U`/`PAYMENT_IN_PROCESS` and the payment stays `PROCESSING` until completed
     /// through the control API, or fails when its expiry time passes.
     Processing,
+    /// The user completed the payment but the result is not final yet (digest §3.4, §3.5, §4.2):
+    /// `pay` answers `U`/`PAYMENT_IN_PROCESS`, the money is taken at once (the ledger shows the
+    /// debit while the status says pending), `inquiryPayment` answers `paymentStatus` `PENDING`
+    /// and a `notifyPayment` `PAYMENT_PENDING` is sent. After
+    /// [`SandboxSettings::payment_pending_delay_ms`] of sandbox time the payment is `SUCCESS`
+    /// (no second debit) and `PAYMENT_RESULT` follows. It does not expire; a `cancel` meanwhile
+    /// gives the money back.
+    Pending,
 }
 
 /// A wallet user: who they are, what they hold, and how their payments go.
@@ -264,6 +272,36 @@ pub struct SandboxSettings {
     /// and `notifyRegistrationStatus` is sent. Applies to registrations accepted while it is in force.
     #[serde(default = "default_registration_review_delay_ms")]
     pub registration_review_delay_ms: u64,
+    /// Refunds are not final in the call (digest §3.7 `REFUND_IN_PROCESS`, §3.8 `PROCESSING`,
+    /// §4.3 `FAIL`): an accepted `refund` answers `F` / `REFUND_IN_PROCESS` (the digest gives no
+    /// status; F is the sandbox's fallback and the harsher reading), `inquiryRefund` answers
+    /// `refundStatus` `PROCESSING`, and an identical retry answers the same, until
+    /// [`Self::refund_process_delay_ms`] of sandbox time has passed. Then the refund is `SUCCESS`
+    /// (the user is credited, once, at that moment) or, when
+    /// [`MerchantSettings::refund_failures`] names it, `FAIL` (nothing credited, its amount
+    /// refundable again), and `notifyRefund` says so. An in-process refund counts against the
+    /// amount left to refund. Applies to refunds accepted while it is on. Default `false`: final
+    /// in the call (every test of the product would otherwise have to wait for its refunds).
+    #[serde(default)]
+    pub refunds_in_process: bool,
+    /// How long, in milliseconds of sandbox time, a refund stays in process under
+    /// [`Self::refunds_in_process`] (default [`DEFAULT_REFUND_PROCESS_DELAY_MS`], one minute;
+    /// Alipay's is UNKNOWN). Applies to refunds accepted while it is in force.
+    #[serde(default = "default_refund_process_delay_ms")]
+    pub refund_process_delay_ms: u64,
+    /// How long, in milliseconds of sandbox time, a payment of a user in
+    /// [`PaymentMode::Pending`] stays `PENDING` before it is `SUCCESS` (default
+    /// [`DEFAULT_PAYMENT_PENDING_DELAY_MS`], one minute; Alipay's is UNKNOWN). Applies to payments
+    /// accepted while it is in force.
+    #[serde(default = "default_payment_pending_delay_ms")]
+    pub payment_pending_delay_ms: u64,
+    /// `applyToken` checks the wallet account it would issue a token for (digest §3.2: Alipay
+    /// added `USER_NOT_EXIST` and `USER_STATUS_ABNORMAL` to applyToken in January 2022): a closed
+    /// account is `USER_NOT_EXIST`, an abnormal one `USER_STATUS_ABNORMAL`, both `F`, for either
+    /// grant type, and nothing is issued (an auth code stays unused). Default `true`; `false`
+    /// issues tokens to any account and leaves the failure to `pay`.
+    #[serde(default = "yes")]
+    pub apply_token_checks_user: bool,
 }
 
 /// [`SandboxSettings::customs_receipt_delay_ms`] by default: one minute.
@@ -271,6 +309,20 @@ pub const DEFAULT_CUSTOMS_RECEIPT_DELAY_MS: u64 = 60_000;
 
 /// [`SandboxSettings::registration_review_delay_ms`] by default: one minute.
 pub const DEFAULT_REGISTRATION_REVIEW_DELAY_MS: u64 = 60_000;
+
+/// [`SandboxSettings::refund_process_delay_ms`] by default: one minute.
+pub const DEFAULT_REFUND_PROCESS_DELAY_MS: u64 = 60_000;
+
+/// [`SandboxSettings::payment_pending_delay_ms`] by default: one minute.
+pub const DEFAULT_PAYMENT_PENDING_DELAY_MS: u64 = 60_000;
+
+fn default_refund_process_delay_ms() -> u64 {
+    DEFAULT_REFUND_PROCESS_DELAY_MS
+}
+
+fn default_payment_pending_delay_ms() -> u64 {
+    DEFAULT_PAYMENT_PENDING_DELAY_MS
+}
 
 fn default_customs_receipt_delay_ms() -> u64 {
     DEFAULT_CUSTOMS_RECEIPT_DELAY_MS
@@ -289,6 +341,10 @@ impl Default for SandboxSettings {
             silent_unbind_wallets: Vec::new(),
             customs_receipt_delay_ms: DEFAULT_CUSTOMS_RECEIPT_DELAY_MS,
             registration_review_delay_ms: DEFAULT_REGISTRATION_REVIEW_DELAY_MS,
+            refunds_in_process: false,
+            refund_process_delay_ms: DEFAULT_REFUND_PROCESS_DELAY_MS,
+            payment_pending_delay_ms: DEFAULT_PAYMENT_PENDING_DELAY_MS,
+            apply_token_checks_user: true,
         }
     }
 }
@@ -645,6 +701,12 @@ pub struct MerchantSettings {
     /// answers `MERCHANT_NOT_REGISTERED` (F) and changes nothing. Default false: not checked.
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_registered_secondary_merchants: bool,
+    /// Refunds that end `FAIL` under [`SandboxSettings::refunds_in_process`], by
+    /// `refundRequestId`: when a refund named here leaves `PROCESSING` it fails (nothing is
+    /// credited, `notifyRefund` says `FAIL`). Read when the refund ends (so it may be set after
+    /// the `refund`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refund_failures: Vec<String>,
 }
 
 /// The wallets that review a registration when the merchant's contract names none

@@ -443,6 +443,13 @@ call's result is kept even if the lease was lost meanwhile; only the job is left
 holder. A job taken `job_max_attempts` times in a row without finishing, or whose row cannot be
 read, is set aside with an attention item; the others go on.
 
+**`PENDING` is paid, not unknown.** `inquiryPayment` answering `PENDING` (and `notifyPayment`
+`PAYMENT_PENDING`) says the user completed the payment and Alipay has its final result to give. Seed
+004's "cancel what stays unknown after the inquiries" does not apply: cancelling would undo a
+completed sale. A `PENDING` payment is inquired with growing waits (`confirm_every_*`) until Alipay
+settles it, a person is told once it has lasted `attention_after_ms` (`payment_pending`), and
+Alipay's `paymentId` is kept from the first answer that carries it, so the money can be matched.
+
 **Refunds end.** A refund whose sends surely never left (`NotSent`), `refund_max_not_sent` times in
 a row and never once maybe sent, fails as `NOT_SENT` (nothing happened at Alipay) and a person is
 told. `inquiryRefund` answering `ORDER_NOT_EXIST` sends the same bytes again.

@@ -26,6 +26,7 @@ mod customs;
 mod events;
 mod faults;
 mod fuzz;
+mod harsh;
 mod journey;
 mod notifications;
 mod problems;

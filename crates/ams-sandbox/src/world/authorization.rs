@@ -11,7 +11,7 @@ use super::{
     AuthCodeRecord, Consent, ConsentError, ConsentPage, ConsentState, Token, TokenState, World,
     mask_login, result,
 };
-use crate::model::NotificationKind;
+use crate::model::{AccountStatus, NotificationKind};
 use crate::util::{ams_time, append_query, date_digits, random_hex};
 
 impl World {
@@ -260,6 +260,14 @@ impl World {
                 if now > record.expires_ms {
                     return fail(ResultCode::InvalidAuthcode, "The auth code is expired.");
                 }
+                let user = record.user.clone();
+                if let Some(refused) = self.account_refusal(&user) {
+                    // Nothing is issued and the code stays unused.
+                    return ApplyTokenResponse::new(refused);
+                }
+                let Some(record) = self.auth_codes.get_mut(code) else {
+                    return fail(ResultCode::InvalidAuthcode, "The auth code is invalid.");
+                };
                 record.used = true;
                 let (wallet, user, url, state) = (
                     record.wallet.clone(),
@@ -298,6 +306,12 @@ impl World {
                 {
                     return invalid();
                 }
+                let user = token.user.clone();
+                if let Some(refused) = self.account_refusal(&user) {
+                    // Nothing is issued and the old pair keeps working.
+                    return ApplyTokenResponse::new(refused);
+                }
+                let token = &mut self.tokens[index];
                 // Rotation: the old pair stops working; a new pair is issued.
                 token.state = TokenState::Rotated;
                 let (wallet, user, url) = (
@@ -309,6 +323,26 @@ impl World {
                 self.token_response(index)
             }
             _ => fail(ResultCode::ParamIllegal, "grantType is not supported"),
+        }
+    }
+
+    /// Why `applyToken` issues no token for this wallet account (digest §3.2: `USER_NOT_EXIST`
+    /// and `USER_STATUS_ABNORMAL` since January 2022), unless
+    /// [`crate::SandboxSettings::apply_token_checks_user`] is off.
+    fn account_refusal(&self, login: &str) -> Option<AmsResult> {
+        if !self.settings.apply_token_checks_user {
+            return None;
+        }
+        match self.users.get(login).map(|u| u.spec.status) {
+            None | Some(AccountStatus::Closed) => Some(result(
+                ResultCode::UserNotExist,
+                "The user's account does not exist in the wallet.",
+            )),
+            Some(AccountStatus::Abnormal) => Some(result(
+                ResultCode::UserStatusAbnormal,
+                "The user's account is abnormal in the wallet.",
+            )),
+            Some(AccountStatus::Normal) => None,
         }
     }
 

@@ -155,6 +155,8 @@ struct Token {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PayState {
     Processing,
+    /// Accepted and debited, not final yet ([`crate::PaymentMode::Pending`]).
+    Pending,
     Success,
     Fail,
     Cancelled,
@@ -173,10 +175,14 @@ struct Payment {
     paid_ms: Option<i64>,
     expires_ms: i64,
     cancel_ms: Option<i64>,
+    /// When a `Pending` payment becomes `Success` (sandbox time).
+    pending_until: Option<i64>,
     /// Whether the user's money moved (so a cancel must give it back).
     debited: bool,
     notify_url: Option<String>,
+    /// What the refunds not failed add up to (those in process included): the cap's measure.
     refunded: u64,
+    /// The refunds accepted (in process, succeeded, or failed after being in process).
     refunds: Vec<usize>,
 }
 
@@ -186,10 +192,15 @@ struct Refund {
     refund_id: String,
     payment: usize,
     amount: Amount,
+    /// When it was answered or, once it left `PROCESSING`, when it ended (`refundTime`).
     time_ms: i64,
-    /// Why it was refused; `None` for a refund that succeeded. A refused refund is kept so the
-    /// same `refundRequestId` gets the same final answer (§5.9).
+    /// Why it was refused or failed; `None` for a refund that succeeded or is in process. A
+    /// refused refund is kept so the same `refundRequestId` gets the same final answer (§5.9).
     failure: Option<(ResultCode, &'static str)>,
+    /// While in process ([`crate::SandboxSettings::refunds_in_process`]): when it ends.
+    in_process_until: Option<i64>,
+    /// The request's `refundNotifyUrl` (the dashboard's is read when the notification is sent).
+    notify_url: Option<String>,
 }
 
 struct FaultSlot {
@@ -309,12 +320,14 @@ impl World {
         }
     }
 
-    /// Makes happen what was due by `now` (processing payments whose expiry passed fail, customs
-    /// answers declarations, wallets end registration reviews). Returns the next time something
-    /// falls due, if anything will.
+    /// Makes happen what was due by `now` (processing payments whose expiry passed fail, pending
+    /// payments succeed, refunds in process end, customs answers declarations, wallets end
+    /// registration reviews). Returns the next time something falls due, if anything will.
     pub(crate) fn sweep(&mut self, now: i64) -> Option<i64> {
         [
             self.expire_payments(now),
+            self.end_pending_payments(now),
+            self.end_refunds_in_process(now),
             self.receive_customs_receipts(now),
             self.end_registration_reviews(now),
         ]

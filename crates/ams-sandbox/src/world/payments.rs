@@ -20,7 +20,7 @@ impl World {
         let p = &self.payments[index];
         let mut response = match p.state {
             PayState::Success => PayResponse::new(AmsResult::success()),
-            PayState::Processing => PayResponse::new(result(
+            PayState::Processing | PayState::Pending => PayResponse::new(result(
                 ResultCode::PaymentInProcess,
                 "The payment is being processed.",
             )),
@@ -44,13 +44,20 @@ impl World {
 
     fn notify_payment(&mut self, index: usize, now: i64) {
         let p = &self.payments[index];
-        let outcome = match p.state {
-            PayState::Success => AmsResult::success(),
-            PayState::Fail => result(p.result_code.clone(), "The payment failed."),
+        // PAYMENT_PENDING: the user completed the payment, the result is not final (§4.2). Its
+        // `result` is S (U was removed from notifyPayment in 2022): a merchant that reads
+        // `result` without `notifyType` takes it for paid.
+        let (kind, outcome) = match p.state {
+            PayState::Success => (PaymentNotifyType::PaymentResult, AmsResult::success()),
+            PayState::Fail => (
+                PaymentNotifyType::PaymentResult,
+                result(p.result_code.clone(), "The payment failed."),
+            ),
+            PayState::Pending => (PaymentNotifyType::PaymentPending, AmsResult::success()),
             PayState::Processing | PayState::Cancelled => return,
         };
         let mut notify = NotifyPayment::new(
-            PaymentNotifyType::PaymentResult,
+            kind,
             outcome,
             p.payment_request_id.clone(),
             p.payment_id.clone(),
@@ -106,7 +113,8 @@ impl World {
         None
     }
 
-    fn debit(&mut self, index: usize, now: i64) {
+    /// Takes the money: the ledger's one debit of this payment.
+    fn take_money(&mut self, index: usize, now: i64) {
         let amount = self.payments[index].amount;
         self.post(
             now,
@@ -117,13 +125,24 @@ impl World {
             None,
         );
         let p = &mut self.payments[index];
-        p.state = PayState::Success;
-        p.result_code = ResultCode::Success;
-        p.paid_ms = Some(now);
         p.debited = true;
         if let Some(user) = p.user.clone().and_then(|u| self.users.get_mut(&u)) {
             user.payments_made += 1;
         }
+    }
+
+    /// The payment is final and successful at `at_ms` (its `paymentTime`).
+    fn succeed(&mut self, index: usize, at_ms: i64) {
+        let p = &mut self.payments[index];
+        p.state = PayState::Success;
+        p.result_code = ResultCode::Success;
+        p.paid_ms = Some(at_ms);
+        p.pending_until = None;
+    }
+
+    fn debit(&mut self, index: usize, now: i64) {
+        self.take_money(index, now);
+        self.succeed(index, now);
     }
 
     pub(crate) fn pay(&mut self, client_id: &str, req: &PayRequest, now: i64) -> PayResponse {
@@ -189,10 +208,12 @@ impl World {
             None => Some(ResultCode::InvalidAccessToken),
             Some(login) => match self.users.get(login) {
                 None => Some(ResultCode::UserNotExist),
+                // Instant and pending payments take the money now; a processing one when the
+                // user confirms.
                 Some(u) => self.refusal(
                     u,
                     req.payment_amount,
-                    u.spec.payment_mode == PaymentMode::Instant,
+                    u.spec.payment_mode != PaymentMode::Processing,
                 ),
             },
         };
@@ -215,6 +236,7 @@ impl World {
             paid_ms: None,
             expires_ms,
             cancel_ms: None,
+            pending_until: None,
             debited: false,
             notify_url: req.payment_notify_url.clone(),
             refunded: 0,
@@ -231,6 +253,17 @@ impl World {
             }
             None if mode == PaymentMode::Instant => {
                 self.debit(index, now);
+                self.notify_payment(index, now);
+            }
+            None if mode == PaymentMode::Pending => {
+                // The harsher reading of PENDING ("paid, waiting for the final result"): the
+                // money is gone now while the status says pending.
+                self.take_money(index, now);
+                let delay =
+                    i64::try_from(self.settings.payment_pending_delay_ms).unwrap_or(i64::MAX);
+                let p = &mut self.payments[index];
+                p.state = PayState::Pending;
+                p.pending_until = Some(now.saturating_add(delay));
                 self.notify_payment(index, now);
             }
             None => {} // Processing: the user must confirm, or the payment expires.
@@ -311,6 +344,30 @@ impl World {
             .min()
     }
 
+    /// Pending payments whose time has come succeed (the money was taken when they were
+    /// accepted), in the order they fall due, each with `PAYMENT_RESULT`. Returns the next such
+    /// time, if any.
+    pub(super) fn end_pending_payments(&mut self, now: i64) -> Option<i64> {
+        let mut due: Vec<(i64, usize)> = self
+            .payments
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == PayState::Pending)
+            .filter_map(|(i, p)| p.pending_until.map(|at| (at, i)))
+            .collect();
+        due.sort_unstable();
+        let mut next = None;
+        for (at, index) in due {
+            if at > now {
+                next = Some(next.map_or(at, |n: i64| n.min(at)));
+                continue;
+            }
+            self.succeed(index, at);
+            self.notify_payment(index, now);
+        }
+        next
+    }
+
     pub(super) fn find_payment(
         &self,
         client_id: &str,
@@ -349,6 +406,7 @@ impl World {
             PayState::Success => (PaymentStatus::Success, ResultCode::Success),
             PayState::Fail => (PaymentStatus::Fail, p.result_code.clone()),
             PayState::Processing => (PaymentStatus::Processing, ResultCode::PaymentInProcess),
+            PayState::Pending => (PaymentStatus::Pending, ResultCode::PaymentInProcess),
             PayState::Cancelled => (PaymentStatus::Cancelled, ResultCode::OrderIsClosed),
         };
         response.payment_status = Some(status);
@@ -364,14 +422,16 @@ impl World {
             .iter()
             .map(|&r| {
                 let refund = &self.refunds[r];
+                let status = refund.status();
                 let mut t = Transaction::default();
-                t.transaction_result = Some(AmsResult::success());
+                t.transaction_result = Some(self.refund_response(r).result);
                 t.transaction_id = Some(refund.refund_id.clone());
                 t.transaction_type = Some(TransactionType::Refund);
-                t.transaction_status = Some(TransactionStatus::Success);
+                t.transaction_status = Some(status.clone());
                 t.transaction_amount = Some(refund.amount);
                 t.transaction_request_id = Some(refund.refund_request_id.clone());
-                t.transaction_time = Some(ams_time(refund.time_ms));
+                t.transaction_time =
+                    (status != TransactionStatus::Processing).then(|| ams_time(refund.time_ms));
                 t
             })
             .collect();
@@ -424,7 +484,7 @@ impl World {
                 "The cancel window (00:15 UTC+8 on the day after the payment) has passed; refund instead.",
             ));
         }
-        if !p.refunds.is_empty() {
+        if p.refunds.iter().any(|&r| self.refunds[r].failure.is_none()) {
             return CancelResponse::new(result(
                 ResultCode::OrderStatusInvalid,
                 "A refunded payment cannot be cancelled.",
@@ -495,7 +555,7 @@ impl World {
             PayState::Cancelled => {
                 Some((ResultCode::OrderIsCanceled, "The payment was cancelled."))
             }
-            PayState::Processing | PayState::Fail => Some((
+            PayState::Processing | PayState::Pending | PayState::Fail => Some((
                 ResultCode::OrderStatusInvalid,
                 "Only a successful payment can be refunded.",
             )),
@@ -534,44 +594,122 @@ impl World {
             amount: req.refund_amount,
             time_ms: now,
             failure: refusal.clone(),
+            in_process_until: None,
+            notify_url: req.refund_notify_url.clone(),
         });
-        self.refund_by_request.insert(key.clone(), r);
-        self.refund_by_id.insert(refund_id.clone(), r);
+        self.refund_by_request.insert(key, r);
+        self.refund_by_id.insert(refund_id, r);
         if refusal.is_some() {
             return self.refund_response(r);
         }
+        // Accepted: it counts against what is left to refund from now on, in process or not.
         self.payments[index].refunded += req.refund_amount.minor_units();
         self.payments[index].refunds.push(r);
-        self.post(
-            now,
-            index,
-            EntryKind::Credit,
-            EntryReason::Refund,
-            req.refund_amount,
-            Some(key.1.clone()),
-        );
+        if self.settings.refunds_in_process {
+            let delay = i64::try_from(self.settings.refund_process_delay_ms).unwrap_or(i64::MAX);
+            self.refunds[r].in_process_until = Some(now.saturating_add(delay));
+            return self.refund_response(r);
+        }
+        self.end_refund(r, false, now, now);
+        self.refund_response(r)
+    }
 
+    /// A refund accepted ends at `at_ms` (sandbox time; notified at `now`): succeeded (the user
+    /// is credited) or failed (nothing credited; its amount is refundable again).
+    fn end_refund(&mut self, r: usize, failed: bool, at_ms: i64, now: i64) {
+        let (index, amount, request_id) = {
+            let refund = &mut self.refunds[r];
+            refund.in_process_until = None;
+            refund.time_ms = at_ms;
+            if failed {
+                refund.failure = Some((ResultCode::ProcessFail, "The refund failed."));
+            }
+            (
+                refund.payment,
+                refund.amount,
+                refund.refund_request_id.clone(),
+            )
+        };
+        let outcome = if failed {
+            let p = &mut self.payments[index];
+            p.refunded = p.refunded.saturating_sub(amount.minor_units());
+            RefundStatus::Fail
+        } else {
+            self.post(
+                at_ms,
+                index,
+                EntryKind::Credit,
+                EntryReason::Refund,
+                amount,
+                Some(request_id.clone()),
+            );
+            RefundStatus::Success
+        };
+        let refund = &self.refunds[r];
+        let answer = self.refund_response(r).result;
         let mut notify = NotifyRefund::new(
-            AmsResult::success(),
-            RefundStatus::Success,
-            key.1.clone(),
-            refund_id,
-            req.refund_amount,
+            answer,
+            outcome,
+            request_id.clone(),
+            refund.refund_id.clone(),
+            amount,
         );
-        notify.refund_time = Some(ams_time(now));
+        notify.refund_time = (!failed).then(|| ams_time(at_ms));
         let body = serde_json::to_string(&notify).unwrap_or_default();
-        let url = req.refund_notify_url.clone().or_else(|| {
-            self.merchant_settings(client_id)
+        let client = refund.client_id.clone();
+        let url = refund.notify_url.clone().or_else(|| {
+            self.merchant_settings(&client)
                 .and_then(|m| m.refund_notify_url)
         });
-        self.enqueue(NotificationKind::Refund, client_id, url, &key.1, body, now);
-        self.refund_response(r)
+        self.enqueue(
+            NotificationKind::Refund,
+            &client,
+            url,
+            &request_id,
+            body,
+            now,
+        );
+    }
+
+    /// Refunds in process whose time has come end, in the order they fall due: failed when the
+    /// merchant's settings name them in `refund_failures`, succeeded otherwise. Returns the next
+    /// such time, if any.
+    pub(super) fn end_refunds_in_process(&mut self, now: i64) -> Option<i64> {
+        let mut due: Vec<(i64, usize)> = self
+            .refunds
+            .iter()
+            .enumerate()
+            .filter_map(|(r, refund)| refund.in_process_until.map(|at| (at, r)))
+            .collect();
+        due.sort_unstable();
+        let mut next = None;
+        for (at, r) in due {
+            if at > now {
+                next = Some(next.map_or(at, |n: i64| n.min(at)));
+                continue;
+            }
+            let refund = &self.refunds[r];
+            let failed = self
+                .merchant_settings(&refund.client_id)
+                .is_some_and(|m| m.refund_failures.contains(&refund.refund_request_id));
+            self.end_refund(r, failed, at, now);
+        }
+        next
     }
 
     fn refund_response(&self, r: usize) -> RefundResponse {
         let refund = &self.refunds[r];
         if let Some((code, message)) = &refund.failure {
             return RefundResponse::new(result(code.clone(), message));
+        }
+        if refund.in_process_until.is_some() {
+            // The digest gives no status for REFUND_IN_PROCESS: F, the sandbox's fallback, and
+            // the harsher reading (a client that takes every F as final fails a refund that
+            // will succeed).
+            return RefundResponse::new(result(
+                ResultCode::RefundInProcess,
+                "The refund is being processed.",
+            ));
         }
         let mut response = RefundResponse::new(AmsResult::success());
         response.refund_request_id = Some(refund.refund_request_id.clone().into());
@@ -607,12 +745,23 @@ impl World {
         response.refund_id = Some(refund.refund_id.clone().into());
         response.refund_request_id = Some(refund.refund_request_id.clone().into());
         response.refund_amount = Some(refund.amount);
-        response.refund_status = Some(if refund.failure.is_some() {
+        let status = refund.status();
+        response.refund_time =
+            (status == TransactionStatus::Success).then(|| ams_time(refund.time_ms));
+        response.refund_status = Some(status);
+        response
+    }
+}
+
+impl Refund {
+    /// Where it stands, as `inquiryRefund`'s `refundStatus` says it.
+    fn status(&self) -> TransactionStatus {
+        if self.in_process_until.is_some() {
+            TransactionStatus::Processing
+        } else if self.failure.is_some() {
             TransactionStatus::Fail
         } else {
             TransactionStatus::Success
-        });
-        response.refund_time = refund.failure.is_none().then(|| ams_time(refund.time_ms));
-        response
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! Authorization: consult's URLs per terminal, the wallet's consent page (merchant, scopes,
 //! Agree/Decline), single-use expiring consent links and auth codes, AUTHCODE_CREATED where a notify
 //! URL is configured, TOKEN_CREATED when the merchant asks for it, token lifetimes, wallets that
-//! issue no refresh tokens, refresh rotation, revoke, and the user unbinding in the wallet
-//! (TOKEN_CANCELED).
+//! issue no refresh tokens, closed or abnormal accounts refused at applyToken, refresh rotation,
+//! revoke, and the user unbinding in the wallet (TOKEN_CANCELED).
 
 use ams_protocol::Api;
 use ams_protocol::CustomerBelongsTo;
 use ams_sandbox::{
-    DeliveryState, Lifetimes, NotificationFaultAction, NotificationFaultRule, NotificationKind,
-    SandboxHandle, UserSpec,
+    AccountStatus, DeliveryState, Lifetimes, NotificationFaultAction, NotificationFaultRule,
+    NotificationKind, SandboxHandle, UserSpec, UserUpdate,
 };
 use serde_json::json;
 
@@ -838,4 +838,112 @@ async fn a_wallet_outside_the_merchants_contract_is_no_pay_options() {
     hk["customerBelongsTo"] = serde_json::json!("ALIPAY_HK");
     let taken = client.call(Api::Consult, &hk).await;
     assert_eq!(taken.result_code(), "SUCCESS", "{}", taken.body);
+}
+
+/// Digest §3.2 (release notes, January 2022): applyToken answers `USER_NOT_EXIST` for a closed
+/// wallet account and `USER_STATUS_ABNORMAL` for an abnormal one, both F, for either grant; nothing
+/// is issued, and the auth code (or the refresh token) can still be used once the account is
+/// normal again.
+#[tokio::test]
+async fn apply_token_refuses_a_closed_or_abnormal_account() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    assert!(sandbox.settings().apply_token_checks_user, "on by default");
+    let set_status = |status: AccountStatus| {
+        sandbox
+            .update_user(
+                ALICE,
+                UserUpdate {
+                    status: Some(status),
+                    ..UserUpdate::default()
+                },
+            )
+            .expect("update");
+    };
+    let code = agree(&client, "closed-state").await;
+    let before = snapshot(&sandbox);
+    for (status, expected) in [
+        (AccountStatus::Closed, "USER_NOT_EXIST"),
+        (AccountStatus::Abnormal, "USER_STATUS_ABNORMAL"),
+    ] {
+        set_status(status);
+        let refused = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+        assert_eq!(
+            (refused.result_status(), refused.result_code()),
+            ("F", expected),
+            "{}",
+            refused.body
+        );
+        assert!(refused.json["accessToken"].is_null(), "{}", refused.body);
+    }
+    set_status(AccountStatus::Normal);
+    assert_eq!(
+        snapshot(&sandbox),
+        before,
+        "nothing moved, nothing notified"
+    );
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(token.result_code(), "SUCCESS", "{}", token.body);
+
+    // The refresh grant too; the pair refused keeps working.
+    let (access, refresh) = (token.str("accessToken"), token.str("refreshToken"));
+    for (status, expected) in [
+        (AccountStatus::Closed, "USER_NOT_EXIST"),
+        (AccountStatus::Abnormal, "USER_STATUS_ABNORMAL"),
+    ] {
+        set_status(status);
+        let refused = client.call(Api::ApplyToken, &refresh_body(&refresh)).await;
+        assert_eq!(
+            (refused.result_status(), refused.result_code()),
+            ("F", expected),
+            "{}",
+            refused.body
+        );
+    }
+    set_status(AccountStatus::Normal);
+    let paid = client
+        .call(Api::Pay, &pay_body("after-refusals", &usd(100), &access))
+        .await;
+    assert_eq!(paid.result_code(), "SUCCESS", "{}", paid.body);
+    let refreshed = client.call(Api::ApplyToken, &refresh_body(&refresh)).await;
+    assert_eq!(refreshed.result_code(), "SUCCESS", "{}", refreshed.body);
+}
+
+/// With `apply_token_checks_user` off, a closed account gets its token and the failure shows only
+/// at `pay`, as before January 2022.
+#[tokio::test]
+async fn without_the_account_check_a_closed_account_gets_a_token_and_pay_refuses() {
+    let (sandbox, client) = sandbox_with_alice_and(None).await;
+    let control = Control::new(&sandbox);
+    let (status, settings) = control
+        .put(
+            "/sandbox/settings",
+            &json!({ "apply_token_checks_user": false }),
+        )
+        .await;
+    assert_eq!(
+        (status, &settings["apply_token_checks_user"]),
+        (200, &json!(false))
+    );
+    let code = agree(&client, "unchecked").await;
+    sandbox
+        .update_user(
+            ALICE,
+            UserUpdate {
+                status: Some(AccountStatus::Closed),
+                ..UserUpdate::default()
+            },
+        )
+        .expect("update");
+    let token = client.call(Api::ApplyToken, &apply_code_body(&code)).await;
+    assert_eq!(token.result_code(), "SUCCESS", "{}", token.body);
+    let pay = client
+        .call(
+            Api::Pay,
+            &pay_body("closed-pay", &usd(100), &token.str("accessToken")),
+        )
+        .await;
+    assert_eq!(
+        (pay.result_status(), pay.result_code()),
+        ("F", "USER_NOT_EXIST")
+    );
 }

@@ -1,11 +1,13 @@
 //! pay and inquiryPayment: idempotency on paymentRequestId (§5.9), at most one debit per payment,
 //! the failures an account's setup produces, balances per currency, the processing mode (complete
-//! through the handle or the control API, or expire), a pay arriving after its own
-//! `paymentExpiryTime` (closed), and inquiry of every status.
+//! through the handle or the control API, or expire), the pending mode (debited at once, `PENDING`,
+//! then `SUCCESS`), a pay arriving after its own `paymentExpiryTime` (closed), and inquiry of every
+//! status.
 
 use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
 use ams_sandbox::{
-    AccountStatus, Completion, EntryKind, EntryReason, PaymentMode, UserSpec, UserUpdate,
+    AccountStatus, Completion, EntryKind, EntryReason, NotificationKind, PaymentMode,
+    SandboxSettings, UserSpec, UserUpdate,
 };
 use serde_json::json;
 
@@ -641,4 +643,170 @@ async fn a_pay_arriving_at_or_after_its_payment_expiry_time_is_closed_and_record
         .await;
     assert_eq!(ok.result_code(), "SUCCESS", "{}", ok.body);
     assert_eq!(fx.balance(), 9_000);
+}
+
+/// Alice in [`PaymentMode::Pending`] with the given delay, notifications to a merchant endpoint,
+/// the clock frozen.
+async fn pending_fixture(delay_ms: u64) -> (Fixture, MerchantEndpoint) {
+    let merchant = MerchantEndpoint::start().await;
+    let fx = Fixture::start(builder().settings(SandboxSettings {
+        payment_pending_delay_ms: delay_ms,
+        ..SandboxSettings::default()
+    }))
+    .await;
+    fx.sandbox
+        .set_merchant_settings(CLIENT_ID, merchant.settings())
+        .expect("merchant");
+    // Over the control API, as a test in another language would.
+    let (status, user) = Control::new(&fx.sandbox)
+        .patch(
+            &format!("/sandbox/users/{ALICE}"),
+            &json!({ "payment_mode": "pending" }),
+        )
+        .await;
+    assert_eq!((status, &user["payment_mode"]), (200, &json!("pending")));
+    freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
+    (fx, merchant)
+}
+
+/// The notifyPayment bodies raised for one paymentRequestId.
+fn payment_notifications(fx: &Fixture, payment_request_id: &str) -> Vec<serde_json::Value> {
+    fx.sandbox
+        .notifications()
+        .iter()
+        .filter(|n| {
+            n.notification == NotificationKind::Payment && n.request_id == payment_request_id
+        })
+        .map(|n| serde_json::from_str(&n.body).expect("JSON"))
+        .collect()
+}
+
+/// Digest §3.4 (`PAYMENT_IN_PROCESS`, U), §3.5 (`PENDING`: paid, waiting for the final result),
+/// §4.2 (`PAYMENT_PENDING`): the money goes at acceptance while the status says pending; the
+/// success comes after the delay, with no second debit, past the payment's one-minute expiry.
+#[tokio::test]
+async fn a_pending_payment_takes_the_money_at_once_and_succeeds_after_the_delay() {
+    let (fx, merchant) = pending_fixture(90_000).await;
+    let t0 = fx.sandbox.clock().now_ms();
+    let pay = fx.pay("pend-1", 3_000).await;
+    assert_eq!(
+        (pay.result_status(), pay.result_code()),
+        ("U", "PAYMENT_IN_PROCESS"),
+        "{}",
+        pay.body
+    );
+    let payment_id = pay.str("paymentId");
+    assert!(pay.json["paymentTime"].is_null(), "{}", pay.body);
+    assert_eq!(fx.debits("pend-1"), 1, "debited at acceptance");
+    assert_eq!(fx.balance(), 7_000);
+
+    let inquiry = fx.inquiry("pend-1").await;
+    assert_eq!(inquiry.json["paymentStatus"], "PENDING", "{}", inquiry.body);
+    assert_eq!(inquiry.json["paymentResultCode"], "PAYMENT_IN_PROCESS");
+    assert!(inquiry.json["paymentTime"].is_null());
+    let again = fx.pay("pend-1", 3_000).await;
+    assert_eq!(
+        (again.result_status(), again.result_code()),
+        ("U", "PAYMENT_IN_PROCESS")
+    );
+    assert_eq!(again.str("paymentId"), payment_id);
+    assert_eq!(fx.debits("pend-1"), 1);
+    // Not refundable until it is final.
+    let early = fx
+        .client
+        .call(
+            Api::Refund,
+            &refund_body("pend-1-r", &payment_id, &usd(100)),
+        )
+        .await;
+    assert_eq!(early.result_code(), "ORDER_STATUS_INVALID");
+
+    let pending = payment_notifications(&fx, "pend-1");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["notifyType"], "PAYMENT_PENDING");
+    assert_eq!(pending[0]["result"]["resultStatus"], "S");
+    assert_eq!(pending[0]["paymentId"], payment_id.as_str());
+    assert!(pending[0]["paymentTime"].is_null(), "{}", pending[0]);
+
+    // Past the one-minute expiry it is still pending: it does not expire.
+    fx.sandbox.advance_clock_ms(89_999);
+    assert_eq!(fx.inquiry("pend-1").await.json["paymentStatus"], "PENDING");
+
+    fx.sandbox.advance_clock_ms(1);
+    let done = fx.inquiry("pend-1").await;
+    assert_eq!(done.json["paymentStatus"], "SUCCESS", "{}", done.body);
+    assert_eq!(done.str("paymentTime"), ams(t0 + 90_000));
+    let replay = fx.pay("pend-1", 3_000).await;
+    assert_eq!(
+        (replay.result_status(), replay.result_code()),
+        ("S", "SUCCESS")
+    );
+    let ledger = fx.sandbox.ledger(Some("pend-1"), None);
+    assert_eq!((ledger.debits, ledger.credits), (1, 0));
+    assert_eq!(ledger.entries[0].at_ms, t0, "the debit is the acceptance's");
+    assert_eq!(fx.balance(), 7_000);
+    let notified = payment_notifications(&fx, "pend-1");
+    assert_eq!(notified.len(), 2, "{notified:?}");
+    assert_eq!(notified[1]["notifyType"], "PAYMENT_RESULT");
+    assert_eq!(notified[1]["result"]["resultCode"], "SUCCESS");
+    assert_eq!(notified[1]["paymentTime"], ams(t0 + 90_000).as_str());
+    let got = merchant.wait_for(2).await;
+    let types: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|r| r.path == "/notify/payment")
+        .map(|r| {
+            assert_notification_signed(fx.sandbox.alipay_public_key(), r);
+            r.json()["notifyType"].clone()
+        })
+        .collect();
+    assert_eq!(types, ["PAYMENT_PENDING", "PAYMENT_RESULT"]);
+
+    // Refundable now, as any paid payment.
+    let refund = fx
+        .client
+        .call(
+            Api::Refund,
+            &refund_body("pend-1-r2", &payment_id, &usd(3_000)),
+        )
+        .await;
+    assert_eq!(refund.result_code(), "SUCCESS", "{}", refund.body);
+    assert_eq!(fx.balance(), 10_000);
+}
+
+/// A pending payment is checked as an instant one (the money goes now), and a cancel while it is
+/// pending gives the money back: it never succeeds afterwards.
+#[tokio::test]
+async fn a_pending_payment_is_refused_as_an_instant_one_and_a_cancel_gives_the_money_back() {
+    let (fx, _merchant) = pending_fixture(20_000).await;
+    let poor = fx.pay("pend-poor", 10_001).await;
+    assert_eq!(
+        (poor.result_status(), poor.result_code()),
+        ("F", "USER_BALANCE_NOT_ENOUGH")
+    );
+    assert_eq!(fx.debits("pend-poor"), 0);
+
+    let pay = fx.pay("pend-c", 4_000).await;
+    assert_eq!(pay.result_code(), "PAYMENT_IN_PROCESS");
+    assert_eq!(fx.balance(), 6_000);
+    let cancel = fx.cancel("pend-c").await;
+    assert_eq!(cancel.result_code(), "SUCCESS", "{}", cancel.body);
+    assert_eq!(fx.balance(), 10_000);
+    fx.sandbox.advance_clock_ms(3_600_000);
+    assert_eq!(
+        fx.inquiry("pend-c").await.json["paymentStatus"],
+        "CANCELLED"
+    );
+    let ledger = fx.sandbox.ledger(Some("pend-c"), None);
+    assert_eq!((ledger.debits, ledger.credits), (1, 1));
+    assert_eq!(ledger.entries[1].reason, EntryReason::Cancel);
+    assert_eq!(fx.balance(), 10_000);
+    let types: Vec<serde_json::Value> = payment_notifications(&fx, "pend-c")
+        .iter()
+        .map(|n| n["notifyType"].clone())
+        .collect();
+    assert_eq!(types, ["PAYMENT_PENDING"], "no result after the cancel");
+    assert_eq!(
+        fx.pay("pend-c", 4_000).await.result_code(),
+        "ORDER_IS_CLOSED"
+    );
 }

@@ -148,7 +148,7 @@ async fn the_overtaken_pay_setting_is_read_and_changed_through_the_control_api_a
         (status, got),
         (
             200,
-            json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000 })
+            json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000, "refunds_in_process": false, "refund_process_delay_ms": 60_000, "payment_pending_delay_ms": 60_000, "apply_token_checks_user": true })
         )
     );
     let (status, got) = control
@@ -158,7 +158,7 @@ async fn the_overtaken_pay_setting_is_read_and_changed_through_the_control_api_a
         (status, got),
         (
             200,
-            json!({ "overtaken_pay": "closed", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000 })
+            json!({ "overtaken_pay": "closed", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000, "refunds_in_process": false, "refund_process_delay_ms": 60_000, "payment_pending_delay_ms": 60_000, "apply_token_checks_user": true })
         )
     );
     assert_eq!(fx.sandbox.settings().overtaken_pay, OvertakenPay::Closed);
@@ -174,7 +174,7 @@ async fn the_overtaken_pay_setting_is_read_and_changed_through_the_control_api_a
     let (_, got) = control.get("/sandbox/settings").await;
     assert_eq!(
         got,
-        json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000 })
+        json!({ "overtaken_pay": "debits", "unsigned_refusals": false, "no_resend": false, "silent_unbind_wallets": [], "customs_receipt_delay_ms": 60_000, "registration_review_delay_ms": 60_000, "refunds_in_process": false, "refund_process_delay_ms": 60_000, "payment_pending_delay_ms": 60_000, "apply_token_checks_user": true })
     );
     assert_eq!(
         fx.cancel("later-pay").await.result_code(),

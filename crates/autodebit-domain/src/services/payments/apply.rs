@@ -218,11 +218,19 @@ pub(crate) fn inquiry_outcome(
                 },
             )
         }
+        // Not final (PROCESSING, PENDING): Alipay's paymentId is kept all the same, so a later
+        // debit and credit can be matched to it.
         Decision::Inquire
         | Decision::Cancel
         | Decision::RetrySame
         | Decision::Reauthorize
-        | Decision::AskOperator => (AttemptEvent::StillUnknown, AttemptFacts::default()),
+        | Decision::AskOperator => (
+            AttemptEvent::StillUnknown,
+            AttemptFacts {
+                payment_id,
+                ..AttemptFacts::default()
+            },
+        ),
     }
 }
 

@@ -12,7 +12,7 @@
 //! A person is told (an attention item) when a cancel stays unanswered after its first burst, and
 //! when a payment is still not final long after it started; the job goes on either way.
 
-use ams_protocol::{CancelRequest, InquiryPaymentRequest};
+use ams_protocol::{CancelRequest, InquiryPaymentRequest, InquiryPaymentResponse};
 
 use super::apply::{
     AttemptFacts, CancelOutcome, apply_attempt, cancel_outcome, inquiry_outcome, pay_outcome,
@@ -20,7 +20,7 @@ use super::apply::{
 use super::chargeable;
 use crate::lifecycle::attempt::{AttemptEvent, AttemptState};
 use crate::model::{AttemptId, Millis, OperatorAction, PaymentAttempt, Subject};
-use crate::ports::Tx;
+use crate::ports::{Reply, Tx};
 use crate::services::lease::Lease;
 use crate::services::{Context, Error, Flag, Unit, backoff, cancel_deadline, not_found, raise};
 
@@ -180,6 +180,43 @@ async fn inquire(ctx: &Context, lease: &Lease, read: &PaymentAttempt) -> Result<
         };
         let attempt = applied.attempt;
         let next = match attempt.state {
+            // PENDING is not unknown: the user paid and Alipay has the final result to give. It is
+            // never cancelled for the inquiries running out (that would undo a completed sale);
+            // it is inquired with growing waits, and a person is told when it lasts.
+            AttemptState::Sent | AttemptState::Unknown | AttemptState::Inquiring
+                if attempt.inquiries >= schedule.max_inquiries && pending(&reply) =>
+            {
+                if now - attempt.created_at >= schedule.attention_after_ms {
+                    raise(
+                        ctx,
+                        tx,
+                        Flag::new(
+                            Subject::Order(attempt.order_id.clone()),
+                            "payment_pending",
+                            format!(
+                                "Alipay says payment {} is paid and waiting for its final result, for {} ms now",
+                                attempt.payment_request_id,
+                                now - attempt.created_at
+                            ),
+                            format!(
+                                "{} inquiries so far; inquired again with growing waits until Alipay settles it",
+                                attempt.inquiries
+                            ),
+                            &[OperatorAction::InquireNow, OperatorAction::Resolve],
+                        ),
+                        now,
+                    )
+                    .await?;
+                }
+                Some(
+                    now + backoff(
+                        attempt.created_at,
+                        now,
+                        schedule.confirm_every_min_ms,
+                        schedule.confirm_every_max_ms,
+                    ),
+                )
+            }
             AttemptState::Sent | AttemptState::Unknown | AttemptState::Inquiring
                 if attempt.inquiries >= schedule.max_inquiries =>
             {
@@ -242,6 +279,14 @@ async fn inquire(ctx: &Context, lease: &Lease, read: &PaymentAttempt) -> Result<
         lease.settle(tx, next).await?;
         Ok(Unit::Commit(()))
     })
+}
+
+/// Whether an inquiry answered that the payment is `PENDING` (paid, waiting for its final result).
+fn pending(reply: &Reply<InquiryPaymentResponse>) -> bool {
+    matches!(
+        reply,
+        Reply::Success(r) if r.payment_status == Some(ams_protocol::PaymentStatus::Pending)
+    )
 }
 
 /// `CancelRequested`: one `cancel`. Cancelled → done; no answer → again (5–10 s for 60 s, then

@@ -1,0 +1,301 @@
+//! The server against the sandbox's harsher settings, where Alipay's documented worst case is
+//! harder than the sandbox's default: refunds that are not final in the call
+//! (`REFUND_IN_PROCESS`, `PROCESSING`, then `SUCCESS` or `FAIL`), payments that are paid but
+//! `PENDING` before they succeed (the money taken at once), and a binding for a wallet account
+//! that is closed or abnormal (`USER_NOT_EXIST` / `USER_STATUS_ABNORMAL` at `applyToken`). In each
+//! the money must end right: credited or debited exactly once, or not at all, as the API says.
+
+use ams_sandbox::{
+    AccountStatus, NotificationFaultAction, NotificationFaultRule, NotificationKind, PaymentMode,
+    SandboxSettings, UserUpdate,
+};
+use autodebit_server::config::SANDBOX_CLIENT_ID;
+use serde_json::{Value, json};
+
+use super::{DEMO_USER, Resp, Srv, prid, server_test};
+
+/// Refund credits in the sandbox's ledger for one `refundRequestId`.
+fn credits(s: &Srv, rrid: &str) -> usize {
+    s.sandbox()
+        .ledger(None, None)
+        .entries
+        .iter()
+        .filter(|e| e.refund_request_id.as_deref() == Some(rrid))
+        .count()
+}
+
+/// Turns the sandbox's refunds-in-process setting on, each refund ending `delay_ms` of sandbox
+/// time after it was accepted.
+fn refunds_in_process(s: &Srv, delay_ms: u64) {
+    let sandbox = s.sandbox();
+    sandbox.set_settings(SandboxSettings {
+        refunds_in_process: true,
+        refund_process_delay_ms: delay_ms,
+        ..sandbox.settings()
+    });
+}
+
+/// The sandbox fails the refund `rrid` when it leaves `PROCESSING`.
+fn fail_refund(s: &Srv, rrid: &str) {
+    let sandbox = s.sandbox();
+    let mut settings = sandbox
+        .merchant(SANDBOX_CLIENT_ID)
+        .expect("the server's merchant")
+        .settings;
+    settings.refund_failures.push(rrid.to_owned());
+    sandbox
+        .set_merchant_settings(SANDBOX_CLIENT_ID, settings)
+        .expect("merchant");
+}
+
+fn set_user(s: &Srv, update: UserUpdate) {
+    s.sandbox()
+        .update_user(DEMO_USER, update)
+        .expect("the demo user");
+}
+
+async fn refund(s: &Srv, pay: &str, key: &str, amount: u64) -> Resp {
+    s.post(
+        &format!("/v1/payments/{pay}/refunds"),
+        key,
+        json!({"amount": amount, "reason": "test"}),
+    )
+    .await
+}
+
+fn settled(v: &Value) -> bool {
+    v["status"] != "processing"
+}
+
+server_test! {
+    async fn a_refund_in_process_ends_succeeded_and_credits_once(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        let paid = s.charge(&auth, "hr-ok", 5_000).await;
+        assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
+        let pay = paid.str("id").to_owned();
+        refunds_in_process(&s, 120_000);
+
+        let first = refund(&s, &pay, "hr-ok-1", 2_000).await;
+        assert_eq!((first.status, first.str("status")), (201, "processing"), "{}", first.body);
+        let rrid = first.str("refund_request_id").to_owned();
+        assert_eq!(credits(&s, &rrid), 0, "in process: nothing credited yet");
+        // The refund in process counts against what is left: 3,000, not 5,000.
+        let over = refund(&s, &pay, "hr-ok-over", 3_001).await;
+        assert_eq!((over.status, over.str("code")), (400, "amount_exceeds_refundable"), "{}", over.body);
+
+        let path = format!("/v1/refunds/{}", first.str("id"));
+        let done = s.drive(&path, settled).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(credits(&s, &rrid), 1, "credited once");
+        let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
+        assert_eq!((payment["status"].as_str(), payment["amount_refunded"].as_u64()), (Some("succeeded"), Some(2_000)), "{payment}");
+
+        // Long after, still once (the notifyRefund, the retries and the inquiries changed nothing).
+        s.advance(3_600_000);
+        s.settle().await;
+        assert_eq!(credits(&s, &rrid), 1);
+        assert_eq!(s.balance(), 100_000 - 5_000 + 2_000);
+    }
+}
+
+server_test! {
+    async fn a_refund_in_process_that_fails_ends_failed_and_its_amount_is_refundable_again(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        let paid = s.charge(&auth, "hr-fail", 5_000).await;
+        assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
+        let pay = paid.str("id").to_owned();
+        refunds_in_process(&s, 120_000);
+
+        let whole = refund(&s, &pay, "hr-fail-1", 5_000).await;
+        assert_eq!((whole.status, whole.str("status")), (201, "processing"), "{}", whole.body);
+        let rrid = whole.str("refund_request_id").to_owned();
+        fail_refund(&s, &rrid);
+        // Nothing is left to refund while it is in process.
+        let more = refund(&s, &pay, "hr-fail-more", 1).await;
+        assert_eq!((more.status, more.str("code")), (400, "amount_exceeds_refundable"), "{}", more.body);
+
+        let path = format!("/v1/refunds/{}", whole.str("id"));
+        let done = s.drive(&path, settled).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        assert_eq!(credits(&s, &rrid), 0, "a failed refund credits nothing");
+        let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
+        assert_eq!((payment["status"].as_str(), payment["amount_refunded"].as_u64()), (Some("succeeded"), Some(0)), "{payment}");
+
+        // The whole amount can be refunded again, and that one succeeds, once.
+        let again = refund(&s, &pay, "hr-fail-2", 5_000).await;
+        assert_eq!((again.status, again.str("status")), (201, "processing"), "{}", again.body);
+        let again_rrid = again.str("refund_request_id").to_owned();
+        let done = s.drive(&format!("/v1/refunds/{}", again.str("id")), settled).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(credits(&s, &again_rrid), 1);
+        s.advance(3_600_000);
+        s.settle().await;
+        assert_eq!((credits(&s, &rrid), credits(&s, &again_rrid)), (0, 1));
+        assert_eq!(s.balance(), 100_000);
+    }
+}
+
+server_test! {
+    async fn a_refund_in_process_for_two_days_told_only_by_inquiries_ends_right(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        let paid = s.charge(&auth, "hr-long", 5_000).await;
+        assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
+        let pay = paid.str("id").to_owned();
+        refunds_in_process(&s, 2 * 24 * 3_600_000);
+        // No notifyRefund: only the resends and the inquiries tell.
+        s.sandbox().add_notification_fault(
+            NotificationFaultRule::new(Some(NotificationKind::Refund), NotificationFaultAction::Skip).times(None),
+        );
+        let ok = refund(&s, &pay, "hr-long-1", 1_000).await;
+        let bad = refund(&s, &pay, "hr-long-2", 4_000).await;
+        for r in [&ok, &bad] {
+            assert_eq!((r.status, r.str("status")), (201, "processing"), "{}", r.body);
+        }
+        let (ok_rrid, bad_rrid) = (ok.str("refund_request_id").to_owned(), bad.str("refund_request_id").to_owned());
+        fail_refund(&s, &bad_rrid);
+
+        // An hour in: still processing, nothing credited, and a person has been told.
+        let until = s.now_ms() + 3_600_000;
+        while s.now_ms() < until {
+            s.step().await;
+        }
+        for r in [&ok, &bad] {
+            let now = s.get(&format!("/v1/refunds/{}", r.str("id"))).await.body;
+            assert_eq!(now["status"], "processing", "{now}");
+        }
+        assert_eq!((credits(&s, &ok_rrid), credits(&s, &bad_rrid)), (0, 0));
+        let attention = s.all("/v1/attention").await;
+        for r in [&ok, &bad] {
+            assert!(attention.iter().any(|a| a["subject_id"] == r.str("id")), "{attention:?}");
+        }
+        s.audit().await;
+
+        let done = s.drive(&format!("/v1/refunds/{}", ok.str("id")), settled).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let done = s.drive(&format!("/v1/refunds/{}", bad.str("id")), settled).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        s.settle().await;
+        assert_eq!((credits(&s, &ok_rrid), credits(&s, &bad_rrid)), (1, 0));
+        let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
+        assert_eq!(payment["amount_refunded"], 1_000, "{payment}");
+        let attention = s.all("/v1/attention").await;
+        for r in [&ok, &bad] {
+            assert!(!attention.iter().any(|a| a["subject_id"] == r.str("id")), "settled, so no longer open: {attention:?}");
+        }
+        assert_eq!(s.balance(), 100_000 - 5_000 + 1_000);
+    }
+}
+
+server_test! {
+    async fn a_pending_payment_ends_succeeded_debited_once_and_is_never_shown_failed(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        s.sandbox().set_settings(SandboxSettings {
+            payment_pending_delay_ms: 20_000,
+            ..s.sandbox().settings()
+        });
+        set_user(&s, UserUpdate { payment_mode: Some(PaymentMode::Pending), ..UserUpdate::default() });
+
+        let charged = s.charge(&auth, "hp-1", 3_000).await;
+        assert_eq!((charged.status, charged.str("status")), (201, "processing"), "{}", charged.body);
+        let prid = prid(&charged.body, 0);
+        assert_eq!(s.ledger(&prid), (1, 0), "the money is taken while the status says pending");
+        let path = format!("/v1/payments/{}", charged.str("id"));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let done = loop {
+            let now = s.get(&path).await.body;
+            match now["status"].as_str() {
+                Some("processing") => {}
+                Some("succeeded") => break now,
+                _ => panic!("a pending payment shown {}: {now}", now["status"]),
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never succeeded: {now}\n{:?}", s.jobs().await);
+            s.step().await;
+        };
+        assert_eq!(done["amount_refunded"], 0, "{done}");
+        assert_eq!(done["attempts"].as_array().map(Vec::len), Some(1), "one attempt: {done}");
+        assert_eq!(s.ledger(&prid), (1, 0), "debited once");
+        s.advance(3_600_000);
+        s.settle().await;
+        assert_eq!(s.ledger(&prid), (1, 0));
+        assert_eq!(s.balance(), 100_000 - 3_000);
+
+        // And it refunds as any paid payment.
+        let back = refund(&s, charged.str("id"), "hp-1-r", 3_000).await;
+        assert_eq!((back.status, back.str("status")), (201, "succeeded"), "{}", back.body);
+        s.settle().await;
+        assert_eq!(s.balance(), 100_000);
+    }
+}
+
+server_test! {
+    async fn a_payment_pending_longer_than_the_inquiries_is_never_cancelled_and_ends_paid(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        // Pending for two hours: the server's inquiries run out long before. PENDING is "paid,
+        // waiting for the final result": the sale is not undone by a cancel; it is inquired with
+        // growing waits and a person is told while it lasts.
+        s.sandbox().set_settings(SandboxSettings {
+            payment_pending_delay_ms: 2 * 3_600_000,
+            ..s.sandbox().settings()
+        });
+        set_user(&s, UserUpdate { payment_mode: Some(PaymentMode::Pending), ..UserUpdate::default() });
+        let charged = s.charge(&auth, "hp-long", 3_000).await;
+        assert_eq!((charged.status, charged.str("status")), (201, "processing"), "{}", charged.body);
+        let prid = prid(&charged.body, 0);
+        assert_eq!(s.ledger(&prid), (1, 0));
+        let path = format!("/v1/payments/{}", charged.str("id"));
+        let pending_told = s.drive(&path, |p| {
+            p["attention"].as_array().is_some_and(|a| a.iter().any(|i| i["code"] == "payment_pending")) || settled(p)
+        }).await;
+        assert_eq!(pending_told["status"], "processing", "told while it lasts: {pending_told}");
+        assert!(pending_told["attempts"][0]["payment_id"].is_string(), "Alipay's paymentId is kept: {pending_told}");
+        let done = s.drive(&path, settled).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(s.ledger(&prid), (1, 0), "debited once, never credited back");
+        s.settle().await;
+        assert_eq!(s.balance(), 100_000 - 3_000);
+    }
+}
+
+server_test! {
+    async fn binding_a_closed_or_abnormal_account_fails_cleanly(db) {
+        let s = Srv::start(&db).await;
+        for (n, (status, code)) in [(AccountStatus::Closed, "USER_NOT_EXIST"), (AccountStatus::Abnormal, "USER_STATUS_ABNORMAL")]
+            .into_iter()
+            .enumerate()
+        {
+            set_user(&s, UserUpdate { status: Some(status), ..UserUpdate::default() });
+            let auth = s.start_binding(&format!("hb-{n}")).await;
+            let id = auth["id"].as_str().unwrap().to_owned();
+            let back = s.agree(auth["auth_url"].as_str().unwrap()).await;
+            let path = format!("/v1/authorizations/{id}");
+            let failed = s.drive(&path, |a| a["status"] != "awaiting_user").await;
+            assert_eq!(failed["status"], "failed", "{failed}");
+            assert_eq!(failed["failure"]["code"], code, "{failed}");
+            // The user coming back is told it failed; it cannot be charged.
+            let target = s.come_back(&back).await;
+            assert!(target.contains(&format!("authorization_id={id}")) && target.ends_with("status=failed"), "{target}");
+            let refused = s.charge(&id, &format!("hb-{n}-pay"), 100).await;
+            assert_eq!(refused.status, 409, "{}", refused.body);
+            let ledger = s.sandbox().ledger(None, Some(DEMO_USER));
+            assert_eq!((ledger.debits as usize, ledger.credits), (n, 0), "only the earlier rounds' charges");
+
+            // Once the account is normal again, binding again works.
+            set_user(&s, UserUpdate { status: Some(AccountStatus::Normal), ..UserUpdate::default() });
+            let again = s.post(&format!("/v1/authorizations/{id}/reauthorize"), &format!("hb-{n}-re"), json!({})).await;
+            assert_eq!(again.status, 201, "{}", again.body);
+            let back = s.agree(again.str("auth_url")).await;
+            assert!(s.come_back(&back).await.ends_with("status=active"));
+            let rebound = again.str("id");
+            assert_ne!(rebound, id, "a new authorization");
+            let paid = s.charge(rebound, &format!("hb-{n}-pay2"), 100).await;
+            assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
+        }
+        s.settle().await;
+        assert_eq!(s.balance(), 100_000 - 200);
+    }
+}
