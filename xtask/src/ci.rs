@@ -305,6 +305,8 @@ fn command(root: &Path, args: &[&str]) -> Command {
     command.current_dir(root).args(args);
     if std::env::var_os("CI").is_some() {
         command.env("CARGO_TERM_COLOR", "never");
+        // A CI build starts from nothing: incremental state would only be written, never reused.
+        command.env("CARGO_INCREMENTAL", "0");
     }
     command
 }

@@ -825,3 +825,37 @@ backend_test! {
         assert_eq!(h.calls(Api::InquiryPayment), 3);
     }
 }
+
+backend_test! {
+    async fn a_pending_payment_is_never_cancelled_for_the_inquiries_running_out(b) {
+        let h = H::at(b, T0, short_inquiries());
+        let auth = h.active().await;
+        h.gw.push_pay(pay_unknown("PAYMENT_IN_PROCESS"));
+        let order = h.charge(&auth, "k1", 1_000).await.unwrap().order.id;
+        // PENDING past the last inquiry: no cancel, inquiries with growing waits, the paymentId kept.
+        for _ in 0..6 {
+            h.gw.push_inquiry_payment(inquiry(PaymentStatus::Pending, "pid-1", usd(1_000)));
+        }
+        h.gw.push_inquiry_payment(inquiry(PaymentStatus::Success, "pid-1", usd(1_000)));
+        let mut waits = Vec::new();
+        while h.payment(&order).await.order.state != OrderState::Succeeded {
+            let job = h.jobs().await.pop().expect("the payment keeps its job");
+            waits.push(job.due_at - h.clock.now_ms());
+            h.clock.set(job.due_at);
+            h.run().await;
+            let now = h.payment(&order).await;
+            assert!(
+                matches!(now.latest().state, AttemptState::Sent | AttemptState::Unknown | AttemptState::Inquiring | AttemptState::Succeeded),
+                "never cancelled: {:?}",
+                now.latest().state
+            );
+            assert!(waits.len() < 20, "it settles");
+        }
+        assert_eq!(h.calls(Api::Cancel), 0);
+        let paid = h.payment(&order).await;
+        assert_eq!(paid.latest().payment_id.as_ref().map(|p| p.as_str()), Some("pid-1"));
+        assert!(waits.windows(2).skip(2).all(|w| w[1] >= w[0]), "growing waits: {waits:?}");
+        assert_eq!(h.events(EventKind::PaymentSucceeded).await, 1);
+        assert!(h.jobs().await.is_empty());
+    }
+}
