@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::sdk_script::{Steps, run_script, vector};
+use crate::sdk_script::{Steps, run_script_blocking, vector};
 
 const CLIENT_ID: &str = "SANDBOX_5Y00000000004343";
 const USER: &str = "sdk-addendum@example.com";
@@ -198,47 +198,29 @@ async fn the_official_python_sdk_declares_to_customs_and_registers_a_secondary_m
             "unknown_merchant": "sdk-no-such-merchant",
         },
     });
-    let (status, stdout, stderr) =
-        tokio::task::spawn_blocking(move || run_script("sdk_customs_registration.py", &config))
-            .await
-            .expect("the script's thread");
-    let transcript = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(
-        status.success(),
-        "sdk_customs_registration.py failed ({status}):\n{transcript}"
-    );
-    let steps = Steps::parse(&stdout, transcript);
-    let names: Vec<&str> = steps
-        .lines
-        .iter()
-        .map(|line| line["step"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "sdk",
-            "consult",
-            "consent",
-            "applyToken",
-            "pay",
-            "declare",
-            "declare2",
-            "inquiryDeclarationRequests",
-            "clock",
-            "inquiryDeclarationRequests2",
-            "declareAgain",
-            "registration",
-            "registrationAgain",
-            "inquiryRegistrationStatus",
-            "clock",
-            "inquiryRegistrationStatus2",
-            "inquiryRegistrationStatusByMerchant",
-            "inquiryRegistrationInfo",
-            "inquiryRegistrationInfoUnknown",
-        ],
-        "{}",
-        steps.transcript
-    );
+    let script = "sdk_customs_registration.py";
+    let steps = Steps::of_success(script, run_script_blocking(script, config).await);
+    steps.assert_names(&[
+        "sdk",
+        "consult",
+        "consent",
+        "applyToken",
+        "pay",
+        "declare",
+        "declare2",
+        "inquiryDeclarationRequests",
+        "clock",
+        "inquiryDeclarationRequests2",
+        "declareAgain",
+        "registration",
+        "registrationAgain",
+        "inquiryRegistrationStatus",
+        "clock",
+        "inquiryRegistrationStatus2",
+        "inquiryRegistrationStatusByMerchant",
+        "inquiryRegistrationInfo",
+        "inquiryRegistrationInfoUnknown",
+    ]);
     assert_eq!(steps.get("sdk")["version"], "1.7.1", "the SDK under test");
     // The SDK's own paths, rewritten to the sandbox prefix for a SANDBOX_ client id.
     for (step, path) in [

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::sdk_script::{Steps, run_script, vector};
+use crate::sdk_script::{Steps, run_script_blocking, transcript, vector};
 
 /// A `SANDBOX_` client id, so the SDK rewrites `/ams/api` to `/ams/sandbox/api` itself.
 const CLIENT_ID: &str = "SANDBOX_5Y00000000004242";
@@ -200,11 +200,8 @@ async fn run_journey(sandbox: &SandboxHandle) -> Run {
         "cancelled_payment": { "request_id": CANCELLED_PAYMENT, "value": "1200" },
     });
     // The sandbox serves on this runtime's workers while the script blocks another thread.
-    let (status, stdout, stderr) =
-        tokio::task::spawn_blocking(move || run_script("sdk_journey.py", &config))
-            .await
-            .expect("the script's thread");
-    let transcript = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    let (status, stdout, stderr) = run_script_blocking("sdk_journey.py", config).await;
+    let transcript = transcript(&stdout, &stderr);
     Run {
         recorder,
         status,
@@ -227,29 +224,19 @@ async fn the_official_python_sdk_walks_the_auto_debit_journey_and_verifies_every
         "sdk_journey.py failed ({status}):\n{transcript}"
     );
     let steps = Steps::parse(&stdout, transcript);
-    let names: Vec<&str> = steps
-        .lines
-        .iter()
-        .map(|line| line["step"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "sdk",
-            "consult",
-            "consent",
-            "applyToken",
-            "pay",
-            "inquiryPayment",
-            "refund",
-            "inquiryRefund",
-            "pay2",
-            "cancel",
-            "revoke"
-        ],
-        "{}",
-        steps.transcript
-    );
+    steps.assert_names(&[
+        "sdk",
+        "consult",
+        "consent",
+        "applyToken",
+        "pay",
+        "inquiryPayment",
+        "refund",
+        "inquiryRefund",
+        "pay2",
+        "cancel",
+        "revoke",
+    ]);
     assert_eq!(steps.get("sdk")["version"], "1.7.1", "the SDK under test");
 
     // The SDK's sandbox rule: every call went to /ams/sandbox/api, and the relay saw exactly

@@ -46,6 +46,21 @@ pub(crate) fn run_script(script: &str, config: &Value) -> (ExitStatus, String, S
     )
 }
 
+/// [`run_script`] on a blocking thread, so that a sandbox serving on this runtime answers it.
+pub(crate) async fn run_script_blocking(
+    script: &'static str,
+    config: Value,
+) -> (ExitStatus, String, String) {
+    tokio::task::spawn_blocking(move || run_script(script, &config))
+        .await
+        .expect("the script's thread")
+}
+
+/// `stdout` and `stderr` together, to show when a check fails.
+pub(crate) fn transcript(stdout: &str, stderr: &str) -> String {
+    format!("stdout:\n{stdout}\nstderr:\n{stderr}")
+}
+
 /// A script's output, one JSON line per step.
 pub(crate) struct Steps {
     pub(crate) lines: Vec<Value>,
@@ -63,6 +78,29 @@ impl Steps {
             })
             .collect();
         Self { lines, transcript }
+    }
+
+    /// The steps of a run of `script` that must have succeeded.
+    pub(crate) fn of_success(
+        script: &str,
+        (status, stdout, stderr): (ExitStatus, String, String),
+    ) -> Self {
+        let transcript = transcript(&stdout, &stderr);
+        assert!(
+            status.success(),
+            "{script} failed ({status}):\n{transcript}"
+        );
+        Self::parse(&stdout, transcript)
+    }
+
+    /// Checks that the steps ran exactly as `expected`, in order.
+    pub(crate) fn assert_names(&self, expected: &[&str]) {
+        let names: Vec<&str> = self
+            .lines
+            .iter()
+            .map(|line| line["step"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(names, expected, "{}", self.transcript);
     }
 
     /// The line of `step`.

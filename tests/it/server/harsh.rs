@@ -14,16 +14,6 @@ use serde_json::{Value, json};
 
 use super::{DEMO_USER, Resp, Srv, prid, server_test};
 
-/// Refund credits in the sandbox's ledger for one `refundRequestId`.
-fn credits(s: &Srv, rrid: &str) -> usize {
-    s.sandbox()
-        .ledger(None, None)
-        .entries
-        .iter()
-        .filter(|e| e.refund_request_id.as_deref() == Some(rrid))
-        .count()
-}
-
 /// Turns the sandbox's refunds-in-process setting on, each refund ending `delay_ms` of sandbox
 /// time after it was accepted.
 fn refunds_in_process(s: &Srv, delay_ms: u64) {
@@ -79,7 +69,7 @@ server_test! {
         let first = refund(&s, &pay, "hr-ok-1", 2_000).await;
         assert_eq!((first.status, first.str("status")), (201, "processing"), "{}", first.body);
         let rrid = first.str("refund_request_id").to_owned();
-        assert_eq!(credits(&s, &rrid), 0, "in process: nothing credited yet");
+        assert_eq!(s.credits(&rrid), 0, "in process: nothing credited yet");
         // The refund in process counts against what is left: 3,000, not 5,000.
         let over = refund(&s, &pay, "hr-ok-over", 3_001).await;
         assert_eq!((over.status, over.str("code")), (400, "amount_exceeds_refundable"), "{}", over.body);
@@ -87,14 +77,14 @@ server_test! {
         let path = format!("/v1/refunds/{}", first.str("id"));
         let done = s.drive(&path, settled).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        assert_eq!(credits(&s, &rrid), 1, "credited once");
+        assert_eq!(s.credits(&rrid), 1, "credited once");
         let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
         assert_eq!((payment["status"].as_str(), payment["amount_refunded"].as_u64()), (Some("succeeded"), Some(2_000)), "{payment}");
 
         // Long after, still once (the notifyRefund, the retries and the inquiries changed nothing).
         s.advance(3_600_000);
         s.settle().await;
-        assert_eq!(credits(&s, &rrid), 1);
+        assert_eq!(s.credits(&rrid), 1);
         assert_eq!(s.balance(), 100_000 - 5_000 + 2_000);
     }
 }
@@ -119,7 +109,7 @@ server_test! {
         let path = format!("/v1/refunds/{}", whole.str("id"));
         let done = s.drive(&path, settled).await;
         assert_eq!(done["status"], "failed", "{done}");
-        assert_eq!(credits(&s, &rrid), 0, "a failed refund credits nothing");
+        assert_eq!(s.credits(&rrid), 0, "a failed refund credits nothing");
         let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
         assert_eq!((payment["status"].as_str(), payment["amount_refunded"].as_u64()), (Some("succeeded"), Some(0)), "{payment}");
 
@@ -129,10 +119,10 @@ server_test! {
         let again_rrid = again.str("refund_request_id").to_owned();
         let done = s.drive(&format!("/v1/refunds/{}", again.str("id")), settled).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        assert_eq!(credits(&s, &again_rrid), 1);
+        assert_eq!(s.credits(&again_rrid), 1);
         s.advance(3_600_000);
         s.settle().await;
-        assert_eq!((credits(&s, &rrid), credits(&s, &again_rrid)), (0, 1));
+        assert_eq!((s.credits(&rrid), s.credits(&again_rrid)), (0, 1));
         assert_eq!(s.balance(), 100_000);
     }
 }
@@ -166,7 +156,7 @@ server_test! {
             let now = s.get(&format!("/v1/refunds/{}", r.str("id"))).await.body;
             assert_eq!(now["status"], "processing", "{now}");
         }
-        assert_eq!((credits(&s, &ok_rrid), credits(&s, &bad_rrid)), (0, 0));
+        assert_eq!((s.credits(&ok_rrid), s.credits(&bad_rrid)), (0, 0));
         let attention = s.all("/v1/attention").await;
         for r in [&ok, &bad] {
             assert!(attention.iter().any(|a| a["subject_id"] == r.str("id")), "{attention:?}");
@@ -178,7 +168,7 @@ server_test! {
         let done = s.drive(&format!("/v1/refunds/{}", bad.str("id")), settled).await;
         assert_eq!(done["status"], "failed", "{done}");
         s.settle().await;
-        assert_eq!((credits(&s, &ok_rrid), credits(&s, &bad_rrid)), (1, 0));
+        assert_eq!((s.credits(&ok_rrid), s.credits(&bad_rrid)), (1, 0));
         let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
         assert_eq!(payment["amount_refunded"], 1_000, "{payment}");
         let attention = s.all("/v1/attention").await;

@@ -338,6 +338,16 @@ impl Srv {
         }
     }
 
+    /// How many credits the sandbox's ledger holds for the refund `refundRequestId`.
+    pub(crate) fn credits(&self, refund_request_id: &str) -> usize {
+        self.sandbox()
+            .ledger(None, None)
+            .entries
+            .iter()
+            .filter(|e| e.refund_request_id.as_deref() == Some(refund_request_id))
+            .count()
+    }
+
     /// The sandbox's time (the server's), in Unix milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         self.sandbox().clock().now_ms()

@@ -23,16 +23,6 @@ fn settled(r: &Value) -> bool {
     r["status"] != "processing"
 }
 
-/// Refund credits in the ledger for one `refundRequestId`.
-fn credits(s: &Srv, rrid: &str) -> usize {
-    s.sandbox()
-        .ledger(None, None)
-        .entries
-        .iter()
-        .filter(|e| e.refund_request_id.as_deref() == Some(rrid))
-        .count()
-}
-
 /// Refunds are told by their answers and inquiries only.
 fn skip_refund_notifications(s: &Srv) {
     s.sandbox().add_notification_fault(
@@ -67,11 +57,11 @@ server_test! {
         let first = refund(&s, &pay, "ru-1-a", 1_000).await;
         assert_eq!((first.status, first.str("status")), (201, "processing"), "{}", first.body);
         let rrid = first.str("refund_request_id").to_owned();
-        assert_eq!(credits(&s, &rrid), 1);
+        assert_eq!(s.credits(&rrid), 1);
         let done = s.drive(&format!("/v1/refunds/{}", first.str("id")), settled).await;
         assert_eq!(done["status"], "succeeded", "{done}");
         assert!(s.fired().await[0] >= 2, "sent again with the same bytes");
-        assert_eq!(credits(&s, &rrid), 1, "credited once");
+        assert_eq!(s.credits(&rrid), 1, "credited once");
         s.sandbox().clear_faults();
         skip_refund_notifications(&s);
 
@@ -80,10 +70,10 @@ server_test! {
         let second = refund(&s, &pay, "ru-1-b", 2_000).await;
         assert_eq!(second.str("status"), "processing");
         let rrid = second.str("refund_request_id").to_owned();
-        assert_eq!(credits(&s, &rrid), 0);
+        assert_eq!(s.credits(&rrid), 0);
         let done = s.drive(&format!("/v1/refunds/{}", second.str("id")), settled).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        assert_eq!(credits(&s, &rrid), 1);
+        assert_eq!(s.credits(&rrid), 1);
 
         // The whole burst unanswered and never taken: the inquiry finds no such refund; the same
         // bytes go again.
@@ -94,7 +84,7 @@ server_test! {
         let rrid = third.str("refund_request_id").to_owned();
         let done = s.drive(&format!("/v1/refunds/{}", third.str("id")), settled).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        assert_eq!(credits(&s, &rrid), 1);
+        assert_eq!(s.credits(&rrid), 1);
 
         // Every kind of lost answer, after the refund took effect.
         s.sandbox().clear_faults();
@@ -112,7 +102,7 @@ server_test! {
         for (action, id, rrid) in &pending {
             let done = s.drive(&format!("/v1/refunds/{id}"), settled).await;
             assert_eq!(done["status"], "succeeded", "{action:?}: {done}");
-            assert_eq!(credits(&s, rrid), 1, "{action:?}");
+            assert_eq!(s.credits(rrid), 1, "{action:?}");
         }
         let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
         assert_eq!(payment["amount_refunded"], 6_600);
@@ -130,7 +120,7 @@ server_test! {
         let refused = refund(&s, &pay, "rf-1-a", 1_000).await;
         assert_eq!((refused.status, refused.str("status")), (201, "failed"), "{}", refused.body);
         assert_eq!(refused.body["failure"]["code"], "REFUND_WINDOW_EXCEED");
-        assert_eq!(credits(&s, refused.str("refund_request_id")), 0);
+        assert_eq!(s.credits(refused.str("refund_request_id")), 0);
         let payment = s.get(&format!("/v1/payments/{pay}")).await.body;
         assert_eq!((payment["status"].as_str(), payment["amount_refunded"].as_u64()), (Some("succeeded"), Some(0)));
         // The whole amount can be refunded again.
