@@ -51,7 +51,11 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     (
         "PUT /sandbox/merchants/{client_id}",
-        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created, wallets, customs_registered, customs_identity_check_fails, customs_rejections: [{declaration_request_id, code, desc}], registration_rejections: [{reference_merchant_id, wallet?, reason}], require_registered_secondary_merchants, refund_failures: [refundRequestId]}",
+        "set a merchant's settings: {name, payment_notify_url, refund_notify_url, authorization_notify_url, notify_token_created, wallets, customs_registered, customs_identity_check_fails, customs_rejections: [{declaration_request_id, code, desc}], registration_rejections: [{reference_merchant_id, wallet?, reason}], require_registered_secondary_merchants, require_agent_token, refund_failures: [refundRequestId]}",
+    ),
+    (
+        "POST /sandbox/isv/authorize",
+        "a merchant authorises an ISV: {client_id (the ISV, a sandbox merchant), auth_client_id, notify_url}; issues an agent token, superseding this merchant's earlier one, and sends the ISV authorization notification: {agent_token}",
     ),
     ("GET /sandbox/settings", "the sandbox-wide settings"),
     (
@@ -237,6 +241,8 @@ pub(crate) struct MerchantBody {
     #[serde(default)]
     require_registered_secondary_merchants: bool,
     #[serde(default)]
+    require_agent_token: bool,
+    #[serde(default)]
     refund_failures: Vec<String>,
 }
 
@@ -267,6 +273,7 @@ pub(crate) async fn put_merchant(
         customs_rejections: request.customs_rejections,
         registration_rejections: request.registration_rejections,
         require_registered_secondary_merchants: request.require_registered_secondary_merchants,
+        require_agent_token: request.require_agent_token,
         refund_failures: request.refund_failures,
     };
     world.set_merchant(&client_id, settings);
@@ -455,6 +462,37 @@ pub(crate) async fn ledger(
         query.get("user").map(String::as_str),
     );
     ok(view)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthorizeIsvBody {
+    client_id: String,
+    auth_client_id: String,
+    notify_url: String,
+}
+
+pub(crate) async fn authorize_isv(
+    State(shared): State<Arc<Shared>>,
+    payload: Result<Json<AuthorizeIsvBody>, JsonRejection>,
+) -> Response {
+    let request = match body(payload) {
+        Ok(request) => request,
+        Err(response) => return *response,
+    };
+    let now = shared.clock.now_ms();
+    let result = shared.lock().authorize_isv(
+        &request.client_id,
+        &request.auth_client_id,
+        &request.notify_url,
+        now,
+    );
+    shared.outbox_signal.notify_one();
+    match result {
+        // The sandbox's tokens are fake: shown, so that a test can check which one is sent.
+        Ok(token) => ok(json!({ "agent_token": token })),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
 }
 
 pub(crate) async fn notifications(State(shared): State<Arc<Shared>>) -> Response {

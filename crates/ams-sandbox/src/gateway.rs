@@ -178,6 +178,15 @@ fn admit(
     let content = SignedContent::request(uri_text, &client_id, time, body);
     key.verify(&content, &parsed)
         .map_err(|e| refuse(Refusal::new(ResultCode::InvalidSignature, e.to_string())))?;
+    if !shared
+        .lock()
+        .agent_token_accepted(&client_id, header(headers, "agent-token"))
+    {
+        return Err(refuse(Refusal::new(
+            ResultCode::AccessDenied,
+            "The agent-token header is missing, unknown or superseded.",
+        )));
+    }
     let call = Call::parse(api, body, now)
         .map_err(|(code, message)| refuse(Refusal::new(code, message)))?;
     Ok((api, call))

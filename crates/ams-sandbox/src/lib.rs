@@ -645,6 +645,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/sandbox/held/release", post(control::release_held))
         .route("/sandbox/ledger", get(control::ledger))
         .route("/sandbox/notifications", get(control::notifications))
+        .route("/sandbox/isv/authorize", post(control::authorize_isv))
         .route(
             "/sandbox/payments/{payment_request_id}/complete",
             post(control::complete_payment),
@@ -815,6 +816,28 @@ impl SandboxHandle {
         let count = self.shared.lock().unbind(login, client_id, now)?;
         self.shared.outbox_signal.notify_one();
         Ok(count)
+    }
+
+    /// Merchant `auth_client_id` authorises ISV `isv_client_id` (a sandbox merchant): a new agent
+    /// token (48 letters and digits), superseding this merchant's earlier one for that ISV, sent
+    /// to `notify_url` in the ISV authorization notification, signed and retried as every
+    /// notification. Returns the token.
+    ///
+    /// # Errors
+    /// When the ISV is not a sandbox merchant, or `auth_client_id` or `notify_url` is malformed.
+    pub fn authorize_isv(
+        &self,
+        isv_client_id: &str,
+        auth_client_id: &str,
+        notify_url: &str,
+    ) -> Result<String, SandboxError> {
+        let now = self.shared.clock.now_ms();
+        let token =
+            self.shared
+                .lock()
+                .authorize_isv(isv_client_id, auth_client_id, notify_url, now)?;
+        self.shared.outbox_signal.notify_one();
+        Ok(token)
     }
 
     /// Adds a gateway fault rule.

@@ -441,6 +441,8 @@ pub enum NotificationKind {
     Authorization,
     /// notifyRegistrationStatus (a secondary-merchant registration was reviewed).
     Registration,
+    /// The ISV authorization notification (a merchant authorised an ISV: its agent token).
+    IsvAuthorization,
 }
 
 /// What a notification fault does.
@@ -468,7 +470,7 @@ pub struct NotificationFaultRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationKind>,
     /// Only notifications about this request id (`paymentRequestId`, `refundRequestId`,
-    /// `registrationRequestId`, or for an authorization notification the `authState`
+    /// `registrationRequestId`, the `authClientId` of an ISV authorization, or for an authorization notification the `authState`
     /// (`AUTHCODE_CREATED`, `TOKEN_CREATED`) or the access token (`TOKEN_CANCELED`)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -701,6 +703,12 @@ pub struct MerchantSettings {
     /// answers `MERCHANT_NOT_REGISTERED` (F) and changes nothing. Default false: not checked.
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_registered_secondary_merchants: bool,
+    /// The ISV's harsher case (digest §9.9): every call of this client id must carry an
+    /// `agent-token` the sandbox issued to it ([`SandboxHandle::authorize_isv`](crate::SandboxHandle::authorize_isv))
+    /// and that no newer authorisation by the same merchant superseded; otherwise `ACCESS_DENIED`
+    /// (F) and nothing changes (the real code is UNKNOWN). Default false: not checked.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_agent_token: bool,
     /// Refunds that end `FAIL` under [`SandboxSettings::refunds_in_process`], by
     /// `refundRequestId`: when a refund named here leaves `PROCESSING` it fails (nothing is
     /// credited, `notifyRefund` says `FAIL`). Read when the refund ends (so it may be set after

@@ -14,6 +14,8 @@
 //! - Notifications are verified over the exact bytes and path received, then their freshness is
 //!   checked; a stale one comes back as [`Verification::Stale`] so the domain inquires instead of
 //!   believing it.
+//! - An ISV's `agent-token` can change while running (a merchant authorises the ISV again): an
+//!   [`AgentTokenSource`] given to [`AlipayGateway::with_agent_tokens`] is read on every call.
 //!
 //! ```no_run
 //! # async fn demo(client: ams_client::AmsClient) {
@@ -44,6 +46,9 @@ use autodebit_domain::ports::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+mod agent;
+pub use agent::AgentTokenSource;
+
 /// Maps the client's outcome to a [`Reply`]: `MaybeSent` and `BadResponse` are unknown, never
 /// failed.
 pub fn reply<T>(result: Result<Outcome<T>, Error>) -> Reply<T> {
@@ -68,16 +73,21 @@ pub fn reply<T>(result: Result<Outcome<T>, Error>) -> Reply<T> {
 #[derive(Clone, Debug)]
 pub struct AlipayGateway {
     client: AmsClient,
+    /// Consulted on every call ([`AlipayGateway::with_agent_tokens`]).
+    agent: Option<std::sync::Arc<dyn AgentTokenSource>>,
 }
 
 impl AlipayGateway {
     /// The port over `client` (its gateway, keys and per-API timeouts: by default 3 s for
     /// `inquiryPayment`, `cancel` and `refund`, seed 004's "no answer within 3 s").
     pub fn new(client: AmsClient) -> Self {
-        Self { client }
+        Self {
+            client,
+            agent: None,
+        }
     }
 
-    /// The client underneath.
+    /// The client underneath (as configured: without the [`AgentTokenSource`]'s token).
     pub fn client(&self) -> &AmsClient {
         &self.client
     }
@@ -87,7 +97,8 @@ impl AlipayGateway {
         R: AmsRequest + ams_client::RequestId + Sync,
     {
         reply(
-            self.client
+            self.calling()
+                .await
                 .execute_with_policy(request, RetryPolicy::Never)
                 .await,
         )
@@ -110,7 +121,8 @@ impl Gateway for AlipayGateway {
 
     async fn pay(&self, body: &str) -> Reply<PayResponse> {
         reply(
-            self.client
+            self.calling()
+                .await
                 .execute_body::<PayRequest>(body.to_owned(), RetryPolicy::Never)
                 .await,
         )
@@ -129,7 +141,8 @@ impl Gateway for AlipayGateway {
 
     async fn refund(&self, body: &str) -> Reply<RefundResponse> {
         reply(
-            self.client
+            self.calling()
+                .await
                 .execute_body::<RefundRequest>(body.to_owned(), RetryPolicy::Never)
                 .await,
         )
@@ -141,7 +154,8 @@ impl Gateway for AlipayGateway {
 
     async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
         reply(
-            self.client
+            self.calling()
+                .await
                 .execute_body::<DeclareRequest>(body.to_owned(), RetryPolicy::Never)
                 .await,
         )

@@ -152,6 +152,9 @@ pub struct Authorization {
     pub os_type: Option<OsType>,
     /// Where the user goes after the wallet (the merchant's page).
     pub return_url: String,
+    /// The secondary merchant the user authorized (`authClientId`), whose
+    /// `referenceMerchantId` every payment of this authorization carries.
+    pub secondary_merchant: Option<String>,
     /// The current unguessable `authState` (a new one for each consult). Never logged.
     pub auth_state: AuthState,
     /// The URL the user must open, once consult answered with one.
@@ -193,6 +196,7 @@ impl fmt::Debug for Authorization {
             .field("customer_id", &self.customer_id)
             .field("wallet", &self.wallet)
             .field("terminal_type", &self.terminal_type)
+            .field("secondary_merchant", &self.secondary_merchant)
             .field("state", &self.state)
             .field("auth_state", &"<redacted>")
             .field("token", &self.token)
@@ -785,6 +789,7 @@ mod tests {
             terminal_type: TerminalType::Web,
             os_type: None,
             return_url: "https://m.example".into(),
+            secondary_merchant: None,
             auth_state: AuthState::new("state-capability"),
             auth_url: None,
             qr_code: None,

@@ -71,6 +71,7 @@ fn every_flow_can_be_spawned() {
                 terminal: ams_protocol::TerminalType::Web,
                 os: None,
                 return_url: "https://m.example".into(),
+                secondary_merchant: None,
             })
             .await;
         let _ = auths

@@ -6,6 +6,7 @@
 //! The command forms under [`cli`] and the merchant API under `/v1` are contracts that programs
 //! outside the project rely on.
 
+pub mod agent_tokens;
 pub mod cli;
 pub mod config;
 pub mod console;

@@ -550,10 +550,17 @@ pub async fn build(
         let scoped = store
             .for_merchant(id)
             .map_err(|e| config_error(format!("merchants.{id}"), e.to_string()))?;
+        // An agent token received from Alipay (by any replica) wins over the configured one.
+        let agent_tokens = Arc::new(crate::agent_tokens::StoreAgentTokens::new(
+            scoped.clone(),
+            Arc::new(ClientClock::new(clock.clone())),
+        ));
         let ctx = Context::new(
             Arc::new(scoped.clone()),
             Arc::new(MeteredGateway::new(
-                Arc::new(AlipayGateway::new(client.clone())),
+                Arc::new(
+                    AlipayGateway::new(client.clone()).with_agent_tokens(agent_tokens.clone()),
+                ),
                 id.clone(),
             )),
             Arc::new(ClientClock::new(clock.clone())),
@@ -580,7 +587,11 @@ pub async fn build(
             .record_config_endpoints(&configured, ctx.now())
             .await
             .map_err(|e| StartError::Store(e.to_string()))?;
-        tenants.push(Tenant::with_webhooks(id.clone(), ctx, scoped, webhooks));
+        let mut tenant = Tenant::with_webhooks(id.clone(), ctx, scoped, webhooks);
+        if let Some(auth_client_id) = &m.auth_client_id {
+            tenant = tenant.with_agent_tokens(auth_client_id.clone(), agent_tokens);
+        }
+        tenants.push(tenant);
     }
 
     let wake = Arc::new(Notify::new());

@@ -133,6 +133,7 @@ async fn seed(store: &SqlStore) {
         terminal_type: TerminalType::Web,
         os_type: None,
         return_url: "https://merchant.example/done".into(),
+        secondary_merchant: None,
         auth_state: AuthState::new("state-1"),
         auth_url: None,
         qr_code: None,

@@ -20,8 +20,8 @@
 //!   store does, so a worker whose lease was taken over never commits beside the one that took it.
 //! - **Attention items**: one open item per subject and code (a partial unique index).
 //! - **Tokens encrypted at rest** ([`crypto`]): access and refresh tokens, stray tokens, pending
-//!   auth codes, the exact `pay`/`refund` bodies (which carry the token) and inbox bodies are
-//!   AES-256-GCM sealed, the associated data binding table, column, row id and key version.
+//!   auth codes, the exact `pay`/`refund` bodies (which carry the token), inbox bodies and
+//!   merchants' agent tokens ([`SqlStore::record_agent_token`]) are AES-256-GCM sealed, the associated data binding table, column, row id and key version.
 //!   Lookups by token use a blind index (HMAC); an access token a refresh rotated away is kept only
 //!   as its blind index. [`SqlStore::reencrypt`] moves old rows to the current key.
 //! - **Merchants.** One database serves several merchants: every business row carries its
@@ -49,6 +49,7 @@
 //! # let _ = store; Ok(()) }
 //! ```
 
+mod agent_tokens;
 mod api_requests;
 pub mod crypto;
 mod db;
@@ -68,6 +69,7 @@ mod tls;
 mod tx;
 mod webhooks;
 
+pub use agent_tokens::AgentTokenRecord;
 pub use api_requests::ApiRequestStart;
 pub use crypto::{CryptoError, Keyring};
 pub use endpoints::{EndpointRecord, EndpointSource, EndpointState, StoredSecret};

@@ -47,6 +47,18 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_customs_declarations.sql"),
         include_str!("../migrations/postgres/0006_customs_declarations.sql"),
     ),
+    (
+        7,
+        "agent tokens",
+        include_str!("../migrations/sqlite/0007_agent_tokens.sql"),
+        include_str!("../migrations/postgres/0007_agent_tokens.sql"),
+    ),
+    (
+        8,
+        "secondary merchant",
+        include_str!("../migrations/sqlite/0008_secondary_merchant.sql"),
+        include_str!("../migrations/postgres/0008_secondary_merchant.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -34,6 +34,8 @@ pub struct Reencrypted {
     pub webhook_endpoints: u64,
     /// Kept API answers (replayed to a retry with the same idempotency key).
     pub api_requests: u64,
+    /// Merchants' agent tokens (from Alipay's ISV authorization notification).
+    pub agent_tokens: u64,
 }
 
 impl Reencrypted {
@@ -46,6 +48,7 @@ impl Reencrypted {
             + self.inbox
             + self.webhook_endpoints
             + self.api_requests
+            + self.agent_tokens
     }
 }
 
@@ -63,7 +66,7 @@ struct Sealed {
     tally: fn(&mut Reencrypted) -> &mut u64,
 }
 
-const TABLES: [Sealed; 7] = [
+const TABLES: [Sealed; 8] = [
     Sealed {
         table: "authorizations",
         select: "SELECT id, version, key_version, merchant_id, access_token, refresh_token, \
@@ -137,6 +140,17 @@ const TABLES: [Sealed; 7] = [
         columns: &["body"],
         tally: |r| &mut r.api_requests,
     },
+    // `auth_time` stands for the version: a newer token written meanwhile is not overwritten.
+    Sealed {
+        table: "agent_tokens",
+        select: "SELECT merchant_id, auth_time, key_version, merchant_id, token \
+                 FROM agent_tokens WHERE key_version <> $1 ORDER BY merchant_id LIMIT $2",
+        update: "UPDATE agent_tokens SET token = $2, key_version = $3 \
+                 WHERE merchant_id = $1 AND auth_time = $4 AND key_version = $5 \
+                 AND merchant_id = $6",
+        columns: &["token"],
+        tally: |r| &mut r.agent_tokens,
+    },
 ];
 
 impl SqlStore {
@@ -156,6 +170,7 @@ impl SqlStore {
             "SELECT count(*) FROM inbox WHERE key_version <> $1",
             "SELECT count(*) FROM webhook_endpoints WHERE key_version IS NOT NULL AND key_version <> $1",
             "SELECT count(*) FROM api_requests WHERE key_version IS NOT NULL AND key_version <> $1",
+            "SELECT count(*) FROM agent_tokens WHERE key_version <> $1",
         ] {
             total += tx.count(sql, vec![current.into()]).await?;
         }

@@ -31,7 +31,7 @@ macro_rules! authorization_columns {
         "id, customer_id, wallet, terminal_type, os_type, return_url, auth_state, auth_url, state, \
          access_token, access_expires_at, refresh_token, refresh_expires_at, pending_auth_code, \
          user_login_id, failure, version, created_at, updated_at, key_version, access_token_index, \
-         qr_code, tries, stray_token, consent_expires_at, merchant_id"
+         qr_code, tries, stray_token, consent_expires_at, secondary_merchant, merchant_id"
     };
 }
 /// The columns of `orders`.
@@ -182,7 +182,7 @@ pub(crate) fn seal(
 /// An authorization row, decrypted.
 pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, StoreError> {
     let id = row.text(0)?;
-    let merchant = row.text(25)?;
+    let merchant = row.text(26)?;
     let sealed = |i: usize, column: &str| {
         open(
             keys,
@@ -213,6 +213,7 @@ pub(crate) fn authorization(row: &Row, keys: &Keyring) -> Result<Authorization, 
         terminal_type: TerminalType::from_wire(&row.text(3)?),
         os_type: row.opt_text(4)?.map(|o| OsType::from_wire(&o)),
         return_url: row.text(5)?,
+        secondary_merchant: row.opt_text(25)?,
         auth_state: AuthState::new(row.text(6)?),
         auth_url: row.opt_text(7)?,
         qr_code: row.opt_text(21)?,
@@ -286,6 +287,7 @@ pub(crate) fn authorization_values(
         )?
         .into(),
         a.consent_expires_at.into(),
+        a.secondary_merchant.as_deref().into(),
         merchant.into(),
     ])
 }

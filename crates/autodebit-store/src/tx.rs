@@ -307,7 +307,7 @@ impl Tx for SqlTx {
                 "INSERT INTO authorizations (",
                 authorization_columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING"
+                 $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING"
             ),
             values,
             || format!("authorization {} or its authState exists", authorization.id),
@@ -332,8 +332,8 @@ impl Tx for SqlTx {
              refresh_expires_at = $13, pending_auth_code = $14, user_login_id = $15, \
              failure = $16, version = $17, created_at = $18, updated_at = $19, \
              key_version = $20, access_token_index = $21, qr_code = $22, tries = $23, \
-             stray_token = $24, consent_expires_at = $25 \
-             WHERE id = $1 AND merchant_id = $26 AND version = $27",
+             stray_token = $24, consent_expires_at = $25, secondary_merchant = $26 \
+             WHERE id = $1 AND merchant_id = $27 AND version = $28",
             values,
             authorization.version,
         )

@@ -484,6 +484,7 @@ pub(crate) fn start() -> StartAuthorization {
         terminal: TerminalType::Web,
         os: None,
         return_url: "https://merchant.example/done".into(),
+        secondary_merchant: None,
     }
 }
 

@@ -72,6 +72,7 @@ struct Journey {
     backend: Backend,
     clock: ManualClock,
     ctx: Context,
+    client: AmsClient,
 }
 
 impl Journey {
@@ -124,7 +125,7 @@ impl Journey {
         );
         let ctx = Context::new(
             backend.store(),
-            Arc::new(AlipayGateway::new(client)),
+            Arc::new(AlipayGateway::new(client.clone())),
             Arc::new(clock.clone()),
         )
         .with_verifier(Arc::new(verifier))
@@ -137,6 +138,7 @@ impl Journey {
             backend,
             clock,
             ctx,
+            client,
         }
     }
 
@@ -181,8 +183,19 @@ impl Journey {
     }
 
     async fn bind(&self) -> AuthorizationId {
+        self.bind_for(None).await
+    }
+
+    /// Binds Alice's wallet for `secondary` (a secondary merchant), or the merchant itself.
+    async fn bind_for(&self, secondary: Option<&str>) -> AuthorizationId {
         let authorizations = Authorizations::new(self.ctx.clone());
-        let started = authorizations.start(start()).await.expect("consult");
+        let started = authorizations
+            .start(StartAuthorization {
+                secondary_merchant: secondary.map(str::to_owned),
+                ..start()
+            })
+            .await
+            .expect("consult");
         let location = agree(started.auth_url.as_deref().expect("an authUrl"), ALICE).await;
         assert_eq!(
             query(&location, "authState").as_deref(),
@@ -242,6 +255,7 @@ fn start() -> StartAuthorization {
         terminal: TerminalType::Web,
         os: None,
         return_url: "https://merchant.example/account".into(),
+        secondary_merchant: None,
     }
 }
 
@@ -690,5 +704,144 @@ backend_test! {
         assert_eq!(state, AuthorizationState::Active);
         let paid = w.charge(&started.authorization_id, "qr-1", 500).await;
         assert_eq!((paid.status(), w.ledger(&paid)), (Status::Succeeded, (1, 0)));
+    }
+}
+
+// ---- Secondary merchants (digest §9.1, §9.5) ----------------------------------------------------
+
+/// Registers secondary merchant `reference` with the sandbox (straight through the client) and lets
+/// the wallets' review end: approved.
+async fn register_secondary_merchant(w: &Journey, reference: &str) {
+    let body = serde_json::json!({
+        "productCodes": ["AGREEMENT_PAYMENT"],
+        "registrationRequestId": format!("reg-{reference}"),
+        "merchantInfo": {
+            "referenceMerchantId": reference,
+            "merchantDisplayName": "Sub shop",
+            "merchantMCC": "5812",
+            "websites": [{ "name": "n", "url": "https://sub.example", "desc": "d" }],
+            "merchantAddress": { "region": "HK", "city": "Hong Kong", "address1": "1 Road" },
+            "registrationDetail": {
+                "legalName": "Sub Shop Ltd",
+                "contactInfo": [{ "contactNo": "a@sub.example", "contactType": "EMAIL" }],
+                "registrationType": "ENTERPRISE_REGISTRATION_NO",
+                "registrationNo": "12345",
+                "businessType": "ENTERPRISE"
+            }
+        }
+    });
+    let outcome = w
+        .client
+        .execute_body::<ams_protocol::RegistrationRequest>(
+            body.to_string(),
+            ams_client::RetryPolicy::Never,
+        )
+        .await
+        .expect("registration answered");
+    assert!(outcome.is_success(), "{outcome:?}");
+    w.tick(ams_sandbox::DEFAULT_REGISTRATION_REVIEW_DELAY_MS as Millis + 1);
+}
+
+backend_test! {
+    async fn a_secondary_merchant_is_named_in_consult_and_in_every_payment_of_its_authorization(b) {
+        let w = Journey::start(b).await;
+        // Bound while the sandbox does not check registrations; then it does (the harsher reading).
+        let auth = w.bind_for(Some("sub_shop_1")).await;
+        let strict = MerchantSettings { require_registered_secondary_merchants: true, ..MerchantSettings::default() };
+        w.sandbox.set_merchant_settings(CLIENT_ID, strict).unwrap();
+        // The payment names the secondary merchant: refused while it is not registered, no debit.
+        let refused = w.charge(&auth, "s1", 1_000).await;
+        assert_eq!(refused.status(), Status::Failed);
+        assert_eq!(refused.latest().result_code.as_deref(), Some("MERCHANT_NOT_REGISTERED"));
+        assert_eq!(w.ledger(&refused), (0, 0));
+        // A consult naming an unregistered secondary merchant is refused too.
+        let started = Authorizations::new(w.ctx.clone())
+            .start(StartAuthorization { secondary_merchant: Some("sub_shop_2".into()), ..start() })
+            .await;
+        assert!(matches!(started, Err(Error::Refused { .. })), "{started:?}");
+        // Registered and approved: the same authorization pays, for it.
+        register_secondary_merchant(&w, "sub_shop_1").await;
+        let paid = w.charge(&auth, "s2", 1_000).await;
+        assert_eq!(paid.status(), Status::Succeeded, "{paid:?}");
+        assert_eq!(w.ledger(&paid), (1, 0));
+        assert_eq!(w.balance(), 10_000 - 1_000);
+        // Bad input is named before anything is sent.
+        let long = Authorizations::new(w.ctx.clone())
+            .start(StartAuthorization { secondary_merchant: Some("x".repeat(65)), ..start() })
+            .await;
+        assert!(matches!(&long, Err(Error::Invalid { field, .. }) if *field == "secondary_merchant"), "{long:?}");
+    }
+}
+
+// ---- Every documented F code of pay and refund (fidelity review T24, P28-P31, F10, F13-F16) ----
+
+/// Codes Alipay documents as `F` for `pay` (digest §3.4, §3.9) that the sandbox never produces on
+/// its own; a fault answers them.
+const PAY_F_CODES: [&str; 12] = [
+    "INVALID_MERCHANT_STATUS",
+    "MERCHANT_KYB_NOT_QUALIFIED",
+    "USER_PAYMENT_VERIFICATION_FAILED",
+    "ACCESS_DENIED",
+    "SYSTEM_ERROR",
+    "INVALID_CLIENT_STATUS",
+    "CLIENT_FORBIDDEN_ACCESS_API",
+    "INVALID_API",
+    "MERCHANT_NOT_REGISTERED",
+    "PROCESS_FAIL",
+    "PAYMENT_NOT_QUALIFIED",
+    "RISK_REJECT",
+];
+
+/// Codes Alipay documents as `F` for `refund` (digest §3.7) that the sandbox never produces.
+const REFUND_F_CODES: [&str; 6] = [
+    "ORDER_IS_CLOSED",
+    "MULTIPLE_REFUNDS_NOT_SUPPORTED",
+    "REFUND_NOT_SUPPORTED",
+    "PARTIAL_REFUND_NOT_SUPPORTED",
+    "INVALID_MERCHANT_STATUS",
+    "ACCESS_DENIED",
+];
+
+backend_test! {
+    async fn every_documented_f_code_of_pay_and_refund_ends_with_the_money_accounted_for(b) {
+        let w = Journey::start(b).await;
+        let auth = w.bind().await;
+        let mut balance = w.balance();
+        for (n, code) in PAY_F_CODES.into_iter().enumerate() {
+            // F: Alipay did nothing (the rule answers before the call takes effect).
+            w.sandbox.add_fault(fault(Api::Pay, FaultAction::Answer { status: AnswerStatus::F, code: code.into() }).process(false));
+            let view = w.charge(&auth, &format!("f-pay-{n}"), 100).await;
+            w.run_until(w.clock.now_ms() + DAY, async || w.payment(&view.order.id).await.status() != Status::Processing).await;
+            let view = w.payment(&view.order.id).await;
+            // Each of these is final for the payment: nothing was taken, and the code is shown.
+            assert_eq!((view.status(), view.latest().result_code.as_deref()), (Status::Failed, Some(code)), "{code}");
+            assert_eq!(w.ledger(&view), (0, 0), "{code}: nothing debited");
+            assert_eq!(w.balance(), balance, "{code}");
+        }
+        w.sandbox.clear_faults();
+        let paid = w.charge(&auth, "f-paid", 5_000).await;
+        assert_eq!(paid.status(), Status::Succeeded);
+        balance -= 5_000;
+        let refunds = Refunds::new(w.ctx.clone());
+        for (n, code) in REFUND_F_CODES.into_iter().enumerate() {
+            w.sandbox.add_fault(fault(Api::Refund, FaultAction::Answer { status: AnswerStatus::F, code: code.into() }).process(false));
+            let refund = refunds
+                .refund(RefundCommand { idempotency_key: format!("f-refund-{n}"), order_id: paid.order.id.clone(), amount: usd(100), reason: None })
+                .await
+                .unwrap();
+            w.run_until(w.clock.now_ms() + DAY, async || refunds.refund_view(&refund.refund.id).await.unwrap().refund.state.is_final()).await;
+            let refund = refunds.refund_view(&refund.refund.id).await.unwrap();
+            assert_eq!((refund.refund.state, refund.refund.result_code.as_deref()), (RefundState::Failed, Some(code)), "{code}");
+            assert_eq!(refund.order_state, OrderState::Succeeded, "{code}: nothing refunded");
+            assert_eq!(w.balance(), balance, "{code}: nothing credited");
+        }
+        w.sandbox.clear_faults();
+        // The whole amount is still refundable: no refused refund held any of it back.
+        let whole = refunds
+            .refund(RefundCommand { idempotency_key: "f-refund-all".into(), order_id: paid.order.id.clone(), amount: usd(5_000), reason: None })
+            .await
+            .unwrap();
+        assert_eq!((whole.refund.state, whole.order_state), (RefundState::Succeeded, OrderState::FullyRefunded));
+        assert_eq!(w.balance(), balance + 5_000);
     }
 }

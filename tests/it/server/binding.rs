@@ -124,14 +124,21 @@ server_test! {
         let paid = s.charge(&id, "qr-pay-1", 250).await;
         assert_eq!(paid.str("status"), "succeeded", "{}", paid.body);
 
-        // A mobile browser gets a URL to open, no QR value.
+        // A mobile browser gets a URL to open, no QR value. (For a secondary merchant: named back.)
         let wap = s.post("/v1/authorizations", "bind-wap-1", json!({
             "customer_id": "cust-2", "wallet": "ALIPAY_CN", "terminal_type": "WAP", "os_type": "IOS",
-            "return_url": format!("{}/healthz", s.url()),
+            "return_url": format!("{}/healthz", s.url()), "secondary_merchant": "sub_shop_9",
         })).await;
         assert_eq!(wap.status, 201, "{}", wap.body);
         assert!(wap.body["qr_code"].is_null() && wap.body["auth_url"].is_string(), "{}", wap.body);
         assert_eq!(wap.body["os_type"], "IOS");
+        assert_eq!(wap.body["secondary_merchant"], "sub_shop_9");
+        assert!(active["secondary_merchant"].is_null());
+        let long = s.post("/v1/authorizations", "bind-wap-2", json!({
+            "customer_id": "cust-2", "wallet": "ALIPAY_CN", "terminal_type": "WEB",
+            "return_url": format!("{}/healthz", s.url()), "secondary_merchant": "x".repeat(65),
+        })).await;
+        assert_eq!((long.status, long.str("param")), (400, "/secondary_merchant"), "{}", long.body);
         s.settle().await;
     }
 }

@@ -27,6 +27,7 @@ mod events;
 mod faults;
 mod fuzz;
 mod harsh;
+mod isv;
 mod journey;
 mod notifications;
 mod problems;

@@ -28,6 +28,7 @@ use crate::model::{
 };
 
 mod accounts;
+mod agent;
 mod authorization;
 mod customs;
 mod faults;
@@ -268,6 +269,8 @@ pub(crate) struct World {
     /// Secondary-merchant registrations (accepted and refused), in the order they arrived.
     registrations: Vec<Registration>,
     registration_by_request: HashMap<(String, String), usize>,
+    /// Agent tokens issued to ISVs, in the order issued.
+    agent_grants: Vec<agent::AgentGrant>,
 }
 
 fn result(code: ResultCode, message: &str) -> AmsResult {
@@ -317,6 +320,7 @@ impl World {
             declaration_by_request: HashMap::new(),
             registrations: Vec::new(),
             registration_by_request: HashMap::new(),
+            agent_grants: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@ mod control;
 mod customs;
 mod faults;
 mod gateway;
+mod isv;
 mod journey;
 mod notifications;
 mod payments;

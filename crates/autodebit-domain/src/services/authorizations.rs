@@ -46,6 +46,10 @@ pub struct StartAuthorization {
     pub os: Option<OsType>,
     /// Where the user goes at the end (the merchant's page).
     pub return_url: String,
+    /// The secondary merchant the user authorizes (an acquirer or ISV acting for it): sent as
+    /// `consult`'s `authClientId`, and as `order.merchant.referenceMerchantId` in every payment
+    /// of this authorization (the token was granted to that merchant). At most 64 characters.
+    pub secondary_merchant: Option<String>,
 }
 
 /// An authorization waiting for the user.
@@ -205,6 +209,16 @@ fn validate(command: &StartAuthorization) -> Result<(), Error> {
     if command.return_url.is_empty() {
         return Err(invalid("return_url", "is empty"));
     }
+    if let Some(merchant) = &command.secondary_merchant
+        && (merchant.is_empty()
+            || merchant.chars().count() > 64
+            || merchant.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "secondary_merchant",
+            "must have 1 to 64 printable characters",
+        ));
+    }
     let needs_os = matches!(
         command.terminal,
         TerminalType::App | TerminalType::Wap | TerminalType::MiniApp
@@ -248,6 +262,7 @@ impl Authorizations {
             terminal_type: command.terminal,
             os_type: command.os,
             return_url: command.return_url,
+            secondary_merchant: command.secondary_merchant,
             auth_state: ctx.ids.auth_state()?,
             auth_url: None,
             qr_code: None,
@@ -310,6 +325,7 @@ impl Authorizations {
             terminal: old.terminal_type,
             os: old.os_type,
             return_url: old.return_url,
+            secondary_merchant: old.secondary_merchant,
         })
         .await
     }
@@ -333,6 +349,9 @@ impl Authorizations {
         }
         if let Some(url) = &settings.auth_notify_url {
             request = request.with_auth_notify_url(url.clone());
+        }
+        if let Some(merchant) = &auth.secondary_merchant {
+            request = request.with_auth_client_id(merchant.clone());
         }
         let (event, url, qr, failure) = match ctx.gateway.consult(&request).await {
             Reply::Success(r) => {

@@ -156,7 +156,9 @@ async fn seed_order(store: &dyn Store) {
 /// dropped. (One unit of work is open at a time here: SQLite lets one writer in at a time.)
 pub async fn writes_are_kept_at_commit_and_lost_on_drop(store: &dyn Store) {
     let mut tx = store.begin().await.expect("begin");
-    tx.insert_authorization(&active_authorization("auth_1", "tok-1", T0))
+    let mut granted = active_authorization("auth_1", "tok-1", T0);
+    granted.secondary_merchant = Some("sub_shop_1".into());
+    tx.insert_authorization(&granted)
         .await
         .expect("authorization");
     tx.commit().await.expect("commit");
@@ -196,6 +198,16 @@ pub async fn writes_are_kept_at_commit_and_lost_on_drop(store: &dyn Store) {
             .expect("by reference")
             .map(|o| o.id),
         Some(OrderId::new("pay_1"))
+    );
+    let read = tx
+        .authorization(&granted.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        read.secondary_merchant.as_deref(),
+        Some("sub_shop_1"),
+        "the secondary merchant is kept"
     );
 }
 

@@ -18,6 +18,7 @@ pub fn active_authorization(id: &str, token: &str, now: Millis) -> Authorization
         terminal_type: TerminalType::Web,
         os_type: None,
         return_url: "https://merchant.example/done".into(),
+        secondary_merchant: None,
         auth_state: AuthState::new(format!("state-{id}")),
         auth_url: None,
         qr_code: None,

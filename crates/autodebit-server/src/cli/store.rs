@@ -146,14 +146,15 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Result<(), Failure> {
         println!(
             "re-encrypted with key version {current}: {} authorizations, {} payment attempts, \
              {} refunds, {} customs declarations, {} inbox entries, {} webhook endpoints, \
-             {} kept API answers; {left} rows left on other keys",
+             {} kept API answers, {} agent tokens; {left} rows left on other keys",
             done.authorizations,
             done.attempts,
             done.refunds,
             done.declarations,
             done.inbox,
             done.webhook_endpoints,
-            done.api_requests
+            done.api_requests,
+            done.agent_tokens
         );
         Ok(())
     })

@@ -332,10 +332,14 @@ pub struct MerchantConfig {
     pub key_version: Option<u32>,
     /// Alipay's public keys by key version: files (PEM or base64). Several during a rotation.
     pub alipay_public_key_files: BTreeMap<String, PathBuf>,
-    /// An ISV's agent token for this merchant.
+    /// An ISV's agent token for this merchant: the starting value. A token Alipay's ISV
+    /// authorization notification hands over later (`POST /alipay/isv/notify`) takes precedence.
     pub agent_token: Option<Secret>,
     /// A file holding it.
     pub agent_token_file: Option<PathBuf>,
+    /// This merchant's own Alipay client id, as the ISV authorization notification names it
+    /// (`authClientId`): a notification naming it is this merchant's agent token. Unique.
+    pub auth_client_id: Option<String>,
     /// SHA-256 (hex) of each API key this merchant may use.
     pub api_key_sha256: Vec<Secret>,
     /// A file with one SHA-256 (hex) per line.
@@ -600,9 +604,20 @@ impl Config {
                 "without the embedded sandbox at least one merchant must be configured",
             ));
         }
+        let mut auth_client_ids = BTreeMap::new();
         for (id, merchant) in &self.merchants {
             check_merchant_id(id).map_err(|p| ConfigError::new(format!("merchants.{id}"), p))?;
             merchant.check(id, embedded)?;
+            if let Some(auth) = &merchant.auth_client_id
+                && let Some(first) = auth_client_ids.insert(auth.as_str(), id)
+            {
+                return Err(ConfigError::new(
+                    format!("merchants.{id}.auth_client_id"),
+                    format!(
+                        "{auth:?} is also merchants.{first}.auth_client_id: an ISV authorization names one merchant"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -642,6 +657,14 @@ impl MerchantConfig {
             return Err(ConfigError::new(
                 setting("agent_token_file"),
                 "give the agent token once: in the file or in agent_token, not both",
+            ));
+        }
+        if let Some(auth) = &self.auth_client_id
+            && (auth.is_empty() || auth.len() > 64 || !auth.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::new(
+                setting("auth_client_id"),
+                "must be an Alipay client id: 1 to 64 visible ASCII characters",
             ));
         }
         for hash in &self.api_key_sha256 {

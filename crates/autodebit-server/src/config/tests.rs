@@ -282,3 +282,33 @@ fn secrets_never_show() {
         assert!(shown.contains("<redacted>"));
     }
 }
+
+#[test]
+fn an_auth_client_id_names_one_merchant() {
+    let f = file(
+        "[merchants.a]\nauth_client_id = \"SANDBOX_AUTH\"\n[merchants.b]\nauth_client_id = \"SANDBOX_OTHER\"\n",
+    );
+    let config = Config::load(Some(f.path()), &Environment::new()).unwrap();
+    config.check().unwrap();
+    assert_eq!(
+        config.merchants["b"].auth_client_id.as_deref(),
+        Some("SANDBOX_OTHER")
+    );
+    let f = file(
+        "[merchants.a]\nauth_client_id = \"SANDBOX_AUTH\"\n[merchants.b]\nauth_client_id = \"SANDBOX_AUTH\"\n",
+    );
+    let err = Config::load(Some(f.path()), &Environment::new())
+        .unwrap()
+        .check()
+        .unwrap_err();
+    assert_eq!(err.setting, "merchants.b.auth_client_id", "{err}");
+    assert!(err.problem.contains("merchants.a.auth_client_id"), "{err}");
+    for bad in ["", "has space", &"x".repeat(65)] {
+        let f = file(&format!("[merchants.a]\nauth_client_id = \"{bad}\"\n"));
+        let err = Config::load(Some(f.path()), &Environment::new())
+            .unwrap()
+            .check()
+            .unwrap_err();
+        assert_eq!(err.setting, "merchants.a.auth_client_id", "{bad:?}: {err}");
+    }
+}

@@ -319,6 +319,13 @@ pub struct CreateAuthorization {
         max_length = 1024
     )]
     pub return_url: String,
+    /// For acquirers and ISVs: the secondary merchant the user authorizes (its
+    /// `referenceMerchantId`, 1 to 64 characters). Sent to Alipay as `authClientId`, and with
+    /// every payment of this authorization as `order.merchant.referenceMerchantId`. Alipay may
+    /// require it to be registered (`/v1/secondary_merchants`).
+    #[serde(default)]
+    #[schema(example = "sub_shop_1", min_length = 1, max_length = 64)]
+    pub secondary_merchant: Option<String>,
 }
 
 /// `GET /v1/authorizations` filters.
@@ -364,6 +371,8 @@ pub struct AuthorizationBody {
     pub qr_code: Option<String>,
     /// Where the user is sent at the end.
     pub return_url: String,
+    /// The secondary merchant the user authorized, when one was named.
+    pub secondary_merchant: Option<String>,
     /// The user's login id at the wallet, masked by Alipay.
     pub user_login_id: Option<String>,
     /// When the access token expires (the token itself is never shown).
@@ -441,6 +450,7 @@ impl From<&Authorization> for AuthorizationBody {
                 .then(|| a.qr_code.clone())
                 .flatten(),
             return_url: a.return_url.clone(),
+            secondary_merchant: a.secondary_merchant.clone(),
             user_login_id: a.user_login_id.clone(),
             access_token_expires_at: a.token.as_ref().map(|t| time(t.access_expires_at)),
             refresh_token_expires_at: a

@@ -6,6 +6,7 @@
 //!   details for every error ([`error`]), cursor pages. Handlers only translate: parse and check
 //!   the request, call one domain service, shape the answer.
 //! - `/alipay/{merchant}/…`: Alipay's notifications and the user's return page ([`alipay`]).
+//! - `/alipay/isv/notify`: Alipay's ISV authorization notification, a merchant's agent token ([`isv`]).
 //! - `/healthz`, `/readyz`, `/metrics`, `/openapi.json` ([`service`]).
 //!
 //! Around every route: a request id (`x-request-id`, taken from the request or made, and sent
@@ -20,6 +21,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod isv;
 pub mod openapi;
 pub mod service;
 pub mod state;
@@ -155,6 +157,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .merge(alipay::router())
+        .merge(isv::router())
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))

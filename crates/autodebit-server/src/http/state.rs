@@ -23,6 +23,8 @@ struct TenantInner {
     ctx: Context,
     store: SqlStore,
     webhooks: Vec<crate::delivery::Endpoint>,
+    /// `merchants.ID.auth_client_id`, and where its gateway reads the agent token.
+    agent: Option<(String, Arc<crate::agent_tokens::StoreAgentTokens>)>,
 }
 
 impl Tenant {
@@ -43,7 +45,34 @@ impl Tenant {
             ctx,
             store,
             webhooks,
+            agent: None,
         }))
+    }
+
+    /// This tenant with the agent tokens of the ISV authorization notifications naming
+    /// `auth_client_id`: kept in its store, then read by its gateway through `tokens`.
+    #[must_use]
+    pub fn with_agent_tokens(
+        self,
+        auth_client_id: String,
+        tokens: Arc<crate::agent_tokens::StoreAgentTokens>,
+    ) -> Self {
+        let inner = &self.0;
+        Self(Arc::new(TenantInner {
+            id: inner.id.clone(),
+            ctx: inner.ctx.clone(),
+            store: inner.store.clone(),
+            webhooks: inner.webhooks.clone(),
+            agent: Some((auth_client_id, tokens)),
+        }))
+    }
+
+    /// Its `authClientId` and agent tokens, when configured.
+    pub fn agent_tokens(&self) -> Option<(&str, &crate::agent_tokens::StoreAgentTokens)> {
+        self.0
+            .agent
+            .as_ref()
+            .map(|(auth, tokens)| (auth.as_str(), &**tokens))
     }
 
     /// Where its events are sent.

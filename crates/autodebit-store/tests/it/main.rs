@@ -3,6 +3,7 @@
 //! on a fresh database file or schema. The domain's flows run over this store from the
 //! workspace's `tests/` package; here: the port's contract and what only SQL can get wrong.
 
+mod agent_tokens;
 mod api_requests;
 mod concurrency;
 mod contract;

@@ -273,6 +273,7 @@ pub(crate) fn authorization(id: &str, token: &str) -> Authorization {
         terminal_type: TerminalType::App,
         os_type: Some(ams_protocol::OsType::Ios),
         return_url: "https://merchant.example/done".into(),
+        secondary_merchant: None,
         auth_state: AuthState::new(format!("state-{id}")),
         auth_url: Some("https://wallet.example/authorize?x=1".into()),
         qr_code: Some(format!("https://qr.example/{id}")),

@@ -28,7 +28,9 @@ mod step;
 pub(crate) use apply::{AttemptFacts, apply_attempt, failure_facts};
 pub(crate) use step::step;
 
-use ams_protocol::{Amount, AmsDateTime, Env, Order as WireOrder, PayRequest, SettlementStrategy};
+use ams_protocol::{
+    Amount, AmsDateTime, Env, Merchant, Order as WireOrder, PayRequest, SettlementStrategy,
+};
 
 use super::lease::Lease;
 use super::{
@@ -166,13 +168,21 @@ fn pay_body(
         .settings
         .settlement_currency
         .unwrap_or(order.amount.currency);
+    let mut wire_order = WireOrder::new(
+        order.reference.as_str(),
+        order.description.as_str(),
+        order.amount,
+    );
+    if let Some(reference) = &auth.secondary_merchant {
+        // The token was granted to this secondary merchant (consult's `authClientId`): its
+        // payments are made for it.
+        let mut merchant = Merchant::default();
+        merchant.reference_merchant_id = Some(reference.clone());
+        wire_order = wire_order.with_merchant(merchant);
+    }
     let mut request = PayRequest::agreement_payment(
         payment_request_id.clone(),
-        WireOrder::new(
-            order.reference.as_str(),
-            order.description.as_str(),
-            order.amount,
-        ),
+        wire_order,
         order.amount,
         auth.wallet.clone(),
         &token.access_token,

@@ -88,6 +88,7 @@ pub async fn create_authorization(
             terminal,
             os,
             return_url: body.return_url,
+            secondary_merchant: body.secondary_merchant,
         })
         .await
         .map_err(|e| ApiError::from_domain(e, body_param))?;

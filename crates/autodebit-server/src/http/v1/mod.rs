@@ -76,7 +76,7 @@ pub fn page_of_children<T, B: utoipa::ToSchema>(
 pub fn body_param(field: &str) -> Option<String> {
     match field {
         "customer_id" | "return_url" | "reference" | "description" | "amount" | "currency"
-        | "reason" | "authorization_id" | "url" => Some(format!("/{field}")),
+        | "reason" | "authorization_id" | "url" | "secondary_merchant" => Some(format!("/{field}")),
         "authorization" => Some("/authorization_id".into()),
         _ => None,
     }
