@@ -37,8 +37,10 @@ use ams_protocol::{
     AmsRequest, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse,
     ConsultRequest, ConsultResponse, DeclareRequest, DeclareResponse,
     InquiryDeclarationRequestsRequest, InquiryDeclarationRequestsResponse, InquiryPaymentRequest,
-    InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse, PayRequest, PayResponse,
-    RefundRequest, RefundResponse, RevokeRequest, RevokeResponse,
+    InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse,
+    InquiryRegistrationStatusRequest, InquiryRegistrationStatusResponse, PayRequest, PayResponse,
+    RefundRequest, RefundResponse, RegistrationRequest, RegistrationResponse, RevokeRequest,
+    RevokeResponse,
 };
 use async_trait::async_trait;
 use autodebit_domain::ports::{
@@ -165,6 +167,22 @@ impl Gateway for AlipayGateway {
         &self,
         request: &InquiryDeclarationRequestsRequest,
     ) -> Reply<InquiryDeclarationRequestsResponse> {
+        self.once(request).await
+    }
+
+    async fn registration(&self, body: &str) -> Reply<RegistrationResponse> {
+        reply(
+            self.calling()
+                .await
+                .execute_body::<RegistrationRequest>(body.to_owned(), RetryPolicy::Never)
+                .await,
+        )
+    }
+
+    async fn inquiry_registration_status(
+        &self,
+        request: &InquiryRegistrationStatusRequest,
+    ) -> Reply<InquiryRegistrationStatusResponse> {
         self.once(request).await
     }
 }

@@ -1,6 +1,6 @@
 //! The records the flows keep: authorizations with their tokens, orders, payment attempts (with the
-//! exact request sent, since Alipay's idempotency compares it), refunds, customs declarations, jobs,
-//! events, items that need a person, the notification inbox and merchant idempotency keys.
+//! exact request sent, since Alipay's idempotency compares it), refunds, customs declarations,
+//! secondary-merchant registrations, jobs, events, items that need a person, the notification inbox and merchant idempotency keys.
 //!
 //! Plain data: no serde, no database derives. The store crate owns the mapping to rows. Alipay's ids
 //! are the protocol's types ([`PaymentRequestId`], [`PaymentId`], [`RefundRequestId`],
@@ -10,10 +10,11 @@ use std::fmt;
 
 use ams_protocol::{
     AccessToken, Amount, AuthCode, CustomerBelongsTo, DeclarationRecord, DeclareResponse, OsType,
-    RefreshToken, TerminalType,
+    PspRegistrationResult, RefreshToken, RegistrationResult, RegistrationStatus, TerminalType,
 };
 pub use ams_protocol::{
     AuthState, DeclarationRequestId, PaymentId, PaymentRequestId, RefundRequestId,
+    RegistrationRequestId,
 };
 
 /// Alipay's `refundId` (the protocol's `RefundId`; ours is [`RefundId`]).
@@ -24,6 +25,7 @@ use crate::lifecycle::authorization::AuthorizationState;
 use crate::lifecycle::declaration::DeclarationState;
 use crate::lifecycle::order::OrderState;
 use crate::lifecycle::refund::RefundState;
+use crate::lifecycle::registration::RegistrationState;
 
 /// Unix milliseconds, as every time in the domain.
 pub type Millis = i64;
@@ -73,6 +75,10 @@ local_id!(
 local_id!(
     /// Our id for a customs declaration (`cd_…`).
     DeclarationId
+);
+local_id!(
+    /// Our id for a secondary merchant's registration (`smr_…`).
+    RegistrationId
 );
 local_id!(
     /// A job's id.
@@ -423,6 +429,65 @@ impl Declaration {
     }
 }
 
+/// A secondary merchant's registration with Alipay (digest §9.5–9.8; deprecated by Alipay for online
+/// payments since August 2022): one `registrationRequestId`, sent until Alipay answers, then
+/// followed until the wallets' review ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// Our id.
+    pub id: RegistrationId,
+    /// The secondary merchant (`merchantInfo.referenceMerchantId`).
+    pub reference_merchant_id: String,
+    /// `registrationRequestId`: the same for every send.
+    pub registration_request_id: RegistrationRequestId,
+    /// The exact `registration` body, as sent and sent again. It holds the merchant's registration
+    /// numbers and contacts, so it is a [`Body`]: redacted in `Debug`, encrypted by the store.
+    pub request_body: Body,
+    /// Where the request stands with Alipay.
+    pub state: RegistrationState,
+    /// The last result code that mattered (a refusal's, or `NOT_SENT`).
+    pub result_code: Option<String>,
+    /// Alipay's message with that code.
+    pub result_message: Option<String>,
+    /// The overall review result, as last read (inquiry or notification).
+    pub review: Option<RegistrationResult>,
+    /// Each wallet's review result, as last read.
+    pub wallets: Vec<PspRegistrationResult>,
+    /// Sends so far.
+    pub sends: u32,
+    /// `inquiryRegistrationStatus` calls so far.
+    pub inquiries: u32,
+    /// When the current wait (for Alipay's answer, then for the review) started: retries and
+    /// inquiries back off from here, and a person is told when it takes long.
+    pub round_started_at: Millis,
+    /// Compare-and-set version.
+    pub version: u64,
+    /// Created at.
+    pub created_at: Millis,
+    /// Last changed at.
+    pub updated_at: Millis,
+}
+
+impl Registration {
+    /// Whether the wallets' review has ended: the overall status is one Alipay documents as an
+    /// end (`COMPLETED`, or a wallet-style `APPROVED`/`REJECTED`). `PENDING`, no status, and any
+    /// value Alipay adds later count as not ended: the inquiries go on and a person is told when
+    /// it takes long, rather than a registration shown finished that is not.
+    pub fn reviewed(&self) -> bool {
+        self.state == RegistrationState::Accepted
+            && self.review.as_ref().is_some_and(|r| {
+                matches!(
+                    r.registration_status,
+                    Some(
+                        RegistrationStatus::Completed
+                            | RegistrationStatus::Approved
+                            | RegistrationStatus::Rejected
+                    )
+                )
+            })
+    }
+}
+
 /// Future work, durable: written with the state change that needs it. One job per subject at most;
 /// what it does is read from the subject's state when it runs (send, inquire, cancel, refresh, …).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -436,6 +501,8 @@ pub enum JobKind {
     Authorization(AuthorizationId),
     /// Move a customs declaration on: send it, send it again, read customs' answer.
     Declaration(DeclarationId),
+    /// Move a registration on: send it, send it again, read the wallets' review.
+    Registration(RegistrationId),
 }
 
 impl JobKind {
@@ -446,6 +513,7 @@ impl JobKind {
             Self::Refund(_) => "refund",
             Self::Authorization(_) => "authorization",
             Self::Declaration(_) => "declaration",
+            Self::Registration(_) => "registration",
         }
     }
 
@@ -456,6 +524,7 @@ impl JobKind {
             Self::Refund(id) => id.as_str(),
             Self::Authorization(id) => id.as_str(),
             Self::Declaration(id) => id.as_str(),
+            Self::Registration(id) => id.as_str(),
         }
     }
 
@@ -466,6 +535,7 @@ impl JobKind {
             "refund" => Some(Self::Refund(RefundId::new(subject))),
             "authorization" => Some(Self::Authorization(AuthorizationId::new(subject))),
             "declaration" => Some(Self::Declaration(DeclarationId::new(subject))),
+            "registration" => Some(Self::Registration(RegistrationId::new(subject))),
             _ => None,
         }
     }
@@ -534,11 +604,17 @@ pub enum EventKind {
     CustomsDeclarationFailed,
     /// Customs answered a declaration (the detail is customs' result code).
     CustomsDeclarationCompleted,
+    /// Alipay accepted a secondary merchant's registration; the wallets' review comes later.
+    SecondaryMerchantAccepted,
+    /// Alipay refused a secondary merchant's registration (the detail is its result code).
+    SecondaryMerchantFailed,
+    /// The wallets' review of a secondary merchant ended (the detail is the overall status).
+    SecondaryMerchantReviewed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 17] = [
         Self::AuthorizationActive,
         Self::AuthorizationNeedsReauthorization,
         Self::AuthorizationEnded,
@@ -553,6 +629,9 @@ impl EventKind {
         Self::CustomsDeclarationAccepted,
         Self::CustomsDeclarationFailed,
         Self::CustomsDeclarationCompleted,
+        Self::SecondaryMerchantAccepted,
+        Self::SecondaryMerchantFailed,
+        Self::SecondaryMerchantReviewed,
     ];
 
     /// The kind with this name.
@@ -577,6 +656,9 @@ impl EventKind {
             Self::CustomsDeclarationAccepted => "customs_declaration.accepted",
             Self::CustomsDeclarationFailed => "customs_declaration.failed",
             Self::CustomsDeclarationCompleted => "customs_declaration.completed",
+            Self::SecondaryMerchantAccepted => "secondary_merchant.accepted",
+            Self::SecondaryMerchantFailed => "secondary_merchant.failed",
+            Self::SecondaryMerchantReviewed => "secondary_merchant.reviewed",
         }
     }
 }
@@ -622,6 +704,8 @@ pub enum Subject {
     Refund(RefundId),
     /// A customs declaration.
     Declaration(DeclarationId),
+    /// A secondary merchant's registration.
+    Registration(RegistrationId),
     /// A job that was set aside.
     Job(JobId),
     /// A notification (by its inbox key, or the id it names).
@@ -636,6 +720,7 @@ impl Subject {
             Self::Order(_) => "order",
             Self::Refund(_) => "refund",
             Self::Declaration(_) => "declaration",
+            Self::Registration(_) => "registration",
             Self::Job(_) => "job",
             Self::Notification(_) => "notification",
         }
@@ -648,6 +733,7 @@ impl Subject {
             Self::Order(id) => id.as_str(),
             Self::Refund(id) => id.as_str(),
             Self::Declaration(id) => id.as_str(),
+            Self::Registration(id) => id.as_str(),
             Self::Job(id) => id.as_str(),
             Self::Notification(id) => id,
         }
@@ -660,6 +746,7 @@ impl Subject {
             "order" => Some(Self::Order(OrderId::new(id))),
             "refund" => Some(Self::Refund(RefundId::new(id))),
             "declaration" => Some(Self::Declaration(DeclarationId::new(id))),
+            "registration" => Some(Self::Registration(RegistrationId::new(id))),
             "job" => Some(Self::Job(JobId::new(id))),
             "notification" => Some(Self::Notification(id.to_owned())),
             _ => None,

@@ -8,8 +8,9 @@ use ams_protocol::{
     AccessToken, ApplyTokenRequest, ApplyTokenResponse, AuthState, CancelRequest, CancelResponse,
     ConsultRequest, ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, Notification, PayResponse, PaymentRequestId,
-    RefundRequestId, RefundResponse, RevokeRequest, RevokeResponse,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse, Notification, PayResponse, PaymentRequestId,
+    RefundRequestId, RefundResponse, RegistrationResponse, RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 
@@ -18,7 +19,8 @@ use crate::lifecycle::order::OrderState;
 use crate::model::{
     AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body, Declaration,
     DeclarationId, DeclarationRequestId, Event, IdempotencyRecord, InboxEntry, Job, JobId, JobKind,
-    LeaseToken, Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
+    LeaseToken, Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Registration,
+    RegistrationId, RegistrationRequestId, Resolution, Subject,
 };
 
 /// Time, in Unix milliseconds. Nothing in the domain reads the system clock.
@@ -119,6 +121,28 @@ pub trait Gateway: Send + Sync {
         let _ = request;
         Reply::NotSent {
             detail: "this gateway does not send customs declarations".into(),
+        }
+    }
+
+    /// `registration` (a secondary merchant), with the exact JSON body stored on the
+    /// registration, sent byte for byte. A gateway without registrations answers
+    /// [`Reply::NotSent`]: nothing reaches Alipay, and the registration waits (its job goes on, a
+    /// person is told).
+    async fn registration(&self, body: &str) -> Reply<RegistrationResponse> {
+        let _ = body;
+        Reply::NotSent {
+            detail: "this gateway does not register secondary merchants".into(),
+        }
+    }
+
+    /// `inquiryRegistrationStatus`. Without registrations: [`Reply::NotSent`].
+    async fn inquiry_registration_status(
+        &self,
+        request: &InquiryRegistrationStatusRequest,
+    ) -> Reply<InquiryRegistrationStatusResponse> {
+        let _ = request;
+        Reply::NotSent {
+            detail: "this gateway does not register secondary merchants".into(),
         }
     }
 }
@@ -425,6 +449,31 @@ pub trait Tx: Send {
     async fn insert_declaration(&mut self, declaration: &Declaration) -> Result<(), StoreError>;
     /// Compare-and-set update.
     async fn update_declaration(&mut self, declaration: &Declaration) -> Result<bool, StoreError>;
+
+    /// A secondary merchant's registration by id.
+    async fn registration(
+        &mut self,
+        id: &RegistrationId,
+    ) -> Result<Option<Registration>, StoreError>;
+    /// The registration with this `registrationRequestId`.
+    async fn registration_by_request_id(
+        &mut self,
+        id: &RegistrationRequestId,
+    ) -> Result<Option<Registration>, StoreError>;
+    /// Every registration, or those of secondary merchant `reference`, newest first (by creation,
+    /// then id).
+    async fn registrations(
+        &mut self,
+        reference: Option<&str>,
+    ) -> Result<Vec<Registration>, StoreError>;
+    /// Inserts a new registration. [`StoreError::Conflict`] when its id or
+    /// `registrationRequestId` exists.
+    async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError>;
+    /// Compare-and-set update.
+    async fn update_registration(
+        &mut self,
+        registration: &Registration,
+    ) -> Result<bool, StoreError>;
 
     /// Makes sure the job `kind` runs no later than `due_at`: creates it if there is none; moves an
     /// idle one earlier (never later); brings back one that was set aside (its attempts counted

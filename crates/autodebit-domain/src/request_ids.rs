@@ -124,6 +124,23 @@ impl Ids {
         )))
     }
 
+    /// A new `registrationRequestId` (at most 64 characters: `G`, the time, a sequence number and
+    /// 48 random bits).
+    ///
+    /// # Errors
+    /// When the random source fails.
+    pub fn registration_request_id(
+        &self,
+        now: Millis,
+    ) -> Result<ams_protocol::RegistrationRequestId, RandomError> {
+        let random = self.hex(6)?;
+        Ok(ams_protocol::RegistrationRequestId::new(format!(
+            "G{}{:06}{random}",
+            timestamp(now),
+            self.next()
+        )))
+    }
+
     /// A new unguessable `authState` (128 random bits).
     ///
     /// # Errors

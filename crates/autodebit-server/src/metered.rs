@@ -29,8 +29,9 @@ use ams_protocol::{
     ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
     ConsultResponse, DeclareResponse, GrantType, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, PayResponse, RefundResponse, RevokeRequest,
-    RevokeResponse,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse, PayResponse, RefundResponse, RegistrationResponse,
+    RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 use autodebit_domain::ports::{Gateway, Reply};
@@ -207,6 +208,21 @@ impl Gateway for MeteredGateway {
             self,
             "inquiryDeclarationRequests",
             inquiry_declaration_requests(request)
+        )
+    }
+
+    async fn registration(&self, body: &str) -> Reply<RegistrationResponse> {
+        measured!(self, "registration", registration(body))
+    }
+
+    async fn inquiry_registration_status(
+        &self,
+        request: &InquiryRegistrationStatusRequest,
+    ) -> Reply<InquiryRegistrationStatusResponse> {
+        measured!(
+            self,
+            "inquiryRegistrationStatus",
+            inquiry_registration_status(request)
         )
     }
 }

@@ -545,6 +545,11 @@ pub async fn build(
             refund_notify_url: Some(format!("{public_url}{}", notify_path(id, "refunds"))),
             settlement_currency: m.settlement_currency.as_deref().and_then(parse_currency),
             customs_declarations: m.customs_declarations,
+            secondary_merchant_registration: m.secondary_merchant_registration,
+            registration_notify_url: Some(format!(
+                "{public_url}{}",
+                notify_path(id, "registrations")
+            )),
             ..Settings::default()
         };
         let scoped = store

@@ -59,6 +59,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_secondary_merchant.sql"),
         include_str!("../migrations/postgres/0008_secondary_merchant.sql"),
     ),
+    (
+        9,
+        "secondary merchant registrations",
+        include_str!("../migrations/sqlite/0009_secondary_merchant_registrations.sql"),
+        include_str!("../migrations/postgres/0009_secondary_merchant_registrations.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -28,6 +28,8 @@ pub struct Reencrypted {
     pub refunds: u64,
     /// Customs declarations (`declare` bodies).
     pub declarations: u64,
+    /// Secondary-merchant registrations (`registration` bodies).
+    pub registrations: u64,
     /// Inbox entries (notification bodies).
     pub inbox: u64,
     /// Webhook endpoints made through the API (signing secrets).
@@ -45,6 +47,7 @@ impl Reencrypted {
             + self.attempts
             + self.refunds
             + self.declarations
+            + self.registrations
             + self.inbox
             + self.webhook_endpoints
             + self.api_requests
@@ -66,7 +69,7 @@ struct Sealed {
     tally: fn(&mut Reencrypted) -> &mut u64,
 }
 
-const TABLES: [Sealed; 8] = [
+const TABLES: [Sealed; 9] = [
     Sealed {
         table: "authorizations",
         select: "SELECT id, version, key_version, merchant_id, access_token, refresh_token, \
@@ -110,6 +113,17 @@ const TABLES: [Sealed; 8] = [
                  WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
         columns: &["request_body"],
         tally: |r| &mut r.declarations,
+    },
+    Sealed {
+        table: "secondary_merchant_registrations",
+        select: "SELECT id, version, key_version, merchant_id, request_body \
+                 FROM secondary_merchant_registrations WHERE key_version <> $1 \
+                 ORDER BY id LIMIT $2",
+        update: "UPDATE secondary_merchant_registrations SET request_body = $2, \
+                 key_version = $3 \
+                 WHERE id = $1 AND version = $4 AND key_version = $5 AND merchant_id = $6",
+        columns: &["request_body"],
+        tally: |r| &mut r.registrations,
     },
     Sealed {
         table: "inbox",
@@ -167,6 +181,7 @@ impl SqlStore {
             "SELECT count(*) FROM payment_attempts WHERE key_version <> $1",
             "SELECT count(*) FROM refunds WHERE key_version <> $1",
             "SELECT count(*) FROM customs_declarations WHERE key_version <> $1",
+            "SELECT count(*) FROM secondary_merchant_registrations WHERE key_version <> $1",
             "SELECT count(*) FROM inbox WHERE key_version <> $1",
             "SELECT count(*) FROM webhook_endpoints WHERE key_version IS NOT NULL AND key_version <> $1",
             "SELECT count(*) FROM api_requests WHERE key_version IS NOT NULL AND key_version <> $1",

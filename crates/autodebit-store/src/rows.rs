@@ -11,11 +11,13 @@ use autodebit_domain::lifecycle::authorization::AuthorizationState;
 use autodebit_domain::lifecycle::declaration::DeclarationState;
 use autodebit_domain::lifecycle::order::OrderState;
 use autodebit_domain::lifecycle::refund::RefundState;
+use autodebit_domain::lifecycle::registration::RegistrationState;
 use autodebit_domain::model::{
     AlipayRefundId, AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Body,
     CancelReason, Declaration, DeclarationId, Event, EventKind, IdempotencyRecord, InboxEntry, Job,
     JobId, JobKind, JobLease, LeaseToken, OperatorAction, Order, OrderId, PaymentAttempt, Refund,
-    RefundId, RefundOrigin, Resolution, Subject, TokenSet,
+    RefundId, RefundOrigin, Registration, RegistrationId, RegistrationRequestId, Resolution,
+    Subject, TokenSet,
 };
 use autodebit_domain::ports::StoreError;
 
@@ -65,6 +67,14 @@ macro_rules! declaration_columns {
          last_sent_at, round_started_at, key_version, version, created_at, updated_at, merchant_id"
     };
 }
+/// The columns of `secondary_merchant_registrations`.
+macro_rules! registration_columns {
+    () => {
+        "id, reference_merchant_id, registration_request_id, request_body, state, result_code, \
+         result_message, review, wallets, sends, inquiries, round_started_at, key_version, \
+         version, created_at, updated_at, merchant_id"
+    };
+}
 /// The columns of `jobs` that make a [`Job`], in the order [`job`] reads them.
 macro_rules! job_columns {
     () => {
@@ -80,7 +90,7 @@ macro_rules! attention_columns {
 }
 pub(crate) use {
     attempt_columns, attention_columns, authorization_columns, declaration_columns, job_columns,
-    order_columns, refund_columns,
+    order_columns, refund_columns, registration_columns,
 };
 
 /// Blind-index purpose of the access token (current and retired ones share it, so a token is
@@ -574,6 +584,89 @@ pub(crate) fn declaration_values(
     ])
 }
 
+/// A secondary-merchant registration row ([`registration_columns`]), decrypted.
+pub(crate) fn registration(row: &Row, keys: &Keyring) -> Result<Registration, StoreError> {
+    let id = row.text(0)?;
+    let body = open(
+        keys,
+        ("secondary_merchant_registrations", "request_body"),
+        &id,
+        &row.text(16)?,
+        Some(row.text(3)?),
+    )?
+    .unwrap_or_default();
+    let corrupt = |what: &str, e: serde_json::Error| {
+        StoreError::Corrupt(format!("{what} of registration {id}: {e}"))
+    };
+    let review = row
+        .opt_text(7)?
+        .map(|text| serde_json::from_str(&text).map_err(|e| corrupt("review", e)))
+        .transpose()?;
+    let wallets = serde_json::from_str(&row.text(8)?).map_err(|e| corrupt("wallets", e))?;
+    Ok(Registration {
+        reference_merchant_id: row.text(1)?,
+        registration_request_id: RegistrationRequestId::new(row.text(2)?),
+        request_body: Body::new(body),
+        state: named(row, 4, RegistrationState::from_name)?,
+        result_code: row.opt_text(5)?,
+        result_message: row.opt_text(6)?,
+        review,
+        wallets,
+        sends: to_u32(row.int(9)?, "sends")?,
+        inquiries: to_u32(row.int(10)?, "inquiries")?,
+        round_started_at: row.int(11)?,
+        version: to_u64(row.int(13)?, "version")?,
+        created_at: row.int(14)?,
+        updated_at: row.int(15)?,
+        id: RegistrationId::new(id),
+    })
+}
+
+/// The values of `merchant`'s registration row, in [`registration_columns`] order, sealed with the
+/// current key.
+pub(crate) fn registration_values(
+    r: &Registration,
+    version: u64,
+    keys: &Keyring,
+    merchant: &str,
+) -> Result<Vec<Value>, StoreError> {
+    let id = r.id.as_str();
+    let review = r
+        .review
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Rejected(format!("registration {id}: {e}")))?;
+    let wallets = serde_json::to_string(&r.wallets)
+        .map_err(|e| StoreError::Rejected(format!("registration {id}: {e}")))?;
+    Ok(vec![
+        id.into(),
+        r.reference_merchant_id.as_str().into(),
+        r.registration_request_id.as_str().into(),
+        seal(
+            keys,
+            ("secondary_merchant_registrations", "request_body"),
+            id,
+            merchant,
+            Some(r.request_body.expose()),
+        )?
+        .into(),
+        r.state.name().into(),
+        r.result_code.as_deref().into(),
+        r.result_message.as_deref().into(),
+        review.as_deref().into(),
+        wallets.as_str().into(),
+        i64::from(r.sends).into(),
+        i64::from(r.inquiries).into(),
+        r.round_started_at.into(),
+        i64::from(keys.current_version()).into(),
+        to_i64(version, "version")?.into(),
+        r.created_at.into(),
+        r.updated_at.into(),
+        merchant.into(),
+    ])
+}
+
 /// A job row ([`job_columns`]). A kind this version does not know, an attempt count out of range
 /// or half a lease is [`StoreError::Corrupt`].
 pub(crate) fn job(row: &Row) -> Result<Job, StoreError> {
@@ -792,6 +885,9 @@ mod tests {
             EventKind::CustomsDeclarationAccepted => 11,
             EventKind::CustomsDeclarationFailed => 12,
             EventKind::CustomsDeclarationCompleted => 13,
+            EventKind::SecondaryMerchantAccepted => 14,
+            EventKind::SecondaryMerchantFailed => 15,
+            EventKind::SecondaryMerchantReviewed => 16,
         }
     }
 
@@ -831,6 +927,7 @@ mod tests {
             JobKind::Refund(RefundId::new("r")),
             JobKind::Authorization(AuthorizationId::new("z")),
             JobKind::Declaration(DeclarationId::new("d")),
+            JobKind::Registration(RegistrationId::new("s")),
         ] {
             let job = job(&row(kind.name(), kind.subject(), 1, Some("t"))).unwrap();
             assert_eq!(job.kind, kind);

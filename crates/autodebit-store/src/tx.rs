@@ -15,6 +15,7 @@ use autodebit_domain::model::{
     PaymentAttempt, Refund, RefundId, Resolution, Subject,
 };
 use autodebit_domain::model::{Declaration, DeclarationId, DeclarationRequestId};
+use autodebit_domain::model::{Registration, RegistrationId, RegistrationRequestId};
 use autodebit_domain::ports::{AuthorizationFilter, OrderFilter, PageRequest, StoreError, Tx};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -25,7 +26,7 @@ use crate::jobs::JobOp;
 use crate::list::Listing;
 use crate::rows::{
     self, attempt_columns, attention_columns, authorization_columns, declaration_columns,
-    job_columns, order_columns, refund_columns,
+    job_columns, order_columns, refund_columns, registration_columns,
 };
 
 /// A unit of work on a [`crate::SqlStore`]: one open database transaction. Dropped without
@@ -704,6 +705,113 @@ impl Tx for SqlTx {
              WHERE id = $1 AND merchant_id = $21 AND version = $22",
             values,
             declaration.version,
+        )
+        .await
+    }
+
+    async fn registration(
+        &mut self,
+        id: &RegistrationId,
+    ) -> Result<Option<Registration>, StoreError> {
+        self.read_one(
+            concat!(
+                "SELECT ",
+                registration_columns!(),
+                " FROM secondary_merchant_registrations WHERE id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
+            rows::registration,
+        )
+        .await
+    }
+
+    async fn registration_by_request_id(
+        &mut self,
+        id: &RegistrationRequestId,
+    ) -> Result<Option<Registration>, StoreError> {
+        self.read_one(
+            concat!(
+                "SELECT ",
+                registration_columns!(),
+                " FROM secondary_merchant_registrations \
+                 WHERE registration_request_id = $1 AND merchant_id = $2"
+            ),
+            vec![id.as_str().into(), self.merchant_value()],
+            rows::registration,
+        )
+        .await
+    }
+
+    async fn registrations(
+        &mut self,
+        reference: Option<&str>,
+    ) -> Result<Vec<Registration>, StoreError> {
+        // Newest first by (created_at, id), ids compared byte-wise on both backends (as the lists).
+        macro_rules! select {
+            ($filter:literal, $id:literal) => {
+                concat!(
+                    "SELECT ",
+                    registration_columns!(),
+                    " FROM secondary_merchant_registrations WHERE merchant_id = $1",
+                    $filter,
+                    " ORDER BY created_at DESC, ",
+                    $id,
+                    " DESC"
+                )
+            };
+        }
+        let sql = match (self.backend, reference.is_some()) {
+            (Backend::Sqlite, false) => select!("", "id"),
+            (Backend::Sqlite, true) => select!(" AND reference_merchant_id = $2", "id"),
+            (Backend::Postgres, false) => select!("", "id COLLATE \"C\""),
+            (Backend::Postgres, true) => {
+                select!(" AND reference_merchant_id = $2", "id COLLATE \"C\"")
+            }
+        };
+        let mut args = vec![self.merchant_value()];
+        args.extend(reference.map(Value::from));
+        self.read(sql, args, rows::registration).await
+    }
+
+    async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError> {
+        let values = rows::registration_values(registration, 0, &self.keys, &self.merchant)?;
+        self.insert(
+            concat!(
+                "INSERT INTO secondary_merchant_registrations (",
+                registration_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                 $16, $17) ON CONFLICT DO NOTHING"
+            ),
+            values,
+            || {
+                format!(
+                    "registration {} or registrationRequestId {} exists",
+                    registration.id, registration.registration_request_id
+                )
+            },
+        )
+        .await
+    }
+
+    async fn update_registration(
+        &mut self,
+        registration: &Registration,
+    ) -> Result<bool, StoreError> {
+        let values = rows::registration_values(
+            registration,
+            version_after(registration.version)?,
+            &self.keys,
+            &self.merchant,
+        )?;
+        self.update(
+            "UPDATE secondary_merchant_registrations SET reference_merchant_id = $2, \
+             registration_request_id = $3, request_body = $4, state = $5, result_code = $6, \
+             result_message = $7, review = $8, wallets = $9, sends = $10, inquiries = $11, \
+             round_started_at = $12, key_version = $13, version = $14, created_at = $15, \
+             updated_at = $16 \
+             WHERE id = $1 AND merchant_id = $17 AND version = $18",
+            values,
+            registration.version,
         )
         .await
     }

@@ -7,6 +7,7 @@ mod customs;
 mod flows;
 mod money;
 mod properties;
+mod registrations;
 mod sandbox;
 
 use std::sync::{Arc, Mutex};
@@ -261,6 +262,15 @@ impl Gateway for Observing {
     ) -> Reply<ams_protocol::InquiryDeclarationRequestsResponse> {
         self.inner.inquiry_declaration_requests(r).await
     }
+    async fn registration(&self, body: &str) -> Reply<ams_protocol::RegistrationResponse> {
+        self.inner.registration(body).await
+    }
+    async fn inquiry_registration_status(
+        &self,
+        r: &ams_protocol::InquiryRegistrationStatusRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationStatusResponse> {
+        self.inner.inquiry_registration_status(r).await
+    }
 }
 
 /// The flows over one backend, the scripted gateway and a manual clock.
@@ -317,6 +327,10 @@ impl H {
 
     pub(crate) fn customs(&self) -> autodebit_domain::services::customs::Customs {
         autodebit_domain::services::customs::Customs::new(self.ctx.clone())
+    }
+
+    pub(crate) fn registrations(&self) -> autodebit_domain::services::registrations::Registrations {
+        autodebit_domain::services::registrations::Registrations::new(self.ctx.clone())
     }
 
     pub(crate) fn operator(&self) -> Operator {

@@ -32,6 +32,7 @@ mod journey;
 mod notifications;
 mod problems;
 mod refunds;
+mod registrations;
 mod replicas;
 mod restart;
 mod service;

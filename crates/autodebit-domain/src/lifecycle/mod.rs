@@ -15,6 +15,7 @@ pub mod authorization;
 pub mod declaration;
 pub mod order;
 pub mod refund;
+pub mod registration;
 
 use std::fmt;
 

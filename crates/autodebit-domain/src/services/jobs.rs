@@ -11,7 +11,7 @@
 //! read: every other job keeps running.
 
 use super::lease::Lease;
-use super::{Context, Error, authorizations, customs, payments, refunds};
+use super::{Context, Error, authorizations, customs, payments, refunds, registrations};
 use crate::model::{
     AttentionId, AttentionItem, Event, EventKind, Job, JobId, JobKind, Millis, OperatorAction,
     Subject,
@@ -127,6 +127,7 @@ pub(crate) async fn run(ctx: &Context, lease: &Lease) -> Result<(), Error> {
         JobKind::Refund(id) => refunds::step(ctx, lease, id).await,
         JobKind::Authorization(id) => authorizations::step(ctx, lease, id).await,
         JobKind::Declaration(id) => customs::step(ctx, lease, id).await,
+        JobKind::Registration(id) => registrations::step(ctx, lease, id).await,
     }
 }
 

@@ -81,6 +81,7 @@ pub mod notifications;
 pub mod operator;
 pub mod payments;
 pub mod refunds;
+pub mod registrations;
 
 use std::fmt;
 use std::sync::Arc;
@@ -91,7 +92,7 @@ use crate::lifecycle::InvalidTransition;
 use crate::model::{AttentionItem, Event, EventKind, Millis, OperatorAction, Resolution, Subject};
 use crate::ports::{
     Clock, Gateway, NotificationVerifier, PageRequest, RandomError, RawNotification, RefusalCause,
-    Store, StoreError, Tx, Verification,
+    Reply, Store, StoreError, Tx, Verification,
 };
 use crate::request_ids::{Ids, OsRandom};
 
@@ -369,6 +370,11 @@ pub struct Settings {
     /// Whether the merchant declares payments to Chinese customs (`declare`): an optional module,
     /// off unless the merchant's contract has it.
     pub customs_declarations: bool,
+    /// Whether the merchant (an acquirer or ISV) registers secondary merchants (`registration`,
+    /// deprecated by Alipay for online payments since August 2022): off unless turned on.
+    pub secondary_merchant_registration: bool,
+    /// `registrationNotifyURL` of `registration`: where `notifyRegistrationStatus` goes.
+    pub registration_notify_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -381,6 +387,8 @@ impl Default for Settings {
             settlement_currency: None,
             scopes: vec![Scope::AgreementPay],
             customs_declarations: false,
+            secondary_merchant_registration: false,
+            registration_notify_url: None,
         }
     }
 }
@@ -782,12 +790,12 @@ pub(crate) fn unbound<I: PartialEq + fmt::Display>(
 pub(crate) async fn replayed(
     tx: &mut dyn Tx,
     key: &str,
-    fp: &str,
+    fp: &Fingerprint,
 ) -> Result<Option<String>, Error> {
     let Some(record) = tx.idempotency(key).await? else {
         return Ok(None);
     };
-    if record.fingerprint != fp {
+    if !fp.matches(&record.fingerprint) {
         return Err(Error::IdempotencyConflict {
             key: key.to_owned(),
         });
@@ -800,28 +808,115 @@ pub(crate) async fn replayed(
 pub(crate) async fn remember(
     tx: &mut dyn Tx,
     key: &str,
-    fp: &str,
+    fp: &Fingerprint,
     resource: &str,
     now: Millis,
 ) -> Result<bool, Error> {
     Ok(tx
         .insert_idempotency(&crate::model::IdempotencyRecord {
             key: key.to_owned(),
-            fingerprint: fp.to_owned(),
+            fingerprint: fp.digest.clone(),
             resource: resource.to_owned(),
             created_at: now,
         })
         .await?)
 }
 
-/// A fingerprint of a command's parameters: every field, length-prefixed, so two different
-/// commands never share one.
-pub(crate) fn fingerprint(kind: &str, fields: &[&str]) -> String {
-    let mut out = format!("{kind}/v1");
-    for field in fields {
-        out.push_str(&format!("|{}:{field}", field.len()));
+/// A fingerprint of a command's parameters, as kept beside its idempotency key: a SHA-256 digest
+/// of every field, length-prefixed (so two different commands never share one). Only the digest
+/// is stored: the parameters may hold personal data (a buyer's certificate number, a merchant's
+/// contacts) that the idempotency table must not keep in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    digest: String,
+    /// The parameters as written before digests were kept: a key stored then is still replayed.
+    legacy: String,
+}
+
+impl Fingerprint {
+    /// Whether a stored fingerprint is this one (as a digest, or in the earlier plain form).
+    fn matches(&self, stored: &str) -> bool {
+        stored == self.digest || stored == self.legacy
     }
-    out
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.digest)
+    }
+}
+
+/// The fingerprint of a `kind` of command with these parameters.
+pub(crate) fn fingerprint(kind: &str, fields: &[&str]) -> Fingerprint {
+    use sha2::Digest as _;
+    let mut legacy = format!("{kind}/v1");
+    for field in fields {
+        legacy.push_str(&format!("|{}:{field}", field.len()));
+    }
+    let digest = sha2::Sha256::digest(legacy.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Fingerprint {
+        digest: format!("{kind}/v2:{hex}"),
+        legacy,
+    }
+}
+
+/// What the answer to a request sent with the same bytes until Alipay answers it (`declare`,
+/// `registration`) means for that request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// S.
+    Accepted,
+    /// F: final.
+    Refused,
+    /// U, a timeout, no answer, a documented "call again" F, or a send that surely did not leave
+    /// after an earlier one that may have: the same bytes again.
+    Unknown,
+    /// Surely not sent, and no earlier send may have left.
+    NotSent,
+}
+
+/// Reads `reply` to a request of `api` sent again with the same bytes until answered
+/// (`maybe_sent_before`: an earlier send may have left): what it means, and the result code and
+/// message worth keeping (none for a success).
+pub(crate) fn answer<T: ams_protocol::AmsResponse>(
+    api: Api,
+    reply: &Reply<T>,
+    maybe_sent_before: bool,
+) -> (Answer, Option<String>, Option<String>) {
+    let code_of = |r: &T| Some(r.result().code().as_str().to_owned());
+    let message_of = |r: &T| r.result().message().map(str::to_owned);
+    match reply {
+        Reply::Success(_) => (Answer::Accepted, None, None),
+        Reply::Failed(r) => {
+            let (decision, _) =
+                crate::decision::decide(api, r.result().status(), r.result().code());
+            let answer = match decision {
+                crate::decision::Decision::RetrySame | crate::decision::Decision::Inquire => {
+                    Answer::Unknown
+                }
+                _ => Answer::Refused,
+            };
+            (answer, code_of(r), message_of(r))
+        }
+        Reply::Unknown { response, detail } => (
+            Answer::Unknown,
+            response.as_ref().and_then(code_of),
+            response
+                .as_ref()
+                .and_then(message_of)
+                .or_else(|| Some(detail.clone())),
+        ),
+        Reply::NotSent { detail } => (
+            if maybe_sent_before {
+                Answer::Unknown
+            } else {
+                Answer::NotSent
+            },
+            Some("NOT_SENT".into()),
+            Some(detail.clone()),
+        ),
+    }
 }
 
 /// A wait that grows with the time already spent: half of it, kept within `min..=max` (so the
@@ -839,6 +934,16 @@ pub fn cancel_deadline(created_at: Millis) -> Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_keeps_no_parameter_and_still_replays_a_key_stored_in_clear() {
+        let fp = fingerprint("declare", &["pay_1", "ID_CARD|110101199003070000|Li Lei"]);
+        assert!(fp.digest.starts_with("declare/v2:") && fp.digest.len() == 11 + 64);
+        assert!(!fp.digest.contains("110101199003070000"));
+        assert!(fp.matches(&fp.digest));
+        assert!(fp.matches("declare/v1|5:pay_1|33:ID_CARD|110101199003070000|Li Lei"));
+        assert!(!fp.matches(&fingerprint("declare", &["pay_2", ""]).digest));
+    }
 
     #[test]
     fn fingerprints_do_not_collide_on_separators() {

@@ -1,4 +1,5 @@
-//! Alipay's notifications: `notifyPayment`, `notifyRefund` and `notifyAuthorization`.
+//! Alipay's notifications: `notifyPayment`, `notifyRefund`, `notifyAuthorization` and
+//! `notifyRegistrationStatus`.
 //!
 //! The domain takes a notification only as it arrived ([`RawNotification`]: path, headers, raw
 //! body) and believes nothing in it until the [`NotificationVerifier`] port has verified the
@@ -15,6 +16,7 @@
 //! | `notifyRefund` | `refundRequestId` + `refundStatus` + amount |
 //! | `notifyAuthorization` `AUTHCODE_CREATED` | type + the authorization (never the `authState`) |
 //! | `notifyAuthorization` `TOKEN_CANCELED` / `TOKEN_CREATED` | type + the authorization (never the token) |
+//! | `notifyRegistrationStatus` | `registrationRequestId` + the overall and every wallet's status |
 //!
 //! A notification whose amount or currency differs from the payment (or refund) is refused and
 //! flagged for a person, changing no state (seed 004). The amount is part of the key, so its
@@ -28,7 +30,7 @@
 
 use ams_protocol::{
     AuthorizationNotifyType, Notification, NotifyAuthorization, NotifyPayment, NotifyRefund,
-    PaymentNotifyType, RefundStatus, ResultStatus,
+    NotifyRegistrationStatus, PaymentNotifyType, RefundStatus, ResultStatus,
 };
 
 use super::authorizations::{self, CodeReceipt};
@@ -118,6 +120,14 @@ impl Notifications {
             Notification::Payment(n) => self.payment(n, raw).await,
             Notification::Refund(n) => self.refund(n, raw).await,
             Notification::Authorization(n) => self.authorization(n, raw).await,
+            Notification::Unrecognised(body) if NotifyRegistrationStatus::matches(body) => {
+                match serde_json::from_value::<NotifyRegistrationStatus>(body.clone().into()) {
+                    Ok(n) => self.registration(&n, raw).await,
+                    Err(e) => Ok(Receipt::Ignored(format!(
+                        "a notifyRegistrationStatus that does not parse: {e}"
+                    ))),
+                }
+            }
             Notification::Unrecognised(_) => {
                 Ok(Receipt::Ignored("an unrecognised notification".into()))
             }
@@ -194,14 +204,7 @@ impl Notifications {
             }
             let Some(attempt) = tx.attempt_by_payment_request_id(prid).await? else {
                 let why = format!("notifyPayment for an unknown paymentRequestId {prid}");
-                raise(
-                    ctx,
-                    tx,
-                    refused(Subject::Notification(prid.to_string()), &why),
-                    now,
-                )
-                .await?;
-                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
+                return refuse_unknown(ctx, tx, prid.to_string(), why, now).await;
             };
             if n.payment_amount != attempt.amount {
                 let why = format!(
@@ -232,6 +235,62 @@ impl Notifications {
                     applied.attempt.state.name()
                 ))),
             }))
+        })?
+    }
+
+    /// `notifyRegistrationStatus`: the wallets' review of a registration we sent, kept as an
+    /// inquiry's would be. One for a registration we do not know is stored and flagged.
+    async fn registration(
+        &self,
+        n: &NotifyRegistrationStatus,
+        raw: &RawNotification,
+    ) -> Result<Receipt, Error> {
+        let ctx = &self.ctx;
+        let Some(rrid) = &n.registration_request_id else {
+            return Ok(Receipt::Ignored(
+                "a notifyRegistrationStatus without registrationRequestId".into(),
+            ));
+        };
+        let status = |r: Option<&ams_protocol::RegistrationResult>| {
+            r.and_then(|r| r.registration_status.as_ref())
+                .map_or("", |s| s.as_str())
+                .to_owned()
+        };
+        let wallets = n.psp_registration_result_list.clone().unwrap_or_default();
+        let mut key = format!(
+            "notifyRegistrationStatus:{rrid}:{}",
+            status(n.registration_result.as_ref())
+        );
+        for wallet in &wallets {
+            key.push_str(&format!(
+                ":{}={}",
+                wallet.psp_name.as_deref().unwrap_or(""),
+                status(wallet.registration_result.as_ref())
+            ));
+        }
+        unit_of_work!(ctx, &key, |tx, now| {
+            if !tx.inbox_insert(&entry(key.clone(), raw, now)).await? {
+                return Ok(Unit::Done(Ok(Receipt::Duplicate)));
+            }
+            let Some(registration) = tx.registration_by_request_id(rrid).await? else {
+                let why =
+                    format!("notifyRegistrationStatus for an unknown registrationRequestId {rrid}");
+                return refuse_unknown(ctx, tx, rrid.to_string(), why, now).await;
+            };
+            if registration.state != crate::lifecycle::registration::RegistrationState::Accepted {
+                // A review of a request whose answer we have not read yet: Alipay accepted it.
+                // The job's next send gets that S (the same id answers the same), then reads
+                // the review; nothing is applied out of order here.
+                return Ok(Unit::Commit(Ok(Receipt::Applied)));
+            }
+            let review = Some((n.registration_result.clone(), wallets.clone()));
+            if super::registrations::apply_review(tx, registration, review, false, now)
+                .await?
+                .is_none()
+            {
+                return Ok(Unit::Retry);
+            }
+            Ok(Unit::Commit(Ok(Receipt::Applied)))
         })?
     }
 
@@ -268,14 +327,7 @@ impl Notifications {
             }
             let Some(refund) = tx.refund_by_refund_request_id(rrid).await? else {
                 let why = format!("notifyRefund for an unknown refundRequestId {rrid}");
-                raise(
-                    ctx,
-                    tx,
-                    refused(Subject::Notification(rrid.to_string()), &why),
-                    now,
-                )
-                .await?;
-                return Ok(Unit::Commit(Err(Error::NotificationRefused(why))));
+                return refuse_unknown(ctx, tx, rrid.to_string(), why, now).await;
             };
             if n.refund_amount != refund.amount {
                 let why = format!(
@@ -414,6 +466,19 @@ impl Notifications {
 }
 
 /// The flag of a verified notification that was refused.
+/// Flags a verified notification that names nothing we know (it is stored, not applied) and says
+/// why.
+async fn refuse_unknown(
+    ctx: &Context,
+    tx: &mut dyn crate::ports::Tx,
+    id: String,
+    why: String,
+    now: Millis,
+) -> Result<Unit<Result<Receipt, Error>>, Error> {
+    raise(ctx, tx, refused(Subject::Notification(id), &why), now).await?;
+    Ok(Unit::Commit(Err(Error::NotificationRefused(why))))
+}
+
 fn refused(subject: Subject, why: &str) -> Flag {
     Flag::new(
         subject,

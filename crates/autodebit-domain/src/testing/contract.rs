@@ -17,10 +17,12 @@ use crate::lifecycle::authorization::{AuthorizationState, RevokedBy};
 use crate::lifecycle::declaration::DeclarationState;
 use crate::lifecycle::order::OrderState;
 use crate::lifecycle::refund::RefundState;
+use crate::lifecycle::registration::RegistrationState;
 use crate::model::{
     AttemptId, AttentionId, AttentionItem, Body, Declaration, DeclarationId, IdempotencyRecord,
     InboxEntry, JobKind, LeaseToken, Millis, OperatorAction, Order, OrderId, PaymentAttempt,
-    Refund, RefundId, RefundOrigin, Resolution, Subject,
+    Refund, RefundId, RefundOrigin, Registration, RegistrationId, RegistrationRequestId,
+    Resolution, Subject,
 };
 use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError};
 
@@ -45,6 +47,7 @@ where
     lists_are_newest_first_filtered_and_paged_by_cursor(&*fresh().await).await;
     a_released_lease_frees_the_job_without_counting_the_take(&*fresh().await).await;
     declarations_round_trip_are_unique_and_compare_and_set(&*fresh().await).await;
+    registrations_round_trip_are_unique_and_compare_and_set(&*fresh().await).await;
 }
 
 fn order(id: &str, reference: &str) -> Order {
@@ -125,6 +128,26 @@ fn declaration(id: &str, order: &str, drid: &str) -> Declaration {
         version: 0,
         created_at: T0,
         updated_at: T0,
+    }
+}
+
+fn registration(id: &str, reference: &str, rrid: &str, at: Millis) -> Registration {
+    Registration {
+        id: RegistrationId::new(id),
+        reference_merchant_id: reference.into(),
+        registration_request_id: RegistrationRequestId::new(rrid),
+        request_body: Body::new(r#"{"registrationRequestId":"x","merchantInfo":{}}"#),
+        state: RegistrationState::Requested,
+        result_code: None,
+        result_message: None,
+        review: None,
+        wallets: Vec::new(),
+        sends: 0,
+        inquiries: 0,
+        round_started_at: at,
+        version: 0,
+        created_at: at,
+        updated_at: at,
     }
 }
 
@@ -377,6 +400,125 @@ pub async fn declarations_round_trip_are_unique_and_compare_and_set(store: &dyn 
     assert_eq!(
         of_order.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
         ["cd_1", "cd_3"]
+    );
+}
+
+/// A secondary merchant's registration reads back as written (the review and each wallet's result
+/// included), its `registrationRequestId` is unique, its updates are compare-and-set, and the list
+/// is newest first (by creation, then id), all of them or one secondary merchant's.
+pub async fn registrations_round_trip_are_unique_and_compare_and_set(store: &dyn Store) {
+    let mut tx = store.begin().await.expect("begin");
+    let mut first = registration("smr_1", "shop_a", "R1", T0);
+    tx.insert_registration(&first).await.expect("registration");
+    let clash = tx
+        .insert_registration(&registration("smr_2", "shop_b", "R1", T0))
+        .await;
+    assert!(
+        matches!(clash, Err(StoreError::Conflict(_))),
+        "registrationRequestId: {clash:?}"
+    );
+    let clash = tx
+        .insert_registration(&registration("smr_1", "shop_b", "R9", T0))
+        .await;
+    assert!(
+        matches!(clash, Err(StoreError::Conflict(_))),
+        "id: {clash:?}"
+    );
+    // Created with smr_1 (the id, compared byte by byte, breaks the tie: `B` < `a`), later, and
+    // another secondary merchant's.
+    tx.insert_registration(&registration("smr_a", "shop_a", "R3", T0))
+        .await
+        .expect("still usable");
+    tx.insert_registration(&registration("smr_0", "shop_a", "R0", T0 + 5))
+        .await
+        .expect("registration");
+    tx.insert_registration(&registration("smr_B", "shop_b", "R4", T0))
+        .await
+        .expect("registration");
+    tx.commit().await.expect("commit");
+
+    let mut tx = store.begin().await.expect("begin");
+    let stale = tx
+        .registration(&first.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(stale, first, "read back as written");
+    first.state = RegistrationState::Accepted;
+    first.sends = 2;
+    first.inquiries = 1;
+    first.round_started_at = T0 + 10;
+    first.updated_at = T0 + 10;
+    first.result_code = Some("UNKNOWN_EXCEPTION".into());
+    first.result_message = Some("m".into());
+    first.review = Some(
+        ams_protocol::RegistrationResult::new(ams_protocol::RegistrationStatus::Pending)
+            .with_reject_reasons("none yet"),
+    );
+    first.wallets = vec![
+        ams_protocol::PspRegistrationResult::new(
+            "AlipayCN",
+            ams_protocol::RegistrationResult::new(ams_protocol::RegistrationStatus::Approved),
+        ),
+        ams_protocol::PspRegistrationResult::new(
+            "GCash",
+            ams_protocol::RegistrationResult::new(ams_protocol::RegistrationStatus::Rejected)
+                .with_reject_reasons("license unreadable"),
+        ),
+    ];
+    assert!(tx.update_registration(&first).await.expect("update"));
+    tx.commit().await.expect("commit");
+    let mut tx = store.begin().await.expect("begin");
+    assert!(
+        !tx.update_registration(&stale).await.expect("update"),
+        "a stale version was written"
+    );
+    drop(tx);
+    let mut tx = store.begin().await.expect("begin");
+    let stored = tx
+        .registration_by_request_id(&RegistrationRequestId::new("R1"))
+        .await
+        .expect("read")
+        .expect("exists");
+    first.version = 1;
+    assert_eq!(stored, first);
+    assert_eq!(
+        tx.registration_by_request_id(&RegistrationRequestId::new("R2"))
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        tx.registration(&RegistrationId::new("smr_2"))
+            .await
+            .expect("read"),
+        None,
+        "the refused insert left nothing"
+    );
+    let ids = |all: Vec<Registration>| {
+        all.into_iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(tx.registrations(None).await.expect("read")),
+        ["smr_0", "smr_a", "smr_B", "smr_1"],
+        "newest first, then by id"
+    );
+    assert_eq!(
+        ids(tx.registrations(Some("shop_a")).await.expect("read")),
+        ["smr_0", "smr_a", "smr_1"]
+    );
+    assert_eq!(
+        tx.registrations(Some("shop_a")).await.expect("read")[2],
+        first,
+        "the list reads whole records"
+    );
+    assert!(
+        tx.registrations(Some("shop_z"))
+            .await
+            .expect("read")
+            .is_empty()
     );
 }
 

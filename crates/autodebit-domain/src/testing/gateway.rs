@@ -7,8 +7,9 @@ use ams_protocol::{
     Api, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
     ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, PayRequest, PayResponse, RefundRequest,
-    RefundResponse, RevokeRequest, RevokeResponse,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse, PayRequest, PayResponse, RefundRequest, RefundResponse,
+    RegistrationResponse, RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 
@@ -36,6 +37,8 @@ struct Script {
     inquiry_refund: VecDeque<Reply<InquiryRefundResponse>>,
     declare: VecDeque<Reply<DeclareResponse>>,
     inquiry_declaration: VecDeque<Reply<InquiryDeclarationRequestsResponse>>,
+    registration: VecDeque<Reply<RegistrationResponse>>,
+    inquiry_registration: VecDeque<Reply<InquiryRegistrationStatusResponse>>,
     calls: Vec<GatewayCall>,
 }
 
@@ -103,6 +106,14 @@ impl ScriptedGateway {
         /// Queues an `inquiryDeclarationRequests` reply.
         push_inquiry_declaration, inquiry_declaration, InquiryDeclarationRequestsResponse
     );
+    scripted!(
+        /// Queues a `registration` reply.
+        push_registration, registration, RegistrationResponse
+    );
+    scripted!(
+        /// Queues an `inquiryRegistrationStatus` reply.
+        push_inquiry_registration, inquiry_registration, InquiryRegistrationStatusResponse
+    );
 
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<GatewayCall> {
@@ -127,6 +138,8 @@ impl ScriptedGateway {
             + s.inquiry_refund.len()
             + s.declare.len()
             + s.inquiry_declaration.len()
+            + s.registration.len()
+            + s.inquiry_registration.len()
     }
 
     fn next<T>(
@@ -243,6 +256,23 @@ impl Gateway for ScriptedGateway {
             Api::InquiryDeclarationRequests,
             request_json!(request),
             |s| s.inquiry_declaration.pop_front(),
+        )
+    }
+
+    async fn registration(&self, body: &str) -> Reply<RegistrationResponse> {
+        self.next(Api::Registration, body.to_owned(), |s| {
+            s.registration.pop_front()
+        })
+    }
+
+    async fn inquiry_registration_status(
+        &self,
+        request: &InquiryRegistrationStatusRequest,
+    ) -> Reply<InquiryRegistrationStatusResponse> {
+        self.next(
+            Api::InquiryRegistrationStatus,
+            request_json!(request),
+            |s| s.inquiry_registration.pop_front(),
         )
     }
 }

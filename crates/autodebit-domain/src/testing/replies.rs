@@ -3,9 +3,10 @@
 use ams_protocol::{
     AccessToken, Amount, AmsDateTime, AmsResult, ApplyTokenResponse, CancelResponse,
     ConsultResponse, DeclarationRecord, DeclarationRequestId, DeclareResponse,
-    InquiryDeclarationRequestsResponse, InquiryPaymentResponse, InquiryRefundResponse, PayResponse,
-    PaymentStatus, RefreshToken, RefundResponse, ResultCode, ResultStatus, RevokeResponse,
-    TransactionStatus,
+    InquiryDeclarationRequestsResponse, InquiryPaymentResponse, InquiryRefundResponse,
+    InquiryRegistrationStatusResponse, PayResponse, PaymentStatus, PspRegistrationResult,
+    RefreshToken, RefundResponse, RegistrationResponse, RegistrationResult, RegistrationStatus,
+    ResultCode, ResultStatus, RevokeResponse, TransactionStatus,
 };
 
 use crate::model::Millis;
@@ -269,4 +270,45 @@ pub fn declaration_record(
         InquiryDeclarationRequestsResponse::new(AmsResult::success())
             .with_declaration_records(vec![record]),
     )
+}
+
+/// `registration` S (accepted; the review follows).
+pub fn registration_accepted() -> Reply<RegistrationResponse> {
+    Reply::Success(RegistrationResponse::new(AmsResult::success()))
+}
+
+/// `registration` F with this code.
+pub fn registration_failed(code: &str) -> Reply<RegistrationResponse> {
+    Reply::Failed(RegistrationResponse::new(result(ResultStatus::F, code)))
+}
+
+/// `registration` U.
+pub fn registration_unknown() -> Reply<RegistrationResponse> {
+    Reply::Unknown {
+        response: Some(RegistrationResponse::new(result(
+            ResultStatus::U,
+            "UNKNOWN_EXCEPTION",
+        ))),
+        detail: "Alipay answered U".into(),
+    }
+}
+
+/// `inquiryRegistrationStatus` S: the overall status, and each wallet's (`(pspName, status)`).
+pub fn registration_status(
+    overall: RegistrationStatus,
+    wallets: &[(&str, RegistrationStatus)],
+) -> Reply<InquiryRegistrationStatusResponse> {
+    let mut response = InquiryRegistrationStatusResponse::new(AmsResult::success())
+        .with_registration_result(RegistrationResult::new(overall));
+    if !wallets.is_empty() {
+        response = response.with_psp_registration_result_list(
+            wallets
+                .iter()
+                .map(|(name, status)| {
+                    PspRegistrationResult::new(*name, RegistrationResult::new(status.clone()))
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    Reply::Success(response)
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ams_protocol::{
     AccessToken, AuthState, DeclarationRequestId, PaymentRequestId, RefundRequestId,
+    RegistrationRequestId,
 };
 use async_trait::async_trait;
 
@@ -12,7 +13,8 @@ use super::lock;
 use crate::model::{
     AttemptId, AttentionId, AttentionItem, Authorization, AuthorizationId, Declaration,
     DeclarationId, Event, IdempotencyRecord, InboxEntry, Job, JobId, JobKind, JobLease, LeaseToken,
-    Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Resolution, Subject,
+    Millis, Order, OrderId, PaymentAttempt, Refund, RefundId, Registration, RegistrationId,
+    Resolution, Subject,
 };
 use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError, Tx};
 use crate::services::jobs::{dead_letter, exhausted};
@@ -47,6 +49,7 @@ record!(Order, OrderId);
 record!(PaymentAttempt, AttemptId);
 record!(Refund, RefundId);
 record!(Declaration, DeclarationId);
+record!(Registration, RegistrationId);
 
 /// A job as kept here: the port's view plus what the store tracks beside it.
 #[derive(Clone, Debug)]
@@ -68,6 +71,7 @@ struct Data {
     attempts: BTreeMap<AttemptId, PaymentAttempt>,
     refunds: BTreeMap<RefundId, Refund>,
     declarations: BTreeMap<DeclarationId, Declaration>,
+    registrations: BTreeMap<RegistrationId, Registration>,
     jobs: BTreeMap<JobId, StoredJob>,
     events: Vec<Event>,
     attention: Vec<AttentionItem>,
@@ -153,6 +157,13 @@ impl InMemoryStore {
     /// Every customs declaration, by creation time.
     pub fn declarations(&self) -> Vec<Declaration> {
         let mut all: Vec<_> = self.shared().data.declarations.values().cloned().collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        all
+    }
+
+    /// Every secondary-merchant registration, by creation time.
+    pub fn registrations(&self) -> Vec<Registration> {
+        let mut all: Vec<_> = self.shared().data.registrations.values().cloned().collect();
         all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         all
     }
@@ -354,6 +365,10 @@ fn same_declaration_request_id(a: &Declaration, b: &Declaration) -> bool {
     a.id != b.id && a.declaration_request_id == b.declaration_request_id
 }
 
+fn same_registration_request_id(a: &Registration, b: &Registration) -> bool {
+    a.id != b.id && a.registration_request_id == b.registration_request_id
+}
+
 #[derive(Clone, Debug)]
 enum JobOp {
     Schedule(JobKind, Millis),
@@ -375,6 +390,7 @@ struct Writes {
     attempts: Staged<PaymentAttempt>,
     refunds: Staged<Refund>,
     declarations: Staged<Declaration>,
+    registrations: Staged<Registration>,
     jobs: Vec<JobOp>,
     events: Vec<Event>,
     attention: Vec<AttentionOp>,
@@ -976,6 +992,65 @@ impl Tx for MemTx {
         ))
     }
 
+    async fn registration(
+        &mut self,
+        id: &RegistrationId,
+    ) -> Result<Option<Registration>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(visible(
+            &shared.data.registrations,
+            &self.writes.registrations,
+            id,
+        ))
+    }
+
+    async fn registration_by_request_id(
+        &mut self,
+        id: &RegistrationRequestId,
+    ) -> Result<Option<Registration>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(
+            all_visible(&shared.data.registrations, &self.writes.registrations)
+                .into_iter()
+                .find(|r| &r.registration_request_id == id),
+        )
+    }
+
+    async fn registrations(
+        &mut self,
+        reference: Option<&str>,
+    ) -> Result<Vec<Registration>, StoreError> {
+        let shared = lock(&self.shared);
+        let mut all: Vec<_> = all_visible(&shared.data.registrations, &self.writes.registrations)
+            .into_iter()
+            .filter(|r| reference.is_none_or(|m| r.reference_merchant_id == m))
+            .collect();
+        all.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(all)
+    }
+
+    async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError> {
+        let shared = lock(&self.shared);
+        stage_insert(
+            &shared.data.registrations,
+            &mut self.writes.registrations,
+            registration,
+            same_registration_request_id,
+        )
+    }
+
+    async fn update_registration(
+        &mut self,
+        registration: &Registration,
+    ) -> Result<bool, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(stage_update(
+            &shared.data.registrations,
+            &mut self.writes.registrations,
+            registration,
+        ))
+    }
+
     async fn schedule_job(&mut self, kind: JobKind, due_at: Millis) -> Result<(), StoreError> {
         self.writes.jobs.push(JobOp::Schedule(kind, due_at));
         Ok(())
@@ -1132,6 +1207,11 @@ impl Tx for MemTx {
             &writes.declarations,
             same_declaration_request_id,
         )?;
+        validate(
+            &data.registrations,
+            &writes.registrations,
+            same_registration_request_id,
+        )?;
         if let Some(entry) = writes
             .inbox
             .iter()
@@ -1174,6 +1254,7 @@ impl Tx for MemTx {
         apply(&mut data.attempts, writes.attempts);
         apply(&mut data.refunds, writes.refunds);
         apply(&mut data.declarations, writes.declarations);
+        apply(&mut data.registrations, writes.registrations);
         data.events.extend(writes.events);
         for op in writes.attention {
             match op {

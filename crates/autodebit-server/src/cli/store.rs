@@ -145,12 +145,14 @@ pub(crate) fn reencrypt(args: &ReencryptArgs) -> Result<(), Failure> {
         store.close().await;
         println!(
             "re-encrypted with key version {current}: {} authorizations, {} payment attempts, \
-             {} refunds, {} customs declarations, {} inbox entries, {} webhook endpoints, \
-             {} kept API answers, {} agent tokens; {left} rows left on other keys",
+             {} refunds, {} customs declarations, {} secondary merchant registrations, \
+             {} inbox entries, {} webhook endpoints, {} kept API answers, {} agent tokens; \
+             {left} rows left on other keys",
             done.authorizations,
             done.attempts,
             done.refunds,
             done.declarations,
+            done.registrations,
             done.inbox,
             done.webhook_endpoints,
             done.api_requests,

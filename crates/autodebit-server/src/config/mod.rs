@@ -349,6 +349,9 @@ pub struct MerchantConfig {
     /// Customs declarations of paid payments (China customs only; default off):
     /// `/v1/payments/{id}/customs_declarations`.
     pub customs_declarations: bool,
+    /// For an acquirer or ISV: registering secondary merchants with Alipay (deprecated by Alipay
+    /// for online payments since August 2022; default off): `/v1/secondary_merchant_registrations`.
+    pub secondary_merchant_registration: bool,
     /// Where this merchant's events are sent, signed per Standard Webhooks.
     pub webhooks: Vec<WebhookEndpointConfig>,
 }

@@ -1,7 +1,8 @@
 //! Alipay's side (no API key: the signature is the authentication), per merchant, under
 //! `/alipay/{merchant}`:
 //!
-//! - `POST …/notify/payments`, `…/notify/refunds`, `…/notify/authorizations`: the raw body and
+//! - `POST …/notify/payments`, `…/notify/refunds`, `…/notify/authorizations`,
+//!   `…/notify/registrations` (`notifyRegistrationStatus`): the raw body and
 //!   headers go to the domain, which verifies the signature over those exact bytes and the path
 //!   before anything is parsed, stores the notification in the inbox and applies it. A verified
 //!   one is answered with Alipay's exact acknowledgement; one that fails verification gets no
@@ -48,6 +49,23 @@ pub fn return_path(id: &str) -> String {
     format!("/alipay/{id}/return")
 }
 
+/// A notification as it arrived: the path, the headers that are text, the body.
+pub(crate) fn raw_notification(uri: &Uri, headers: &HeaderMap, text: String) -> RawNotification {
+    RawNotification {
+        path: uri.path().to_owned(),
+        headers: headers
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .to_str()
+                    .ok()
+                    .map(|v| (name.as_str().to_owned(), v.to_owned()))
+            })
+            .collect(),
+        body: RawBody::new(text),
+    }
+}
+
 fn ack(status: StatusCode, body: &'static str) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
@@ -67,7 +85,10 @@ async fn notify(
     let Some(tenant) = state.tenant(&merchant).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !matches!(kind.as_str(), "payments" | "refunds" | "authorizations") {
+    if !matches!(
+        kind.as_str(),
+        "payments" | "refunds" | "authorizations" | "registrations"
+    ) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let Ok(text) = String::from_utf8(body.to_vec()) else {
@@ -75,19 +96,7 @@ async fn notify(
             .increment(1);
         return ack(StatusCode::BAD_REQUEST, ACK_FAILURE_BODY);
     };
-    let raw = RawNotification {
-        path: uri.path().to_owned(),
-        headers: headers
-            .iter()
-            .filter_map(|(name, value)| {
-                value
-                    .to_str()
-                    .ok()
-                    .map(|v| (name.as_str().to_owned(), v.to_owned()))
-            })
-            .collect(),
-        body: RawBody::new(text),
-    };
+    let raw = raw_notification(&uri, &headers, text);
     let result = Notifications::new(tenant.ctx().clone()).receive(&raw).await;
     state.shared().wake.notify_waiters();
     match result {

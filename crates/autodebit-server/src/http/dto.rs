@@ -39,7 +39,7 @@ pub struct Failure {
 // ---- schemas the derive cannot say ------------------------------------------------------------
 
 /// A string that is one of `values` (and `null` when `nullable`).
-fn one_of<'a>(
+pub(crate) fn one_of<'a>(
     values: impl IntoIterator<Item = &'a str>,
     nullable: bool,
     description: &str,
@@ -466,7 +466,7 @@ impl From<&Authorization> for AuthorizationBody {
 }
 
 /// What a failure code means: the decision table's reason for an `F` answer of `api`, or ours.
-fn failure_message(api: ams_protocol::Api, code: &str) -> String {
+pub(crate) fn failure_message(api: ams_protocol::Api, code: &str) -> String {
     match code {
         "NOT_FOUND_AFTER_EXPIRY" => {
             "Alipay had no such payment after its expiry: nothing was charged".into()

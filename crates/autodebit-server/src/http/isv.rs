@@ -15,8 +15,7 @@
 
 use ams_protocol::notify::{ACK_FAILURE_BODY, ACK_SUCCESS_BODY};
 use ams_protocol::{IsvAuthorizationNotification, Notification};
-use autodebit_domain::model::Body as RawBody;
-use autodebit_domain::ports::{RawNotification, Verification};
+use autodebit_domain::ports::Verification;
 use autodebit_store::AgentTokenRecord;
 use axum::Router;
 use axum::body::Bytes;
@@ -89,19 +88,7 @@ async fn notify(
         );
         return answer(StatusCode::NOT_FOUND, ACK_FAILURE_BODY, "unknown_client");
     };
-    let raw = RawNotification {
-        path: uri.path().to_owned(),
-        headers: headers
-            .iter()
-            .filter_map(|(name, value)| {
-                value
-                    .to_str()
-                    .ok()
-                    .map(|v| (name.as_str().to_owned(), v.to_owned()))
-            })
-            .collect(),
-        body: RawBody::new(text),
-    };
+    let raw = super::alipay::raw_notification(&uri, &headers, text);
     let parsed = match tenant.ctx().verifier.verify(&raw) {
         Verification::Verified(Notification::Unrecognised(map)) => {
             serde_json::from_value::<IsvAuthorizationNotification>(serde_json::Value::Object(map))

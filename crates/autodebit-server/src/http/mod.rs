@@ -59,6 +59,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(v1::payments::router())
         .merge(v1::refunds::router())
         .merge(v1::customs::router())
+        .merge(v1::registrations::router())
         .merge(v1::attention::router())
         .merge(v1::events::router())
         .merge(v1::webhook_endpoints::router())

@@ -28,6 +28,7 @@ use super::error::{PROBLEM_JSON, Problem};
         (name = "payments", description = "One business order and its attempts"),
         (name = "refunds", description = "Money returned"),
         (name = "customs", description = "Customs declarations of paid payments (China customs only; on per merchant)"),
+        (name = "secondary_merchants", description = "Secondary merchants registered by an acquirer or ISV (deprecated by Alipay for online payments; on per merchant)"),
         (name = "operations", description = "What needs a person, and what a person can do"),
         (name = "events", description = "What happened, for the merchant's own systems"),
         (name = "sandbox", description = "Sandbox mode only")

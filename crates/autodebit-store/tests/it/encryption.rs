@@ -22,6 +22,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 const HOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// A buyer's certificate number in a `declare` body (personal data, sealed like a token).
 const CERTIFICATE: &str = "110101199001011234";
+/// A secondary merchant's registration number in a `registration` body (sealed like a token).
+const REGISTRATION_NO: &str = "REGNO91310000MA1FL8XQ3K";
 
 async fn store_secrets(store: &autodebit_store::SqlStore) {
     let mut auth = authorization("auth-1", ACCESS);
@@ -201,6 +203,34 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 .contains(CERTIFICATE),
             "{name}: the declare body is sealed at rest"
         );
+        // A secondary merchant's registration, whose body holds its registration number.
+        let registration = autodebit_domain::model::Registration {
+            id: autodebit_domain::model::RegistrationId::new("smr_1"),
+            reference_merchant_id: "shop_1".into(),
+            registration_request_id: autodebit_domain::model::RegistrationRequestId::new("R1"),
+            request_body: Body::new(format!(
+                r#"{{"merchantInfo":{{"registrationDetail":{{"registrationNo":"{REGISTRATION_NO}"}}}}}}"#
+            )),
+            state: autodebit_domain::lifecycle::registration::RegistrationState::Requested,
+            result_code: None,
+            result_message: None,
+            review: None,
+            wallets: Vec::new(),
+            sends: 0,
+            inquiries: 0,
+            round_started_at: 1,
+            version: 0,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let mut tx = db.store.begin().await.unwrap();
+        tx.insert_registration(&registration).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            !db.raw_sql("SELECT request_body FROM secondary_merchant_registrations")
+                .contains(REGISTRATION_NO),
+            "{name}: the registration body is sealed at rest"
+        );
         db.store
             .begin_api_request("k-1", "fp", 1, 1_000)
             .await
@@ -229,15 +259,16 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                  SELECT pending_auth_code FROM authorizations UNION ALL \
                  SELECT stray_token FROM authorizations UNION ALL \
                  SELECT request_body FROM payment_attempts UNION ALL SELECT body FROM inbox \
-                 UNION ALL SELECT request_body FROM customs_declarations",
+                 UNION ALL SELECT request_body FROM customs_declarations \
+                 UNION ALL SELECT request_body FROM secondary_merchant_registrations",
             )
             .lines()
             .map(str::to_owned)
             .collect();
-        assert_eq!(sealed_before.len(), 7, "{name}: {sealed_before:?}");
+        assert_eq!(sealed_before.len(), 8, "{name}: {sealed_before:?}");
         assert!(sealed_before.iter().all(|c| c.starts_with("v1.")));
         let rotated = db.reopen(&format!("{new},{old}")).await;
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 7, "{name}");
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 8, "{name}");
 
         // Before re-encryption: old rows read, and the token lookup finds them by the old index.
         let mut tx = rotated.begin().await.unwrap();
@@ -255,7 +286,7 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 7);
+        assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 8);
 
         let done = rotated.reencrypt(2).await.unwrap();
         assert_eq!(
@@ -264,11 +295,12 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 done.attempts,
                 done.refunds,
                 done.declarations,
+                done.registrations,
                 done.inbox,
                 done.webhook_endpoints,
                 done.api_requests
             ),
-            (1, 1, 1, 1, 1, 1, 1),
+            (1, 1, 1, 1, 1, 1, 1, 1),
             "{name}"
         );
         assert_eq!(rotated.rows_on_old_keys().await.unwrap(), 0, "{name}");
@@ -327,6 +359,16 @@ async fn keys_rotate_and_old_rows_are_re_encrypted() {
                 .expose()
                 .contains(CERTIFICATE),
             "{name}: the declaration reads with the new key alone"
+        );
+        assert!(
+            tx.registration(&autodebit_domain::model::RegistrationId::new("smr_1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .request_body
+                .expose()
+                .contains(REGISTRATION_NO),
+            "{name}: the registration reads with the new key alone"
         );
         drop(tx);
         assert_eq!(only_new.inbox().await.unwrap().len(), 1);

@@ -21,7 +21,7 @@ async fn migrations_apply_once_and_settings_are_explicit() {
             "{name}: already applied on open"
         );
         let d = db.store.diagnostics().await.unwrap();
-        assert_eq!(d.migrations, vec![1, 2, 3, 4, 5, 6, 7, 8], "{name}");
+        assert_eq!(d.migrations, vec![1, 2, 3, 4, 5, 6, 7, 8, 9], "{name}");
         match db.name() {
             "sqlite" => {
                 assert_eq!(d.journal_mode.as_deref(), Some("wal"));
@@ -200,7 +200,7 @@ async fn a_schema_1_database_is_carried_over_with_no_work_stranded() {
         let store = &db.store;
         assert_eq!(
             store.diagnostics().await.unwrap().migrations,
-            vec![1, 2, 3, 4, 5, 6, 7, 8]
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
         );
 
         let mut tx = store.begin().await.unwrap();
@@ -394,7 +394,7 @@ async fn a_schema_2_database_is_carried_over_to_merchant_default() {
         assert_eq!(store.merchant(), "default");
         assert_eq!(
             store.diagnostics().await.unwrap().migrations,
-            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
             "{name}"
         );
 

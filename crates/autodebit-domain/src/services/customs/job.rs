@@ -4,14 +4,13 @@
 use ams_protocol::{Api, DeclareResponse, InquiryDeclarationRequestsRequest};
 
 use super::apply;
-use crate::decision::{Decision, decide};
 use crate::lifecycle::declaration::{DeclarationEvent, DeclarationState};
 use crate::model::{
     Declaration, DeclarationId, Event, EventKind, JobKind, Millis, OperatorAction, Subject,
 };
 use crate::ports::{Reply, Tx};
 use crate::services::lease::Lease;
-use crate::services::{Context, Error, Flag, Unit, backoff, not_found, raise};
+use crate::services::{Answer, Context, Error, Flag, Unit, answer, backoff, not_found, raise};
 
 /// Runs the job of declaration `id` now, under a lease of its own (false: a worker has it).
 pub(crate) async fn run_now(ctx: &Context, id: &DeclarationId) -> Result<bool, Error> {
@@ -213,41 +212,18 @@ fn outcome(
     Option<String>,
     Option<DeclareResponse>,
 ) {
-    let code_of = |r: &DeclareResponse| Some(r.result.code().as_str().to_owned());
-    let message_of = |r: &DeclareResponse| r.result.message().map(str::to_owned);
-    match reply {
-        Reply::Success(r) => (DeclarationEvent::Accepted, None, None, Some(r.clone())),
-        Reply::Failed(r) => match decide(Api::Declare, r.result.status(), r.result.code()).0 {
-            // A documented "call again" F: the same body later.
-            Decision::RetrySame | Decision::Inquire => {
-                (DeclarationEvent::Unknown, code_of(r), message_of(r), None)
-            }
-            _ => (DeclarationEvent::Refused, code_of(r), message_of(r), None),
-        },
-        Reply::Unknown { response, detail } => (
-            DeclarationEvent::Unknown,
-            response.as_ref().and_then(code_of),
-            response
-                .as_ref()
-                .and_then(message_of)
-                .or_else(|| Some(detail.clone())),
-            None,
-        ),
-        // Surely not sent: back to requested, unless an earlier send of this body may have left
-        // (then it stays unknown: the same body again either way).
-        Reply::NotSent { detail } if maybe_sent_before => (
-            DeclarationEvent::Unknown,
-            Some("NOT_SENT".into()),
-            Some(detail.clone()),
-            None,
-        ),
-        Reply::NotSent { detail } => (
-            DeclarationEvent::NotSent,
-            Some("NOT_SENT".into()),
-            Some(detail.clone()),
-            None,
-        ),
-    }
+    let (answer, code, message) = answer(Api::Declare, reply, maybe_sent_before);
+    let event = match answer {
+        Answer::Accepted => DeclarationEvent::Accepted,
+        Answer::Refused => DeclarationEvent::Refused,
+        Answer::Unknown => DeclarationEvent::Unknown,
+        Answer::NotSent => DeclarationEvent::NotSent,
+    };
+    let accepted = match reply {
+        Reply::Success(r) => Some(r.clone()),
+        _ => None,
+    };
+    (event, code, message, accepted)
 }
 
 /// `inquiryDeclarationRequests` once: the record is kept; customs answered → done, and told.

@@ -461,6 +461,8 @@ pub(super) async fn apply(
     if !tx.update_declaration(&declaration).await? {
         return Ok(None);
     }
+    // The row's version moved: a second write in this unit of work names the new one.
+    declaration.version += 1;
     if matches!(step, Step::Moved(_)) {
         let kind = match (event, after) {
             (DeclarationEvent::ResendRefused, _) | (_, DeclarationState::Refused) => {

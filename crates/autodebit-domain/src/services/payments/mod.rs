@@ -605,7 +605,11 @@ pub(crate) async fn view(tx: &mut dyn Tx, order_id: &OrderId) -> Result<PaymentV
 
 /// The order an idempotency key already made, if it did; an error if it made it with other
 /// parameters.
-async fn replay(tx: &mut dyn Tx, key: &str, fp: &str) -> Result<Option<OrderId>, Error> {
+async fn replay(
+    tx: &mut dyn Tx,
+    key: &str,
+    fp: &super::Fingerprint,
+) -> Result<Option<OrderId>, Error> {
     Ok(super::replayed(tx, key, fp).await?.map(OrderId::new))
 }
 

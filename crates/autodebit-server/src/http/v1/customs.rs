@@ -217,7 +217,7 @@ pub async fn list_declarations(
     Ok(Json(page_of_children(
         all,
         &query,
-        "declaration",
+        "declaration of this payment",
         |v| v.declaration.id.as_str(),
         |v| DeclarationBody::from(&v.declaration),
     )?))

@@ -69,6 +69,15 @@ async fn resource(tenant: &Tenant, subject: &str) -> Result<Option<Value>, ApiEr
             .refund_view(&RefundId::new(subject))
             .await
             .map(|v| serde_json::to_value(RefundBody::from(&v.refund)))
+    } else if subject.starts_with("smr_") {
+        autodebit_domain::services::registrations::Registrations::new(ctx)
+            .view(&autodebit_domain::model::RegistrationId::new(subject))
+            .await
+            .map(|v| {
+                serde_json::to_value(super::registrations::RegistrationBody::from(
+                    &v.registration,
+                ))
+            })
     } else if subject.starts_with("cd_") {
         autodebit_domain::services::customs::Customs::new(ctx)
             .view(&autodebit_domain::model::DeclarationId::new(subject))

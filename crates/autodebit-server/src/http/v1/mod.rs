@@ -7,6 +7,7 @@ pub mod customs;
 pub mod events;
 pub mod payments;
 pub mod refunds;
+pub mod registrations;
 pub mod sandbox;
 pub mod stats;
 pub mod webhook_endpoints;
@@ -40,9 +41,9 @@ pub fn checked_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-/// One page of a payment's children (refunds, customs declarations), read whole and oldest first:
-/// newest first, after the item `query.starting_after` names (`what` says what it must name), at
-/// most `query.limit`.
+/// One page of a list read whole and oldest first (a payment's refunds or customs declarations,
+/// the secondary-merchant registrations): newest first, after the item `query.starting_after` names
+/// (`what` says what it must name), at most `query.limit`.
 pub fn page_of_children<T, B: utoipa::ToSchema>(
     mut items: Vec<T>,
     query: &crate::http::dto::PageQuery,
@@ -58,9 +59,7 @@ pub fn page_of_children<T, B: utoipa::ToSchema>(
             items
                 .iter()
                 .position(|item| id_of(item) == after)
-                .ok_or_else(|| {
-                    ApiError::invalid("starting_after", format!("names no {what} of this payment"))
-                })?
+                .ok_or_else(|| ApiError::invalid("starting_after", format!("names no {what}")))?
                 + 1
         }
     };

@@ -114,7 +114,7 @@ pub async fn list_refunds(
     Ok(Json(page_of_children(
         refunds,
         &query,
-        "refund",
+        "refund of this payment",
         |v| v.refund.id.as_str(),
         |v| RefundBody::from(&v.refund),
     )?))
