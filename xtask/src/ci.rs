@@ -1,5 +1,5 @@
 //! `cargo xtask ci`: the exact CI sequence, each step under a `==> step` header, stopping at the first
-//! failure (fmt, clippy, layers, tidy, test, feature builds, doc, package, deny); and the single steps
+//! failure (fmt, clippy, layers, tidy, test, feature builds, doc, api, package, deny); and the single steps
 //! `layers`, `tidy` and `deny`.
 
 use std::ffi::OsString;
@@ -122,6 +122,7 @@ pub(crate) fn run(root: &Path, deny_step: Deny) -> Result<()> {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )
     })?;
+    step("api", || crate::api::run(root, crate::api::Mode::Check))?;
     step("package", || {
         // The published crates package together (path dependencies become registry ones, READMEs
         // and metadata included). Not verified here: verifying rebuilds every dependency at the
@@ -316,7 +317,7 @@ fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     cargo_with(root, args, &[])
 }
 
-fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+pub(crate) fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     let shown: Vec<String> = env
         .iter()
         .map(|(key, value)| format!("{key}={value:?} "))

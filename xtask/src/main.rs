@@ -7,11 +7,13 @@
 //! - `layers`: the layer rule over `cargo metadata` (see `layers.rs`).
 //! - `tidy`: checks over the source tree (see `tidy.rs`); also run as ordinary tests of this crate.
 //! - `deny`: cargo-deny's bans, licences and sources, and advisories where a database is present.
+//! - `api [--bless]`: the published crates' public API against the committed lists (see `api.rs`).
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool: printing is how it reports"
 )]
 
+mod api;
 mod ci;
 mod layers;
 mod tidy;
@@ -32,6 +34,8 @@ commands:
   layers            check the layer rule over `cargo metadata`
   tidy              check the source tree (doc comments, whitespace, manifests, deny.toml, vectors)
   deny              run cargo-deny (bans, licenses, sources; advisories when a database is present)
+  api [--bless]     check the public API of ams-protocol, ams-signing and ams-client against
+                    crates/*/public-api.txt (--bless writes them, for a change that is meant)
   help              print this";
 
 fn main() -> ExitCode {
@@ -60,6 +64,8 @@ fn run(args: Vec<String>) -> Result<()> {
         ["layers"] => ci::layers(&root),
         ["tidy"] => ci::tidy(&root),
         ["deny"] => ci::deny(&root),
+        ["api"] => api::run(&root, api::Mode::Check),
+        ["api", "--bless"] => api::run(&root, api::Mode::Bless),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
