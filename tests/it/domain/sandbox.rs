@@ -845,3 +845,80 @@ backend_test! {
         assert_eq!(w.balance(), balance + 5_000);
     }
 }
+
+/// Codes Alipay documents as `F` for `consult` (§3.1, §3.9) that the sandbox never produces.
+const CONSULT_F_CODES: [&str; 7] = [
+    "PAYMENT_NOT_QUALIFIED",
+    "RISK_REJECT",
+    "OAUTH_FAILED",
+    "PROCESS_FAIL",
+    "MERCHANT_NOT_REGISTERED",
+    "INVALID_ACCESS_TOKEN",
+    "SYSTEM_ERROR",
+];
+
+/// Codes Alipay documents as `F` for `applyToken` (§9.10) that the sandbox never produces.
+const APPLY_TOKEN_F_CODES: [&str; 9] = [
+    "OAUTH_FAILED",
+    "NO_PAY_OPTIONS",
+    "INVALID_CLIENT_STATUS",
+    "CLIENT_FORBIDDEN_ACCESS_API",
+    "ACCESS_DENIED",
+    "INVALID_API",
+    "PROCESS_FAIL",
+    "SYSTEM_ERROR",
+    "INVALID_ACCESS_TOKEN",
+];
+
+/// Codes Alipay documents as `F` for `revoke` (§3.3) that the sandbox never produces.
+const REVOKE_F_CODES: [&str; 3] = [
+    "CLIENT_FORBIDDEN_ACCESS_API",
+    "INVALID_CLIENT_STATUS",
+    "OAUTH_FAILED",
+];
+
+backend_test! {
+    async fn every_documented_f_code_of_consult_apply_token_and_revoke_ends_the_binding_cleanly(b) {
+        let w = Journey::start(b).await;
+        let authorizations = Authorizations::new(w.ctx.clone());
+        // consult F: the authorization fails with the code; nothing waits for a user.
+        for code in CONSULT_F_CODES {
+            w.sandbox.add_fault(fault(Api::Consult, FaultAction::Answer { status: AnswerStatus::F, code: code.into() }).process(false));
+            let started = authorizations.start(start()).await;
+            assert!(matches!(&started, Err(Error::Refused { code: c, .. }) if c == code), "{code}: {started:?}");
+        }
+        let failed = authorizations
+            .list(&autodebit_domain::ports::AuthorizationFilter::default(), &autodebit_domain::ports::PageRequest { after: None, limit: 100 })
+            .await
+            .unwrap();
+        assert_eq!(failed.items.len(), CONSULT_F_CODES.len());
+        assert!(failed.items.iter().all(|a| a.state == AuthorizationState::Failed && a.token.is_none()), "{:?}", failed.items);
+        // applyToken F: the binding fails with the code; no token is kept, nothing can be charged.
+        for code in APPLY_TOKEN_F_CODES {
+            let started = authorizations.start(start()).await.expect("consult");
+            let location = agree(started.auth_url.as_deref().expect("an authUrl"), ALICE).await;
+            w.sandbox.add_fault(fault(Api::ApplyToken, FaultAction::Answer { status: AnswerStatus::F, code: code.into() }).process(false));
+            let state = authorizations
+                .complete_with_code(&started.auth_state, &ams_protocol::AuthCode::new(query(&location, "authCode").unwrap()))
+                .await
+                .expect("the answer is applied");
+            let auth = authorizations.authorization(&started.authorization_id).await.unwrap();
+            assert_eq!((state, auth.failure.as_deref()), (AuthorizationState::Failed, Some(code)), "{code}");
+            assert!(auth.token.is_none(), "{code}");
+        }
+        // revoke F: the token may still work at Alipay, so a person is told; it is never charged.
+        for code in REVOKE_F_CODES {
+            let auth = w.bind().await;
+            w.sandbox.add_fault(fault(Api::Revoke, FaultAction::Answer { status: AnswerStatus::F, code: code.into() }).process(false));
+            let _ = authorizations.revoke(&auth).await;
+            w.run_until(w.clock.now_ms() + DAY, async || false).await;
+            let attention = w.backend.store().begin().await.unwrap().attention_of(&autodebit_domain::model::Subject::Authorization(auth.clone())).await.unwrap();
+            assert!(attention.iter().any(|a| a.code == "revoke_refused" && a.reason.contains(code)), "{code}: {attention:?}");
+            let refused = Payments::new(w.ctx.clone())
+                .charge(ChargeCommand { idempotency_key: format!("rv-{code}"), authorization_id: auth.clone(), reference: format!("rv-{code}"), description: "x".into(), amount: usd(100) })
+                .await;
+            assert!(matches!(refused, Err(Error::NotChargeable { .. })), "{code}: {refused:?}");
+        }
+        assert_eq!(w.balance(), 10_000, "nothing was ever debited");
+    }
+}
