@@ -38,6 +38,7 @@ use ams_protocol::{
     ConsultRequest, ConsultResponse, DeclareRequest, DeclareResponse,
     InquiryDeclarationRequestsRequest, InquiryDeclarationRequestsResponse, InquiryPaymentRequest,
     InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse,
+    InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse,
     InquiryRegistrationStatusRequest, InquiryRegistrationStatusResponse, PayRequest, PayResponse,
     RefundRequest, RefundResponse, RegistrationRequest, RegistrationResponse, RevokeRequest,
     RevokeResponse,
@@ -183,6 +184,13 @@ impl Gateway for AlipayGateway {
         &self,
         request: &InquiryRegistrationStatusRequest,
     ) -> Reply<InquiryRegistrationStatusResponse> {
+        self.once(request).await
+    }
+
+    async fn inquiry_registration_info(
+        &self,
+        request: &InquiryRegistrationInfoRequest,
+    ) -> Reply<InquiryRegistrationInfoResponse> {
         self.once(request).await
     }
 }

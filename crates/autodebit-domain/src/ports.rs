@@ -8,7 +8,8 @@ use ams_protocol::{
     AccessToken, ApplyTokenRequest, ApplyTokenResponse, AuthState, CancelRequest, CancelResponse,
     ConsultRequest, ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationInfoRequest,
+    InquiryRegistrationInfoResponse, InquiryRegistrationStatusRequest,
     InquiryRegistrationStatusResponse, Notification, PayResponse, PaymentRequestId,
     RefundRequestId, RefundResponse, RegistrationResponse, RevokeRequest, RevokeResponse,
 };
@@ -140,6 +141,18 @@ pub trait Gateway: Send + Sync {
         &self,
         request: &InquiryRegistrationStatusRequest,
     ) -> Reply<InquiryRegistrationStatusResponse> {
+        let _ = request;
+        Reply::NotSent {
+            detail: "this gateway does not register secondary merchants".into(),
+        }
+    }
+
+    /// `inquiryRegistrationInfo` (what Alipay holds of a registered secondary merchant). Without
+    /// registrations: [`Reply::NotSent`].
+    async fn inquiry_registration_info(
+        &self,
+        request: &InquiryRegistrationInfoRequest,
+    ) -> Reply<InquiryRegistrationInfoResponse> {
         let _ = request;
         Reply::NotSent {
             detail: "this gateway does not register secondary merchants".into(),

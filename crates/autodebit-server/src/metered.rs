@@ -29,7 +29,8 @@ use ams_protocol::{
     ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
     ConsultResponse, DeclareResponse, GrantType, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationInfoRequest,
+    InquiryRegistrationInfoResponse, InquiryRegistrationStatusRequest,
     InquiryRegistrationStatusResponse, PayResponse, RefundResponse, RegistrationResponse,
     RevokeRequest, RevokeResponse,
 };
@@ -223,6 +224,17 @@ impl Gateway for MeteredGateway {
             self,
             "inquiryRegistrationStatus",
             inquiry_registration_status(request)
+        )
+    }
+
+    async fn inquiry_registration_info(
+        &self,
+        request: &InquiryRegistrationInfoRequest,
+    ) -> Reply<InquiryRegistrationInfoResponse> {
+        measured!(
+            self,
+            "inquiryRegistrationInfo",
+            inquiry_registration_info(request)
         )
     }
 }

@@ -271,6 +271,12 @@ impl Gateway for Observing {
     ) -> Reply<ams_protocol::InquiryRegistrationStatusResponse> {
         self.inner.inquiry_registration_status(r).await
     }
+    async fn inquiry_registration_info(
+        &self,
+        r: &ams_protocol::InquiryRegistrationInfoRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationInfoResponse> {
+        self.inner.inquiry_registration_info(r).await
+    }
 }
 
 /// The flows over one backend, the scripted gateway and a manual clock.

@@ -4,12 +4,13 @@
 //! at a time, and a person told when the review takes longer than Alipay says it normally does.
 
 use ams_protocol::{
-    Api, MerchantRegistrationInfo, Notification, ProductCode, RegistrationRequest,
-    RegistrationStatus, WebSite,
+    AmsResult, Api, InquiryRegistrationInfoResponse, MerchantRegistrationInfo, Notification,
+    ProductCode, RegistrationRequest, RegistrationStatus, WebSite,
 };
 use autodebit_domain::lifecycle::declaration::DeclarationState;
 use autodebit_domain::lifecycle::registration::RegistrationState;
 use autodebit_domain::model::{EventKind, JobKind, Registration};
+use autodebit_domain::ports::Reply;
 use autodebit_domain::services::Error;
 use autodebit_domain::services::registrations::{REVIEW_NORMALLY_WITHIN_MS, RegisterCommand};
 use autodebit_domain::testing::replies::*;
@@ -204,5 +205,31 @@ backend_test! {
         assert!(h.attention().await.iter().all(|a| a.code != "secondary_merchant_unanswered" || a.resolution.is_some()), "settled");
         h.drain(i64::MAX).await;
         assert!(h.jobs().await.is_empty());
+    }
+}
+
+backend_test! {
+    async fn what_alipay_holds_is_asked_live_and_its_refusal_is_named(b) {
+        let h = H::new(b);
+        h.gw.push_inquiry_registration_info(Reply::Success(
+            InquiryRegistrationInfoResponse::new(AmsResult::success())
+                .with_merchant_info(MerchantRegistrationInfo::new("sub_1").with_merchant_mcc("5812"))
+                .with_product_codes(vec![ProductCode::AgreementPayment]),
+        ));
+        let info = h.registrations().registered_info("sub_1").await.unwrap();
+        assert_eq!(info.merchant_info.map(|m| m.reference_merchant_id).as_deref(), Some("sub_1"));
+        let asked: serde_json::Value = serde_json::from_str(&h.bodies(Api::InquiryRegistrationInfo)[0]).unwrap();
+        assert_eq!(asked["referenceMerchantId"], "sub_1");
+        h.gw.push_inquiry_registration_info(Reply::Failed(InquiryRegistrationInfoResponse::new(result(
+            ams_protocol::ResultStatus::F,
+            "RECORD_NOT_FOUND",
+        ))));
+        let missing = h.registrations().registered_info("sub_2").await;
+        assert!(matches!(&missing, Err(Error::Refused { code, .. }) if code == "RECORD_NOT_FOUND"), "{missing:?}");
+        let silent = h.registrations().registered_info("sub_3").await;
+        assert!(matches!(silent, Err(Error::Unavailable { .. })), "nothing scripted: never sent");
+        let bad = h.registrations().registered_info(&"x".repeat(65)).await;
+        assert!(matches!(bad, Err(Error::Invalid { .. })), "{bad:?}");
+        assert!(h.jobs().await.is_empty(), "a read leaves nothing behind");
     }
 }

@@ -98,6 +98,12 @@ server_test! {
         assert!(kinds.contains(&"secondary_merchant.accepted") && kinds.contains(&"secondary_merchant.reviewed"), "{kinds:?}");
         let reviewed = events["data"].as_array().unwrap().iter().find(|e| e["type"] == "secondary_merchant.reviewed").unwrap();
         assert_eq!(reviewed["data"]["object"]["id"], id.as_str(), "{reviewed}");
+        // What Alipay holds of it, asked live (inquiryRegistrationInfo).
+        let info = s.get(&format!("{PATH}/{id}/registered_info")).await;
+        assert_eq!(info.status, 200, "{}", info.body);
+        assert_eq!(info.body["merchant_info"]["referenceMerchantId"], "sub_shop_1", "{}", info.body);
+        assert_eq!(info.body["merchant_info"]["merchantMCC"], "5812", "{}", info.body);
+        assert_eq!(info.body["product_codes"], json!(["AGREEMENT_PAYMENT"]), "{}", info.body);
 
         // A second registration of the same merchant: Alipay refuses it, and says why.
         let again = s.post(PATH, "smr-2", registration("sub_shop_1")).await;

@@ -7,7 +7,8 @@ use ams_protocol::{
     Api, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse, ConsultRequest,
     ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
     InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationStatusRequest,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationInfoRequest,
+    InquiryRegistrationInfoResponse, InquiryRegistrationStatusRequest,
     InquiryRegistrationStatusResponse, PayRequest, PayResponse, RefundRequest, RefundResponse,
     RegistrationResponse, RevokeRequest, RevokeResponse,
 };
@@ -39,6 +40,7 @@ struct Script {
     inquiry_declaration: VecDeque<Reply<InquiryDeclarationRequestsResponse>>,
     registration: VecDeque<Reply<RegistrationResponse>>,
     inquiry_registration: VecDeque<Reply<InquiryRegistrationStatusResponse>>,
+    inquiry_registration_info: VecDeque<Reply<InquiryRegistrationInfoResponse>>,
     calls: Vec<GatewayCall>,
 }
 
@@ -114,6 +116,10 @@ impl ScriptedGateway {
         /// Queues an `inquiryRegistrationStatus` reply.
         push_inquiry_registration, inquiry_registration, InquiryRegistrationStatusResponse
     );
+    scripted!(
+        /// Queues an `inquiryRegistrationInfo` reply.
+        push_inquiry_registration_info, inquiry_registration_info, InquiryRegistrationInfoResponse
+    );
 
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<GatewayCall> {
@@ -140,6 +146,7 @@ impl ScriptedGateway {
             + s.inquiry_declaration.len()
             + s.registration.len()
             + s.inquiry_registration.len()
+            + s.inquiry_registration_info.len()
     }
 
     fn next<T>(
@@ -274,6 +281,15 @@ impl Gateway for ScriptedGateway {
             request_json!(request),
             |s| s.inquiry_registration.pop_front(),
         )
+    }
+
+    async fn inquiry_registration_info(
+        &self,
+        request: &InquiryRegistrationInfoRequest,
+    ) -> Reply<InquiryRegistrationInfoResponse> {
+        self.next(Api::InquiryRegistrationInfo, request_json!(request), |s| {
+            s.inquiry_registration_info.pop_front()
+        })
     }
 }
 

@@ -20,12 +20,14 @@ mod job;
 pub(crate) use job::{apply_review, run_now, step};
 
 use ams_protocol::{
-    MerchantRegistrationInfo, ProductCode, RegistrationRequest, RegistrationRequestId, Validate,
+    Api, InquiryRegistrationInfoRequest, InquiryRegistrationInfoResponse, MerchantRegistrationInfo,
+    ProductCode, RegistrationRequest, RegistrationRequestId, Validate,
 };
 
 use super::{Context, Error, Unit, fingerprint, invalid, not_found, remember, replayed};
 use crate::lifecycle::registration::RegistrationState;
 use crate::model::{Body, JobKind, Registration, RegistrationId};
+use crate::ports::Reply;
 
 /// Alipay+ says a review ends "normally within 7 days": a person is told after that.
 pub const REVIEW_NORMALLY_WITHIN_MS: crate::model::Millis = 7 * 86_400_000;
@@ -104,6 +106,34 @@ impl Registrations {
     pub async fn list(&self, reference: Option<&str>) -> Result<Vec<Registration>, Error> {
         let mut tx = self.ctx.store.begin().await?;
         Ok(tx.registrations(reference).await?)
+    }
+
+    /// What Alipay holds of secondary merchant `reference` (`inquiryRegistrationInfo`): the
+    /// information of its latest approved registration, or none while no wallet approved one.
+    /// A read: nothing is stored, and it is asked again on each call.
+    ///
+    /// # Errors
+    /// [`Error::Refused`] when Alipay answers F (`RECORD_NOT_FOUND`: nothing accepted for it);
+    /// [`Error::Unavailable`] when it does not answer.
+    pub async fn registered_info(
+        &self,
+        reference: &str,
+    ) -> Result<InquiryRegistrationInfoResponse, Error> {
+        let request = InquiryRegistrationInfoRequest::new(reference);
+        request
+            .validate()
+            .map_err(|e| invalid("reference_merchant_id", e.to_string()))?;
+        match self.ctx.gateway.inquiry_registration_info(&request).await {
+            Reply::Success(response) => Ok(response),
+            Reply::Failed(response) => Err(Error::Refused {
+                api: Api::InquiryRegistrationInfo,
+                code: response.result.code().as_str().to_owned(),
+            }),
+            Reply::Unknown { detail, .. } | Reply::NotSent { detail } => Err(Error::Unavailable {
+                api: Api::InquiryRegistrationInfo,
+                detail,
+            }),
+        }
     }
 
     async fn record(&self, command: &RegisterCommand) -> Result<(RegistrationId, bool), Error> {

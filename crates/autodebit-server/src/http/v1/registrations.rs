@@ -1,7 +1,8 @@
 //! Secondary-merchant registrations (for an acquirer or ISV; on per merchant with
 //! `merchants.<id>.secondary_merchant_registration = true`, as Alipay deprecated registration for
 //! online payments in August 2022): `POST /v1/secondary_merchant_registrations`,
-//! `GET /v1/secondary_merchant_registrations`, `GET /v1/secondary_merchant_registrations/{id}`.
+//! `GET /v1/secondary_merchant_registrations`, `GET /v1/secondary_merchant_registrations/{id}`,
+//! `GET /v1/secondary_merchant_registrations/{id}/registered_info` (what Alipay holds, asked live).
 //!
 //! The secondary merchant's information is Alipay's own `merchantInfo` object, with Alipay's field
 //! names: it is long, Alipay-defined, and passed on as given (checked against Alipay's rules first).
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_registration, list_registrations))
         .routes(routes!(get_registration))
+        .routes(routes!(get_registered_info))
 }
 
 /// Refuses every registration route of a merchant that does not register secondary merchants.
@@ -303,4 +305,57 @@ pub async fn list_registrations(
         |r: &Registration| r.id.as_str(),
         |r: &Registration| RegistrationBody::from(r),
     )?))
+}
+
+/// What Alipay holds of a registered secondary merchant (`inquiryRegistrationInfo`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RegisteredInfoBody {
+    /// Always `secondary_merchant_info`.
+    pub object: &'static str,
+    /// The secondary merchant.
+    pub reference_merchant_id: String,
+    /// Alipay's `merchantInfo` of its latest approved registration, with Alipay's field names;
+    /// `null` while no wallet approved one.
+    #[schema(value_type = Option<Object>)]
+    pub merchant_info: Option<serde_json::Value>,
+    /// Alipay's `productCodes` of that registration.
+    pub product_codes: Vec<String>,
+}
+
+/// What Alipay holds of the registration's secondary merchant, asked of Alipay on each call
+/// (`inquiryRegistrationInfo`; nothing is stored).
+#[utoipa::path(
+    get,
+    path = "/v1/secondary_merchant_registrations/{id}/registered_info",
+    tag = "secondary_merchants",
+    params(("id" = String, Path, description = "`smr_…`")),
+    responses((status = 200, description = "What Alipay holds", body = RegisteredInfoBody)),
+    security(("api_key" = []))
+)]
+pub async fn get_registered_info(
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RegisteredInfoBody>> {
+    enabled(&tenant)?;
+    let registrations = Registrations::new(tenant.ctx().clone());
+    let reference = registrations
+        .view(&RegistrationId::new(id))
+        .await?
+        .registration
+        .reference_merchant_id;
+    let info = registrations.registered_info(&reference).await?;
+    Ok(Json(RegisteredInfoBody {
+        object: "secondary_merchant_info",
+        reference_merchant_id: reference,
+        merchant_info: info
+            .merchant_info
+            .as_ref()
+            .and_then(|m| serde_json::to_value(m).ok()),
+        product_codes: info
+            .product_codes
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
+    }))
 }
