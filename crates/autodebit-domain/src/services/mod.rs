@@ -822,6 +822,28 @@ pub(crate) async fn remember(
         .await?)
 }
 
+/// The end of a command's unit of work that stores a request to send at once (a declaration, a
+/// re-send, a registration): its job, due after the reply timeout (what remains if the send never
+/// happens), and the idempotency key that made it, naming the job's subject. `Retry` when another
+/// unit of work took the key first; else `made` is committed, not replayed.
+pub(crate) async fn schedule_and_remember<T>(
+    ctx: &Context,
+    tx: &mut dyn Tx,
+    job: crate::model::JobKind,
+    key: &str,
+    fp: &Fingerprint,
+    now: Millis,
+    made: T,
+) -> Result<Unit<(T, bool)>, Error> {
+    let resource = job.subject().to_owned();
+    tx.schedule_job(job, now + ctx.schedule.reply_timeout_ms)
+        .await?;
+    if !remember(tx, key, fp, &resource, now).await? {
+        return Ok(Unit::Retry);
+    }
+    Ok(Unit::Commit((made, false)))
+}
+
 /// A fingerprint of a command's parameters, as kept beside its idempotency key: a SHA-256 digest
 /// of every field, length-prefixed (so two different commands never share one). Only the digest
 /// is stored: the parameters may hold personal data (a buyer's certificate number, a merchant's

@@ -28,7 +28,9 @@ use ams_protocol::{
     MerchantCustomsInfo, UserName,
 };
 
-use super::{Context, Error, Unit, fingerprint, invalid, not_found, remember, replayed};
+use super::{
+    Context, Error, Unit, fingerprint, invalid, not_found, replayed, schedule_and_remember,
+};
 use crate::lifecycle::Step;
 use crate::lifecycle::attempt::AttemptState;
 use crate::lifecycle::declaration::{DeclarationEvent, DeclarationState, transition};
@@ -306,23 +308,17 @@ impl Customs {
             };
             tx.insert_declaration(&declaration).await?;
             // The request sends it at once; the job is what remains if that send never happens.
-            tx.schedule_job(
-                JobKind::Declaration(declaration.id.clone()),
-                now + ctx.schedule.reply_timeout_ms,
-            )
-            .await?;
-            if !remember(
+            let job = JobKind::Declaration(declaration.id.clone());
+            schedule_and_remember(
+                ctx,
                 tx,
+                job,
                 &command.idempotency_key,
                 &fp,
-                declaration.id.as_str(),
                 now,
+                declaration.id,
             )
-            .await?
-            {
-                return Ok(Unit::Retry);
-            }
-            Ok(Unit::Commit((declaration.id, false)))
+            .await
         })
     }
 
@@ -421,23 +417,17 @@ impl Customs {
             else {
                 return Ok(Unit::Retry);
             };
-            tx.schedule_job(
-                JobKind::Declaration(declaration.id.clone()),
-                now + ctx.schedule.reply_timeout_ms,
-            )
-            .await?;
-            if !remember(
+            let job = JobKind::Declaration(declaration.id.clone());
+            schedule_and_remember(
+                ctx,
                 tx,
+                job,
                 &command.idempotency_key,
                 &fp,
-                declaration.id.as_str(),
                 now,
+                declaration.id,
             )
-            .await?
-            {
-                return Ok(Unit::Retry);
-            }
-            Ok(Unit::Commit((declaration.id, false)))
+            .await
         })
     }
 }

@@ -24,7 +24,9 @@ use ams_protocol::{
     ProductCode, RegistrationRequest, RegistrationRequestId, Validate,
 };
 
-use super::{Context, Error, Unit, fingerprint, invalid, not_found, remember, replayed};
+use super::{
+    Context, Error, Unit, fingerprint, invalid, not_found, replayed, schedule_and_remember,
+};
 use crate::lifecycle::registration::RegistrationState;
 use crate::model::{Body, JobKind, Registration, RegistrationId};
 use crate::ports::Reply;
@@ -202,23 +204,17 @@ impl Registrations {
             };
             tx.insert_registration(&registration).await?;
             // The request sends it at once; the job is what remains if that send never happens.
-            tx.schedule_job(
-                JobKind::Registration(registration.id.clone()),
-                now + ctx.schedule.reply_timeout_ms,
-            )
-            .await?;
-            if !remember(
+            let job = JobKind::Registration(registration.id.clone());
+            schedule_and_remember(
+                ctx,
                 tx,
+                job,
                 &command.idempotency_key,
                 &fp,
-                registration.id.as_str(),
                 now,
+                registration.id,
             )
-            .await?
-            {
-                return Ok(Unit::Retry);
-            }
-            Ok(Unit::Commit((registration.id, false)))
+            .await
         })
     }
 }
