@@ -1,4 +1,4 @@
-//! Who may use the control API and the consent page: checks made before any handler runs.
+//! Who may use the control API and the wallet's pages: checks made before any handler runs.
 //!
 //! The control API (`/sandbox/...`) creates users with balances, moves the clock, injects faults,
 //! changes notify URLs, and shows every notification, so every auth code and access token issued.
@@ -22,8 +22,9 @@
 //!    `Content-Type: application/json` (an empty body is fine where the endpoint takes none),
 //!    which no HTML form can send. Otherwise `403`.
 //!
-//! The consent page (`/sandbox/wallet/consent/{id}`) is opened by the user's browser and posts an
-//! HTML form, so it gets the first two checks only. The AMS gateway (`/ams/...`) gets none: every
+//! The wallet's pages, the consent page (`/sandbox/wallet/consent/{id}`) and the payment page
+//! (`/sandbox/wallet/payments/{paymentId}`), are opened by the user's browser and post HTML forms,
+//! so they get the first two checks only. The AMS gateway (`/ams/...`) gets none: every
 //! request there is authenticated by the merchant's signature, and clients reach it through
 //! relays and proxies under other names (a test relay, a `Host` naming Alipay's own domain).
 
@@ -334,9 +335,9 @@ pub(crate) async fn control(
     }
 }
 
-/// The consent page's guard: Host and Origin only (a browser opens it and posts its form);
-/// refusals are plain text.
-pub(crate) async fn consent(
+/// The wallet pages' guard (the consent page, the payment page): Host and Origin only (the user's
+/// browser opens them and posts their forms; no control token); refusals are plain text.
+pub(crate) async fn wallet_pages(
     State(shared): State<Arc<Shared>>,
     request: Request,
     next: Next,

@@ -32,6 +32,27 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| r#"{"result":{"resultCode":"UNKNOWN_EXCEPTION","resultStatus":"U","resultMessage":"serialisation failed"}}"#.to_owned())
 }
 
+/// Where the sandbox wallet's pages live, for answers that send the user there: the consent page
+/// (`consult`'s `normalUrl`) and the payment page (a [`crate::PaymentMode::NeedsUser`] `pay`'s
+/// `normalUrl`). Kept with a held call, so it answers as it would have on arrival.
+#[derive(Clone, Debug)]
+pub(crate) struct WalletUrls {
+    /// The consent page's prefix: `{base}/sandbox/wallet/consent`.
+    pub(crate) consent: String,
+    /// The payment page's prefix: `{base}/sandbox/wallet/payments`.
+    pub(crate) payments: String,
+}
+
+impl WalletUrls {
+    /// The pages of a sandbox listening at `base_url` (e.g. `http://127.0.0.1:4242`).
+    pub(crate) fn new(base_url: &str) -> Self {
+        Self {
+            consent: format!("{base_url}/sandbox/wallet/consent"),
+            payments: format!("{base_url}/sandbox/wallet/payments"),
+        }
+    }
+}
+
 /// A parsed, validated request, ready for the world.
 pub(crate) enum Call {
     Consult(Box<ConsultRequest>),
@@ -214,15 +235,15 @@ impl Call {
         &self,
         world: &mut World,
         client_id: &str,
-        consent_url_base: &str,
+        wallet: &WalletUrls,
         now: i64,
     ) -> String {
         world.sweep(now);
         match self {
-            Call::Consult(r) => to_json(&world.consult(client_id, r, consent_url_base, now)),
+            Call::Consult(r) => to_json(&world.consult(client_id, r, &wallet.consent, now)),
             Call::ApplyToken(r) => to_json(&world.apply_token(client_id, r, now)),
             Call::Revoke(r) => to_json(&world.revoke(client_id, r, now)),
-            Call::Pay(r) => to_json(&world.pay(client_id, r, now)),
+            Call::Pay(r) => to_json(&world.pay(client_id, r, &wallet.payments, now)),
             Call::InquiryPayment(r) => to_json(&world.inquiry_payment(client_id, r)),
             Call::Cancel(r) => to_json(&world.cancel(client_id, r, now)),
             Call::Refund(r) => to_json(&world.refund(client_id, r, now)),

@@ -13,16 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::html::{message, page};
 use crate::shared::Shared;
 use crate::util::html_escape;
 use crate::world::ConsentError;
-
-fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{body}\n</body></html>\n",
-        html_escape(title)
-    )
-}
 
 fn error_page(err: &ConsentError) -> Response {
     let (status, text) = match err {
@@ -47,14 +41,7 @@ fn error_page(err: &ConsentError) -> Response {
             format!("The user {user:?} belongs to another wallet."),
         ),
     };
-    let body = page(
-        "Sandbox wallet",
-        &format!(
-            "<h1>Sandbox wallet</h1>\n<p id=\"error\">{}</p>",
-            html_escape(&text)
-        ),
-    );
-    (status, Html(body)).into_response()
+    message(status, "error", &text)
 }
 
 /// `GET /sandbox/wallet/consent/{id}`.

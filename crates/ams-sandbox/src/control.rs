@@ -34,12 +34,12 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("GET /sandbox/users", "every user"),
     (
         "POST /sandbox/users",
-        "create a user: UserSpec {login_id, wallet, balances, status, risk_reject, per_payment_limit, max_payments, payment_mode, issues_refresh_tokens}",
+        "create a user: UserSpec {login_id, wallet, balances, status, risk_reject, per_payment_limit, max_payments, payment_mode: instant|processing|pending|needs_user, issues_refresh_tokens}",
     ),
     ("GET /sandbox/users/{login}", "one user"),
     (
         "PATCH /sandbox/users/{login}",
-        "change a user: UserUpdate (balances, status, risk_reject, per_payment_limit, max_payments, payment_mode, issues_refresh_tokens)",
+        "change a user: UserUpdate (balances, status, risk_reject, per_payment_limit, max_payments, payment_mode: instant|processing|pending|needs_user, issues_refresh_tokens)",
     ),
     (
         "POST /sandbox/users/{login}/unbind",

@@ -254,7 +254,7 @@ pub(crate) async fn handle(
         }
     };
     let client_id = header(&headers, "client-id").unwrap_or_default().to_owned();
-    let consent_url_base = shared.consent_url_base();
+    let wallet = shared.wallet_urls();
     // Under one lock: what was in transit and is due by now lands first, then this call meets
     // the fault rules and, unless held or told not to, takes effect.
     let (fault, processed) = {
@@ -266,7 +266,7 @@ pub(crate) async fn handle(
                 action: FaultAction::Hold { ms },
                 ..
             }) => {
-                let held = world.hold(&client_id, call, consent_url_base, now, *ms);
+                let held = world.hold(&client_id, call, wallet, now, *ms);
                 tracing::debug!(
                     api = api.name(),
                     seq = held.seq,
@@ -277,7 +277,7 @@ pub(crate) async fn handle(
             }
             Some(FaultRule { process: false, .. }) => (fault, None),
             _ => {
-                let body = call.apply(&mut world, &client_id, &consent_url_base, now);
+                let body = call.apply(&mut world, &client_id, &wallet, now);
                 (fault, Some(body))
             }
         }

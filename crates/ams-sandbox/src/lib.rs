@@ -50,6 +50,22 @@
 //! `sandbox_wallet_decline`); with curl:
 //! `curl -s -o /dev/null -w '%{redirect_url}' "$NORMAL_URL" --data 'decision=agree&user=alice%40example.com'`.
 //!
+//! # The wallet's payment page
+//! A user in [`PaymentMode::NeedsUser`] must confirm each payment in the wallet (digest §3.4:
+//! `PAYMENT_IN_PROCESS` "e.g. when the wallet needs user interaction"). Their `pay` answers `U` /
+//! `PAYMENT_IN_PROCESS` and, on the first answer and every identical retry while the payment waits,
+//! carries `normalUrl`: `/sandbox/wallet/payments/{paymentId}` on the sandbox; for an `APP`, `WAP`
+//! or `MINI_APP` terminal also `schemeUrl` (`alipay-sandbox://pay?payment={paymentId}`),
+//! `applinkUrl` (`{normalUrl}?applink=1`) and `appIdentifier` (`com.example.sandbox.wallet`). The
+//! page is a plain HTML form: `GET` shows the merchant and the amount; `POST` with
+//! `decision=pay` (or `decline`) ends the payment as [`SandboxHandle::complete_payment`] does
+//! (paid: debited once, with the balance and limit checks of that moment, a refused check failing
+//! it with its code; declined: failed with `PROCESS_FAIL`), notifies it, and answers `303 See Other`
+//! to the pay's `paymentRedirectUrl` (without one, a page saying how it ended, `id="result"`). A
+//! payment that is final, expired or cancelled answers `410`; one that never waited for the user
+//! (a [`PaymentMode::Processing`] payment included) `404`. With curl:
+//! `curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$NORMAL_URL" --data 'decision=pay'`.
+//!
 //! # Notifications to your code
 //! Notifications are signed like Alipay's (over the notify URL's path, with its query if any) and
 //! sent to the URL the request names (`PayRequest::with_payment_notify_url`,
@@ -123,7 +139,8 @@
 //! Everything the handle does is also JSON over HTTP under `/sandbox/`, for tests in other
 //! languages and for people exploring by hand; `GET /sandbox` lists it with each body's fields
 //! (the list is [`control::ENDPOINTS`]):
-//! - users: `GET`/`POST /sandbox/users`, `GET`/`PATCH /sandbox/users/{login}`,
+//! - users: `GET`/`POST /sandbox/users`, `GET`/`PATCH /sandbox/users/{login}` (`payment_mode`:
+//!   `instant`, `processing`, `pending` or `needs_user`),
 //!   `POST /sandbox/users/{login}/unbind` (the user unbinds; sends `TOKEN_CANCELED`);
 //! - merchants and settings: `GET`/`PUT /sandbox/merchants/{client_id}` (name, notify URLs,
 //!   wallets, the customs and registration switches and rejections), `GET`/`PUT /sandbox/settings`
@@ -149,9 +166,10 @@
 //! - `POST`, `PUT`, `PATCH` and `DELETE` must say `Content-Type: application/json`, even with an
 //!   empty body, which no HTML form can send; otherwise `403`.
 //!
-//! Refusals are `{"error": "..."}` saying which rule applied. The wallet's consent page
-//! (`/sandbox/wallet/consent/{id}`), which the user's browser opens and posts a form to, gets the
-//! `Host` and `Origin` checks only. The gateway (`/ams/...`) gets none: its requests are
+//! Refusals are `{"error": "..."}` saying which rule applied. The wallet's pages, the consent page
+//! (`/sandbox/wallet/consent/{id}`) and the payment page (`/sandbox/wallet/payments/{paymentId}`),
+//! which the user's browser opens and posts forms to, get the `Host` and `Origin` checks only (no
+//! control token). The gateway (`/ams/...`) gets none: its requests are
 //! authenticated by the merchant's signature, and clients reach it under other names (relays,
 //! proxies). The [`SandboxHandle`] methods are in-process calls and need none of this.
 //!
@@ -226,6 +244,12 @@
 //!   [`SandboxSettings::payment_pending_delay_ms`] (one minute) it is `SUCCESS` with
 //!   `PAYMENT_RESULT`, no second debit. It does not expire; a `cancel` meanwhile credits the money
 //!   back.
+//! - **Payments that need the user** (digest §3.4, `PAYMENT_IN_PROCESS` with the wallet's URLs): a
+//!   user in [`PaymentMode::NeedsUser`] gets the processing behaviour (nothing debited and the
+//!   balance unchecked until the user pays, `ORDER_IS_CLOSED` when the expiry passes) with the URLs
+//!   of the wallet's payment page in every `pay` answer while it waits, none once it is final. A
+//!   decline fails it with `PROCESS_FAIL`: the documented codes have none for a user declining a
+//!   payment. A `cancel` meanwhile closes the page (`410`); a late confirmation pays nothing.
 //! - **`applyToken` checks the wallet account** (digest §3.2, January 2022): a closed account is
 //!   `USER_NOT_EXIST`, an abnormal one `USER_STATUS_ABNORMAL` (F), for both grants; nothing is
 //!   issued and the code stays unused. On by default ([`SandboxSettings::apply_token_checks_user`]):
@@ -248,8 +272,10 @@ mod clock;
 mod consent;
 pub mod control;
 mod gateway;
+mod html;
 mod model;
 mod notify;
+mod payment_page;
 mod server;
 mod shared;
 mod util;
@@ -473,7 +499,7 @@ impl SandboxBuilder {
         self
     }
 
-    /// One more name the control API and the consent page answer to, as the `Host` header
+    /// One more name the control API and the wallet's pages answer to, as the `Host` header
     /// carries it: `name` (port 80) or `name:port`, e.g. `sandbox:8089` for a container reached
     /// under that name. The bound address and `localhost:PORT` are always allowed; any other
     /// `Host` is refused with 403, which is what stops DNS rebinding (see [Access](crate#access)).
@@ -485,7 +511,7 @@ impl SandboxBuilder {
     }
 
     /// Requires `Authorization: Bearer <secret>` on every control API request (401 otherwise;
-    /// compared in constant time). The consent page and the gateway do not need it. The secret
+    /// compared in constant time). The wallet's pages and the gateway do not need it. The secret
     /// must be non-empty printable ASCII without spaces, or [`Self::start`] fails. Never shown
     /// by `Debug`.
     #[must_use]
@@ -599,15 +625,19 @@ impl SandboxBuilder {
     }
 }
 
-/// The routes: the AMS gateway, the wallet's consent page, and the control API, each consent and
-/// control route behind its guard (`access.rs`).
+/// The routes: the AMS gateway, the wallet's pages (consent, payment), and the control API, each
+/// wallet page and control route behind its guard (`access.rs`).
 fn router(shared: Arc<Shared>) -> Router {
-    let consent = Router::new()
+    let wallet = Router::new()
         .route(
             "/sandbox/wallet/consent/{id}",
             get(consent::show).post(consent::decide),
         )
-        .route_layer(from_fn_with_state(shared.clone(), access::consent));
+        .route(
+            "/sandbox/wallet/payments/{payment_id}",
+            get(payment_page::show).post(payment_page::decide),
+        )
+        .route_layer(from_fn_with_state(shared.clone(), access::wallet_pages));
     let control = Router::new()
         .route("/sandbox", get(control::index))
         .route(
@@ -653,7 +683,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route_layer(from_fn_with_state(shared.clone(), access::control));
     Router::new()
         .route("/ams/{*path}", axum::routing::any(gateway::handle))
-        .merge(consent)
+        .merge(wallet)
         .merge(control)
         .with_state(shared)
 }

@@ -35,6 +35,16 @@ pub enum PaymentMode {
     /// (no second debit) and `PAYMENT_RESULT` follows. It does not expire; a `cancel` meanwhile
     /// gives the money back.
     Pending,
+    /// Like [`PaymentMode::Processing`] (`pay` answers `U`/`PAYMENT_IN_PROCESS`, nothing is
+    /// debited until the user confirms, the payment fails with `ORDER_IS_CLOSED` when its expiry
+    /// passes), but the wallet needs the user (digest §3.4): the `pay` answer, and every identical
+    /// retry while the payment waits, carries the URLs where the user confirms: `normalUrl`, the
+    /// sandbox wallet's payment page `/sandbox/wallet/payments/{paymentId}`, and for an `APP`,
+    /// `WAP` or `MINI_APP` terminal also `schemeUrl`, `applinkUrl` and `appIdentifier`. On that
+    /// page the user pays (the usual balance and limit checks apply then) or declines
+    /// (`PROCESS_FAIL`); the control API can still complete it too. Once the payment is final the
+    /// answer carries no URL.
+    NeedsUser,
 }
 
 /// A wallet user: who they are, what they hold, and how their payments go.

@@ -8,6 +8,7 @@ use ams_signing::Signer;
 use tokio::sync::Notify;
 
 use crate::access::Access;
+use crate::call::WalletUrls;
 use crate::clock::SandboxClock;
 use crate::world::World;
 
@@ -25,7 +26,7 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     /// How long a merchant has to acknowledge one notification attempt.
     pub(crate) notify_timeout: Duration,
-    /// The names the control API and the consent page answer to, and the control token.
+    /// The names the control API and the wallet's pages answer to, and the control token.
     pub(crate) access: Access,
 }
 
@@ -38,9 +39,9 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The consent page's URL prefix.
-    pub(crate) fn consent_url_base(&self) -> String {
-        format!("{}/sandbox/wallet/consent", self.base_url)
+    /// Where the wallet's pages (consent, payment) live on this sandbox.
+    pub(crate) fn wallet_urls(&self) -> WalletUrls {
+        WalletUrls::new(&self.base_url)
     }
 }
 

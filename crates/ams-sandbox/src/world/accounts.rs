@@ -44,6 +44,14 @@ impl World {
         self.merchants.get(client_id).map(|m| m.settings.clone())
     }
 
+    /// The merchant's name as the wallet's pages show it: its settings' `name`, else the client id.
+    pub(crate) fn merchant_name(&self, client_id: &str) -> String {
+        self.merchants
+            .get(client_id)
+            .and_then(|m| m.settings.name.clone())
+            .unwrap_or_else(|| client_id.to_owned())
+    }
+
     /// The merchant's settings and the sandbox's switches for it, if the client id is known.
     pub(crate) fn merchant_view(&self, client_id: &str) -> Option<MerchantView> {
         self.merchants.get(client_id).map(|m| MerchantView {

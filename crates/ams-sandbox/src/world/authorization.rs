@@ -88,11 +88,7 @@ impl World {
 
     pub(crate) fn consent_page(&self, id: &str, now: i64) -> Result<ConsentPage, ConsentError> {
         let consent = self.open_consent(id, now)?;
-        let merchant = self
-            .merchants
-            .get(&consent.client_id)
-            .and_then(|m| m.settings.name.clone())
-            .unwrap_or_else(|| consent.client_id.clone());
+        let merchant = self.merchant_name(&consent.client_id);
         let users = self
             .users
             .values()

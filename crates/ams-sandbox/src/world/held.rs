@@ -7,7 +7,7 @@
 //! they were held; their answers go nowhere (the caller's connection is long closed).
 
 use super::World;
-use crate::call::Call;
+use crate::call::{Call, WalletUrls};
 use crate::model::HeldRequest;
 use crate::util::ams_time;
 
@@ -16,8 +16,8 @@ pub(crate) struct Held {
     seq: u64,
     client_id: String,
     call: Call,
-    /// Where the consent page lives, for a held consult.
-    consent_url_base: String,
+    /// Where the wallet's pages live, for a held consult or pay.
+    wallet: WalletUrls,
     held_at_ms: i64,
     due_ms: i64,
 }
@@ -42,7 +42,7 @@ impl World {
         &mut self,
         client_id: &str,
         call: Call,
-        consent_url_base: String,
+        wallet: WalletUrls,
         now: i64,
         ms: u64,
     ) -> HeldRequest {
@@ -51,7 +51,7 @@ impl World {
             seq: self.held_count,
             client_id: client_id.to_owned(),
             call,
-            consent_url_base,
+            wallet,
             held_at_ms: now,
             due_ms: now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)),
         };
@@ -93,9 +93,7 @@ impl World {
         let mut views = Vec::with_capacity(released.len());
         for held in released {
             let view = held.view();
-            let _answer = held
-                .call
-                .apply(self, &held.client_id, &held.consent_url_base, now);
+            let _answer = held.call.apply(self, &held.client_id, &held.wallet, now);
             tracing::debug!(
                 api = view.api.name(),
                 seq = view.seq,

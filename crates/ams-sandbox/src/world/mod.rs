@@ -185,6 +185,22 @@ struct Payment {
     refunded: u64,
     /// The refunds accepted (in process, succeeded, or failed after being in process).
     refunds: Vec<usize>,
+    /// Where the user confirms, for a payment accepted in [`crate::PaymentMode::NeedsUser`]:
+    /// carried by its `pay` answers while it is processing, and the only payments the wallet's
+    /// payment page serves. `None` for every other payment.
+    wallet_links: Option<WalletLinks>,
+    /// The request's `paymentRedirectUrl`: where the payment page sends the user's browser.
+    redirect_url: Option<String>,
+}
+
+/// The URLs a [`crate::PaymentMode::NeedsUser`] payment's `pay` answer carries while it waits.
+#[derive(Clone)]
+struct WalletLinks {
+    /// The wallet the payment is made in (`paymentMethodType`), for the page's heading.
+    wallet: CustomerBelongsTo,
+    normal_url: String,
+    /// `schemeUrl`, `applinkUrl`, `appIdentifier`: for an `APP`, `WAP` or `MINI_APP` terminal.
+    app: Option<(String, String, String)>,
 }
 
 struct Refund {
@@ -223,6 +239,35 @@ pub(crate) enum ConsentError {
     Expired,
     UnknownUser(String),
     WrongWallet(String),
+}
+
+/// Why the wallet's payment page cannot be shown or decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PaymentPageError {
+    /// No payment has this `paymentId`, or it never waited for the user in the wallet (instant,
+    /// pending, processing, or refused when it arrived): no page was ever handed out for it.
+    NotFound,
+    /// It is final: paid (`true`: through this page or otherwise) or failed.
+    Completed { paid: bool },
+    /// Its expiry passed before the user decided (`ORDER_IS_CLOSED`).
+    Expired,
+    /// The merchant cancelled it.
+    Cancelled,
+}
+
+/// What the payment page shows.
+pub(crate) struct PaymentPage {
+    pub(crate) merchant: String,
+    pub(crate) wallet: CustomerBelongsTo,
+    pub(crate) amount: Amount,
+}
+
+/// How the user's decision on the payment page ended the payment.
+pub(crate) struct PaymentDecision {
+    /// Paid (`None`), or failed with this code (declined: `PROCESS_FAIL`; a refused check: its code).
+    pub(crate) failure: Option<ResultCode>,
+    /// The request's `paymentRedirectUrl`, if it had one.
+    pub(crate) redirect_url: Option<String>,
 }
 
 /// What the consent page shows.

@@ -4,12 +4,16 @@ use ams_protocol::{
     Amount, AmsResult, CancelRequest, CancelResponse, InquiryPaymentRequest,
     InquiryPaymentResponse, InquiryRefundRequest, InquiryRefundResponse, NotifyPayment,
     NotifyRefund, PayRequest, PayResponse, PaymentNotifyType, PaymentStatus, RefundRequest,
-    RefundResponse, RefundStatus, ResultCode, Transaction, TransactionStatus, TransactionType,
+    RefundResponse, RefundStatus, ResultCode, TerminalType, Transaction, TransactionStatus,
+    TransactionType,
 };
 
 use ams_protocol::cancel_deadline_millis as cancel_deadline_ms;
 
-use super::{PayState, Payment, Refund, TokenState, User, World, result};
+use super::{
+    PayState, Payment, PaymentDecision, PaymentPage, PaymentPageError, Refund, TokenState, User,
+    WalletLinks, World, result,
+};
 use crate::model::{
     AccountStatus, Completion, EntryKind, EntryReason, NotificationKind, OvertakenPay, PaymentMode,
 };
@@ -38,6 +42,17 @@ impl World {
             response.payment_amount = Some(p.amount);
             response.payment_create_time = Some(ams_time(p.created_ms));
             response.payment_time = p.paid_ms.map(ams_time);
+        }
+        // The wallet needs the user: while it waits, every answer says where they confirm.
+        if p.state == PayState::Processing
+            && let Some(links) = &p.wallet_links
+        {
+            response.normal_url = Some(links.normal_url.clone());
+            if let Some((scheme, applink, app)) = &links.app {
+                response.scheme_url = Some(scheme.clone());
+                response.applink_url = Some(applink.clone());
+                response.app_identifier = Some(app.clone());
+            }
         }
         response
     }
@@ -145,7 +160,15 @@ impl World {
         self.succeed(index, now);
     }
 
-    pub(crate) fn pay(&mut self, client_id: &str, req: &PayRequest, now: i64) -> PayResponse {
+    /// `pay`. `payment_page_base` is where the wallet's payment page lives
+    /// ([`crate::call::WalletUrls::payments`]), for a [`PaymentMode::NeedsUser`] payment's URLs.
+    pub(crate) fn pay(
+        &mut self,
+        client_id: &str,
+        req: &PayRequest,
+        payment_page_base: &str,
+        now: i64,
+    ) -> PayResponse {
         let key = (
             client_id.to_owned(),
             req.payment_request_id.as_str().to_owned(),
@@ -208,12 +231,15 @@ impl World {
             None => Some(ResultCode::InvalidAccessToken),
             Some(login) => match self.users.get(login) {
                 None => Some(ResultCode::UserNotExist),
-                // Instant and pending payments take the money now; a processing one when the
-                // user confirms.
+                // Instant and pending payments take the money now; a processing one (or one
+                // that needs the user) when the user confirms.
                 Some(u) => self.refusal(
                     u,
                     req.payment_amount,
-                    u.spec.payment_mode != PaymentMode::Processing,
+                    !matches!(
+                        u.spec.payment_mode,
+                        PaymentMode::Processing | PaymentMode::NeedsUser
+                    ),
                 ),
             },
         };
@@ -241,9 +267,11 @@ impl World {
             notify_url: req.payment_notify_url.clone(),
             refunded: 0,
             refunds: Vec::new(),
+            wallet_links: None,
+            redirect_url: req.payment_redirect_url.clone(),
         });
         self.payment_by_request.insert(key, index);
-        self.payment_by_id.insert(payment_id, index);
+        self.payment_by_id.insert(payment_id.clone(), index);
         match refusal {
             Some(code) => {
                 let p = &mut self.payments[index];
@@ -266,9 +294,98 @@ impl World {
                 p.pending_until = Some(now.saturating_add(delay));
                 self.notify_payment(index, now);
             }
+            None if mode == PaymentMode::NeedsUser => {
+                // As Processing, and the answer says where the user confirms (kept, so every
+                // identical retry while it waits says the same).
+                let normal_url = format!("{payment_page_base}/{payment_id}");
+                let app = matches!(
+                    req.env.terminal_type,
+                    TerminalType::App | TerminalType::Wap | TerminalType::MiniApp
+                )
+                .then(|| {
+                    (
+                        format!("alipay-sandbox://pay?payment={payment_id}"),
+                        format!("{normal_url}?applink=1"),
+                        "com.example.sandbox.wallet".to_owned(),
+                    )
+                });
+                self.payments[index].wallet_links = Some(WalletLinks {
+                    wallet: req.payment_method.payment_method_type.clone(),
+                    normal_url,
+                    app,
+                });
+            }
             None => {} // Processing: the user must confirm, or the payment expires.
         }
         self.pay_response(index)
+    }
+
+    /// The payment waiting for the user on the wallet's payment page, by `paymentId`, after what
+    /// fell due by `now` happened (an expiry passed: it has failed).
+    fn waiting_for_user(&mut self, payment_id: &str, now: i64) -> Result<usize, PaymentPageError> {
+        self.sweep(now);
+        let index = *self
+            .payment_by_id
+            .get(payment_id)
+            .ok_or(PaymentPageError::NotFound)?;
+        let p = &self.payments[index];
+        if p.wallet_links.is_none() {
+            return Err(PaymentPageError::NotFound);
+        }
+        match p.state {
+            PayState::Processing => Ok(index),
+            PayState::Cancelled => Err(PaymentPageError::Cancelled),
+            PayState::Success | PayState::Pending => {
+                Err(PaymentPageError::Completed { paid: true })
+            }
+            PayState::Fail if p.result_code == ResultCode::OrderIsClosed => {
+                Err(PaymentPageError::Expired)
+            }
+            PayState::Fail => Err(PaymentPageError::Completed { paid: false }),
+        }
+    }
+
+    /// What the wallet's payment page shows for a payment waiting for the user.
+    pub(crate) fn payment_page(
+        &mut self,
+        payment_id: &str,
+        now: i64,
+    ) -> Result<PaymentPage, PaymentPageError> {
+        let index = self.waiting_for_user(payment_id, now)?;
+        let p = &self.payments[index];
+        let wallet = p
+            .wallet_links
+            .as_ref()
+            .map(|l| l.wallet.clone())
+            .ok_or(PaymentPageError::NotFound)?;
+        Ok(PaymentPage {
+            merchant: self.merchant_name(&p.client_id),
+            wallet,
+            amount: p.amount,
+        })
+    }
+
+    /// The user pays (`pay`: the balance and limit checks apply now; a refused check fails the
+    /// payment with its code) or declines (`PROCESS_FAIL`) on the wallet's payment page, exactly
+    /// as a completion through the control API; the result is notified.
+    pub(crate) fn decide_payment(
+        &mut self,
+        payment_id: &str,
+        pay: bool,
+        now: i64,
+    ) -> Result<PaymentDecision, PaymentPageError> {
+        let index = self.waiting_for_user(payment_id, now)?;
+        let how = if pay {
+            Completion::Success
+        } else {
+            Completion::Fail
+        };
+        self.finish_processing(index, how, ResultCode::ProcessFail, now);
+        let p = &self.payments[index];
+        Ok(PaymentDecision {
+            failure: (p.state != PayState::Success).then(|| p.result_code.clone()),
+            redirect_url: p.redirect_url.clone(),
+        })
     }
 
     /// A payment held in PROCESSING ends (the user confirmed or declined in the wallet).

@@ -9,6 +9,7 @@ mod faults;
 mod gateway;
 mod isv;
 mod journey;
+mod needs_user;
 mod notifications;
 mod payments;
 mod refunds;
