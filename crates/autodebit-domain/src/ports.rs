@@ -81,7 +81,8 @@ impl<T> Reply<T> {
 
 /// Alipay, as the flows see it. Implemented over `ams_client::AmsClient` by `autodebit-alipay`,
 /// and by test doubles. `pay` and `refund` take the exact body to send, so a retry resends the
-/// same bytes.
+/// same bytes. No method has a default: a wrapper must say what it does with every call (a
+/// default once made a wrapper answer "not sent" for registrations without anyone noticing).
 #[async_trait]
 pub trait Gateway: Send + Sync {
     /// `consult`.
@@ -107,57 +108,28 @@ pub trait Gateway: Send + Sync {
     /// `declare` (customs, China only), with the exact JSON body stored on the declaration, sent
     /// byte for byte. A gateway without customs declarations answers [`Reply::NotSent`]: nothing
     /// reaches Alipay, and the declaration waits (its job goes on, a person is told).
-    async fn declare(&self, body: &str) -> Reply<DeclareResponse> {
-        let _ = body;
-        Reply::NotSent {
-            detail: "this gateway does not send customs declarations".into(),
-        }
-    }
-
+    async fn declare(&self, body: &str) -> Reply<DeclareResponse>;
     /// `inquiryDeclarationRequests`. Without customs declarations: [`Reply::NotSent`].
     async fn inquiry_declaration_requests(
         &self,
         request: &InquiryDeclarationRequestsRequest,
-    ) -> Reply<InquiryDeclarationRequestsResponse> {
-        let _ = request;
-        Reply::NotSent {
-            detail: "this gateway does not send customs declarations".into(),
-        }
-    }
-
+    ) -> Reply<InquiryDeclarationRequestsResponse>;
     /// `registration` (a secondary merchant), with the exact JSON body stored on the
     /// registration, sent byte for byte. A gateway without registrations answers
     /// [`Reply::NotSent`]: nothing reaches Alipay, and the registration waits (its job goes on, a
     /// person is told).
-    async fn registration(&self, body: &str) -> Reply<RegistrationResponse> {
-        let _ = body;
-        Reply::NotSent {
-            detail: "this gateway does not register secondary merchants".into(),
-        }
-    }
-
+    async fn registration(&self, body: &str) -> Reply<RegistrationResponse>;
     /// `inquiryRegistrationStatus`. Without registrations: [`Reply::NotSent`].
     async fn inquiry_registration_status(
         &self,
         request: &InquiryRegistrationStatusRequest,
-    ) -> Reply<InquiryRegistrationStatusResponse> {
-        let _ = request;
-        Reply::NotSent {
-            detail: "this gateway does not register secondary merchants".into(),
-        }
-    }
-
+    ) -> Reply<InquiryRegistrationStatusResponse>;
     /// `inquiryRegistrationInfo` (what Alipay holds of a registered secondary merchant). Without
     /// registrations: [`Reply::NotSent`].
     async fn inquiry_registration_info(
         &self,
         request: &InquiryRegistrationInfoRequest,
-    ) -> Reply<InquiryRegistrationInfoResponse> {
-        let _ = request;
-        Reply::NotSent {
-            detail: "this gateway does not register secondary merchants".into(),
-        }
-    }
+    ) -> Reply<InquiryRegistrationInfoResponse>;
 }
 
 /// A notification as it arrived: the path it was posted to, its headers and its raw body. The

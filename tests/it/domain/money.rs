@@ -425,6 +425,30 @@ impl Gateway for SlowExchange {
     ) -> Reply<ams_protocol::InquiryRefundResponse> {
         self.inner.inquiry_refund(r).await
     }
+    async fn declare(&self, body: &str) -> Reply<ams_protocol::DeclareResponse> {
+        self.inner.declare(body).await
+    }
+    async fn inquiry_declaration_requests(
+        &self,
+        r: &ams_protocol::InquiryDeclarationRequestsRequest,
+    ) -> Reply<ams_protocol::InquiryDeclarationRequestsResponse> {
+        self.inner.inquiry_declaration_requests(r).await
+    }
+    async fn registration(&self, body: &str) -> Reply<ams_protocol::RegistrationResponse> {
+        self.inner.registration(body).await
+    }
+    async fn inquiry_registration_status(
+        &self,
+        r: &ams_protocol::InquiryRegistrationStatusRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationStatusResponse> {
+        self.inner.inquiry_registration_status(r).await
+    }
+    async fn inquiry_registration_info(
+        &self,
+        r: &ams_protocol::InquiryRegistrationInfoRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationInfoResponse> {
+        self.inner.inquiry_registration_info(r).await
+    }
 }
 
 backend_test! {

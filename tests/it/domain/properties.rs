@@ -437,6 +437,38 @@ impl Gateway for Fake {
             Some(_) => replies::inquiry_refund(TransactionStatus::Success, &format!("rid-{rrid}")),
         }
     }
+
+    // The model has no customs declarations or registrations: such a call never leaves.
+    async fn declare(&self, _: &str) -> Reply<ams_protocol::DeclareResponse> {
+        not_modelled()
+    }
+    async fn inquiry_declaration_requests(
+        &self,
+        _: &ams_protocol::InquiryDeclarationRequestsRequest,
+    ) -> Reply<ams_protocol::InquiryDeclarationRequestsResponse> {
+        not_modelled()
+    }
+    async fn registration(&self, _: &str) -> Reply<ams_protocol::RegistrationResponse> {
+        not_modelled()
+    }
+    async fn inquiry_registration_status(
+        &self,
+        _: &ams_protocol::InquiryRegistrationStatusRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationStatusResponse> {
+        not_modelled()
+    }
+    async fn inquiry_registration_info(
+        &self,
+        _: &ams_protocol::InquiryRegistrationInfoRequest,
+    ) -> Reply<ams_protocol::InquiryRegistrationInfoResponse> {
+        not_modelled()
+    }
+}
+
+fn not_modelled<T>() -> Reply<T> {
+    Reply::NotSent {
+        detail: "the property model has no customs or registrations".into(),
+    }
 }
 
 #[derive(Clone, Debug)]

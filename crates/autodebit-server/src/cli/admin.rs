@@ -22,9 +22,12 @@ use std::time::Duration;
 
 use ams_protocol::{
     Amount, AmsDateTime, ApplyTokenRequest, ApplyTokenResponse, CancelRequest, CancelResponse,
-    ConsultRequest, ConsultResponse, InquiryPaymentRequest, InquiryPaymentResponse,
-    InquiryRefundRequest, InquiryRefundResponse, PayResponse, RefundResponse, RevokeRequest,
-    RevokeResponse,
+    ConsultRequest, ConsultResponse, DeclareResponse, InquiryDeclarationRequestsRequest,
+    InquiryDeclarationRequestsResponse, InquiryPaymentRequest, InquiryPaymentResponse,
+    InquiryRefundRequest, InquiryRefundResponse, InquiryRegistrationInfoRequest,
+    InquiryRegistrationInfoResponse, InquiryRegistrationStatusRequest,
+    InquiryRegistrationStatusResponse, PayResponse, RefundResponse, RegistrationResponse,
+    RevokeRequest, RevokeResponse,
 };
 use async_trait::async_trait;
 use autodebit_alipay::ClientClock;
@@ -176,6 +179,30 @@ impl Gateway for NoCalls {
         not_sent()
     }
     async fn inquiry_refund(&self, _: &InquiryRefundRequest) -> Reply<InquiryRefundResponse> {
+        not_sent()
+    }
+    async fn declare(&self, _: &str) -> Reply<DeclareResponse> {
+        not_sent()
+    }
+    async fn inquiry_declaration_requests(
+        &self,
+        _: &InquiryDeclarationRequestsRequest,
+    ) -> Reply<InquiryDeclarationRequestsResponse> {
+        not_sent()
+    }
+    async fn registration(&self, _: &str) -> Reply<RegistrationResponse> {
+        not_sent()
+    }
+    async fn inquiry_registration_status(
+        &self,
+        _: &InquiryRegistrationStatusRequest,
+    ) -> Reply<InquiryRegistrationStatusResponse> {
+        not_sent()
+    }
+    async fn inquiry_registration_info(
+        &self,
+        _: &InquiryRegistrationInfoRequest,
+    ) -> Reply<InquiryRegistrationInfoResponse> {
         not_sent()
     }
 }
