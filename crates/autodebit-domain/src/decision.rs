@@ -288,6 +288,13 @@ const TABLE: &[Row] = &[
     row(
         One(Api::InquiryPayment),
         F,
+        Some("INVALID_AMOUNT"),
+        Inquire,
+        "added in December 2023 with no meaning given: it says nothing of the payment (the inquiry carries no amount), so never read as failed; keep inquiring, then cancel",
+    ),
+    row(
+        One(Api::InquiryPayment),
+        F,
         None,
         Inquire,
         "the inquiry failed: keep inquiring, then cancel",
@@ -460,7 +467,9 @@ no refresh token, the authorization needs the user when the access token expires
 waits for the user longer than `consent_timeout_ms` expires; one left consulting by a crash fails
 (`CONSULT_INTERRUPTED`) and can be restarted. An exchange refused after an earlier try went
 unanswered may have left a token at Alipay: a person is told, and a token Alipay reports with
-`TOKEN_CREATED` that the authorization does not hold is revoked.
+`TOKEN_CREATED` that the authorization does not hold is revoked. What the merchant is shown of a
+failure is a code, Alipay's or one of ours (`CONSULT_UNANSWERED`, `EXCHANGE_UNKNOWN`,
+`REFRESH_UNKNOWN`), never the transport's diagnosis (that goes to the server's log).
 "#;
 
 /// The table as Markdown, the form the crate documents it in.
@@ -582,6 +591,10 @@ mod tests {
         );
         assert_eq!(
             d(Api::InquiryPayment, ResultStatus::F, "ORDER_NOT_EXIST"),
+            Inquire
+        );
+        assert_eq!(
+            d(Api::InquiryPayment, ResultStatus::F, "INVALID_AMOUNT"),
             Inquire
         );
         assert_eq!(

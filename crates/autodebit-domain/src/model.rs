@@ -297,12 +297,44 @@ pub struct PaymentAttempt {
     /// The attempt's `paymentExpiryTime`: after it (plus a margin for clock skew), a `pay` that
     /// has not reached Alipay can no longer debit.
     pub expires_at: Millis,
+    /// Where the wallet needs its user before it can finish the payment, when `pay` said so.
+    pub wallet_action: Option<WalletAction>,
     /// Compare-and-set version.
     pub version: u64,
     /// Created at.
     pub created_at: Millis,
     /// Last changed at.
     pub updated_at: Millis,
+}
+
+/// The wallet needs its user before it can finish a payment: `pay` answered `PAYMENT_IN_PROCESS`
+/// with where to send them (digest §3.4). The user completes it there before the attempt's
+/// expiry, or the payment fails (an unanswered one is cancelled as any unknown payment). Nothing
+/// here moves money: the pages are the wallet's, and the user signs in there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalletAction {
+    /// `normalUrl`: a web page (the only one a web integration uses).
+    pub normal_url: Option<String>,
+    /// `schemeUrl`: opens the wallet app.
+    pub scheme_url: Option<String>,
+    /// `applinkUrl`: opens the wallet app, or a web page without it.
+    pub applink_url: Option<String>,
+    /// `appIdentifier`: the wallet app's Android package.
+    pub app_identifier: Option<String>,
+}
+
+impl WalletAction {
+    /// What a `pay` answer asks of the user, if it names anywhere to send them.
+    pub fn of_pay(response: &ams_protocol::PayResponse) -> Option<Self> {
+        let action = Self {
+            normal_url: response.normal_url.clone(),
+            scheme_url: response.scheme_url.clone(),
+            applink_url: response.applink_url.clone(),
+            app_identifier: response.app_identifier.clone(),
+        };
+        (action.normal_url.is_some() || action.scheme_url.is_some() || action.applink_url.is_some())
+            .then_some(action)
+    }
 }
 
 /// Why a refund exists.
@@ -589,6 +621,9 @@ pub enum EventKind {
     PaymentFailed,
     /// An order was cancelled.
     PaymentCancelled,
+    /// The wallet needs the user before it can finish a payment: send them to the payment's
+    /// `next_action` (once per attempt).
+    PaymentActionRequired,
     /// A refund succeeded.
     RefundSucceeded,
     /// A refund was refused.
@@ -614,7 +649,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         Self::AuthorizationActive,
         Self::AuthorizationNeedsReauthorization,
         Self::AuthorizationEnded,
@@ -632,6 +667,7 @@ impl EventKind {
         Self::SecondaryMerchantAccepted,
         Self::SecondaryMerchantFailed,
         Self::SecondaryMerchantReviewed,
+        Self::PaymentActionRequired,
     ];
 
     /// The kind with this name.
@@ -649,6 +685,7 @@ impl EventKind {
             Self::PaymentSucceeded => "payment.succeeded",
             Self::PaymentFailed => "payment.failed",
             Self::PaymentCancelled => "payment.cancelled",
+            Self::PaymentActionRequired => "payment.action_required",
             Self::RefundSucceeded => "refund.succeeded",
             Self::RefundFailed => "refund.failed",
             Self::OperatorAttention => "operator.attention",

@@ -70,6 +70,11 @@ impl MeteredGateway {
         metrics::counter!("autodebit_alipay_calls_total", &labels).increment(1);
         metrics::histogram!("autodebit_alipay_call_duration_seconds", &labels)
             .record(started.elapsed().as_secs_f64());
+        // The diagnosis of a call without a settling answer is for the operator, not the merchant's
+        // API (it names hosts and key fingerprints; never a secret: the client keeps those out).
+        if let Reply::Unknown { detail, .. } | Reply::NotSent { detail } = reply {
+            tracing::warn!(merchant = %self.merchant, api, %detail, "no settling answer from Alipay");
+        }
     }
 }
 

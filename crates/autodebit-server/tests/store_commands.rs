@@ -26,7 +26,7 @@ fn migrate_applies_once_and_reports_the_settings() {
     let (code, out, err) = run(autodebit().args(["migrate", "--database", &url]));
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+        out.contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
         "{out}"
     );
     assert!(out.contains("journal_mode=wal, synchronous=full"), "{out}");
@@ -35,7 +35,7 @@ fn migrate_applies_once_and_reports_the_settings() {
         .env("AUTODEBIT_DATABASE_URL", &url));
     assert_eq!(code, 0);
     assert!(
-        out.contains("up to date: migrations [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+        out.contains("up to date: migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
         "{out}"
     );
     // With no database named, the embedded default in the working directory.
@@ -120,7 +120,8 @@ fn migrate_works_on_postgresql_in_its_own_schema() {
         .output();
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9]") && out.contains("Postgres"),
+        out.contains("applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]")
+            && out.contains("Postgres"),
         "{out}"
     );
     assert_eq!(again, 0);

@@ -115,6 +115,7 @@ fn attempt(n: usize) -> PaymentAttempt {
         result_code: None,
         inquiries: 0,
         late_success: false,
+        wallet_action: None,
         cancel_reason: None,
         cancel_started_at: None,
         expires_at: T0 + 60_000,

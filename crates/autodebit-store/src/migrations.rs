@@ -65,6 +65,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_secondary_merchant_registrations.sql"),
         include_str!("../migrations/postgres/0009_secondary_merchant_registrations.sql"),
     ),
+    (
+        10,
+        "wallet action",
+        include_str!("../migrations/sqlite/0010_wallet_action.sql"),
+        include_str!("../migrations/postgres/0010_wallet_action.sql"),
+    ),
 ];
 
 /// The migrator for `backend`.

@@ -17,7 +17,7 @@ use autodebit_domain::model::{
     CancelReason, Declaration, DeclarationId, Event, EventKind, IdempotencyRecord, InboxEntry, Job,
     JobId, JobKind, JobLease, LeaseToken, OperatorAction, Order, OrderId, PaymentAttempt, Refund,
     RefundId, RefundOrigin, Registration, RegistrationId, RegistrationRequestId, Resolution,
-    Subject, TokenSet,
+    Subject, TokenSet, WalletAction,
 };
 use autodebit_domain::ports::StoreError;
 
@@ -48,7 +48,8 @@ macro_rules! attempt_columns {
     () => {
         "id, order_id, payment_request_id, request_body, currency, amount_minor, state, \
          payment_id, result_code, inquiries, late_success, cancel_started_at, expires_at, \
-         version, created_at, updated_at, key_version, cancel_reason, merchant_id"
+         version, created_at, updated_at, key_version, cancel_reason, merchant_id, \
+         wallet_normal_url, wallet_scheme_url, wallet_applink_url, wallet_app_identifier"
     };
 }
 /// The columns of `refunds`.
@@ -364,6 +365,13 @@ pub(crate) fn attempt(row: &Row, keys: &Keyring) -> Result<PaymentAttempt, Store
         cancel_reason: opt_named(row, 17, CancelReason::from_name)?,
         cancel_started_at: row.opt_int(11)?,
         expires_at: row.int(12)?,
+        wallet_action: Some(WalletAction {
+            normal_url: row.opt_text(19)?,
+            scheme_url: row.opt_text(20)?,
+            applink_url: row.opt_text(21)?,
+            app_identifier: row.opt_text(22)?,
+        })
+        .filter(|a| a != &WalletAction::default()),
         version: to_u64(row.int(13)?, "version")?,
         created_at: row.int(14)?,
         updated_at: row.int(15)?,
@@ -380,7 +388,7 @@ pub(crate) fn attempt_values(
     merchant: &str,
 ) -> Result<Vec<Value>, StoreError> {
     let id = a.id.as_str();
-    Ok(vec![
+    let mut values = vec![
         id.into(),
         a.order_id.as_str().into(),
         a.payment_request_id.as_str().into(),
@@ -407,7 +415,15 @@ pub(crate) fn attempt_values(
         i64::from(keys.current_version()).into(),
         a.cancel_reason.map(CancelReason::name).into(),
         merchant.into(),
-    ])
+    ];
+    let action = a.wallet_action.as_ref();
+    values.extend([
+        action.and_then(|w| w.normal_url.as_deref()).into(),
+        action.and_then(|w| w.scheme_url.as_deref()).into(),
+        action.and_then(|w| w.applink_url.as_deref()).into(),
+        action.and_then(|w| w.app_identifier.as_deref()).into(),
+    ]);
+    Ok(values)
 }
 
 /// A refund row, decrypted.
@@ -888,6 +904,7 @@ mod tests {
             EventKind::SecondaryMerchantAccepted => 14,
             EventKind::SecondaryMerchantFailed => 15,
             EventKind::SecondaryMerchantReviewed => 16,
+            EventKind::PaymentActionRequired => 17,
         }
     }
 

@@ -501,7 +501,7 @@ impl Tx for SqlTx {
                 "INSERT INTO payment_attempts (",
                 attempt_columns!(),
                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                 $16, $17, $18, $19) ON CONFLICT DO NOTHING"
+                 $16, $17, $18, $19, $20, $21, $22, $23) ON CONFLICT DO NOTHING"
             ),
             values,
             || {
@@ -529,8 +529,10 @@ impl Tx for SqlTx {
              request_body = $4, currency = $5, amount_minor = $6, state = $7, \
              payment_id = $8, result_code = $9, inquiries = $10, late_success = $11, \
              cancel_started_at = $12, expires_at = $13, version = $14, created_at = $15, \
-             updated_at = $16, key_version = $17, cancel_reason = $18 \
-             WHERE id = $1 AND merchant_id = $19 AND version = $20",
+             updated_at = $16, key_version = $17, cancel_reason = $18, \
+             wallet_normal_url = $20, wallet_scheme_url = $21, wallet_applink_url = $22, \
+             wallet_app_identifier = $23 \
+             WHERE id = $1 AND merchant_id = $19 AND version = $24",
                 values,
                 attempt.version,
             )

@@ -846,6 +846,78 @@ backend_test! {
     }
 }
 
+/// The `U` codes every API may answer ("call again", §3.9; rows T23, P32, F17 of the review).
+const GENERIC_U_CODES: [&str; 2] = ["REQUEST_TRAFFIC_EXCEED_LIMIT", "UNKNOWN_EXCEPTION"];
+
+backend_test! {
+    async fn every_generic_u_code_of_pay_and_refund_ends_with_the_money_accounted_for(b) {
+        let w = Journey::start(b).await;
+        let auth = w.bind().await;
+        let mut balance = w.balance();
+        let paid = w.charge(&auth, "u-paid", 5_000).await;
+        assert_eq!(paid.status(), Status::Succeeded);
+        balance -= 5_000;
+        let refunds = Refunds::new(w.ctx.clone());
+        // Whether Alipay acted on the call before answering U (`process`) or not, the product
+        // ends where Alipay is: paid or refunded exactly once, or nothing moved.
+        for code in GENERIC_U_CODES {
+            for acted in [false, true] {
+                let case = format!("{code} (acted: {acted})");
+                w.sandbox.add_fault(fault(Api::Pay, FaultAction::Answer { status: AnswerStatus::U, code: code.into() }).process(acted));
+                let view = w.charge(&auth, &format!("u-pay-{code}-{acted}"), 100).await;
+                assert!(!view.latest().state.is_final(), "{case}: a U is never final");
+                w.run_until(w.clock.now_ms() + DAY, async || w.payment(&view.order.id).await.status() != Status::Processing).await;
+                let view = w.payment(&view.order.id).await;
+                if acted {
+                    assert_eq!((view.status(), w.ledger(&view)), (Status::Succeeded, (1, 0)), "{case}");
+                    balance -= 100;
+                } else {
+                    assert_ne!(view.status(), Status::Succeeded, "{case}");
+                    assert_eq!(w.ledger(&view), (0, 0), "{case}: nothing debited");
+                }
+                assert_eq!(w.balance(), balance, "{case}");
+
+                w.sandbox.add_fault(fault(Api::Refund, FaultAction::Answer { status: AnswerStatus::U, code: code.into() }).process(acted));
+                let refund = refunds
+                    .refund(RefundCommand { idempotency_key: format!("u-refund-{code}-{acted}"), order_id: paid.order.id.clone(), amount: usd(100), reason: None })
+                    .await
+                    .unwrap();
+                assert!(!refund.refund.state.is_final(), "{case}: a U is never final");
+                w.run_until(w.clock.now_ms() + DAY, async || refunds.refund_view(&refund.refund.id).await.unwrap().refund.state.is_final()).await;
+                let refund = refunds.refund_view(&refund.refund.id).await.unwrap();
+                // The same refundRequestId again: credited once, whether the first call acted.
+                assert_eq!(refund.refund.state, RefundState::Succeeded, "{case}");
+                balance += 100;
+                assert_eq!(w.balance(), balance, "{case}: credited once");
+            }
+        }
+        w.sandbox.clear_faults();
+    }
+}
+
+backend_test! {
+    async fn an_inquiry_answered_invalid_amount_is_never_read_as_a_failure(b) {
+        // Q7: `INVALID_AMOUNT` (inquiryPayment, December 2023) comes with no meaning. It is about the
+        // inquiry, not the payment: a pay whose answer was lost may have debited the user.
+        let w = Journey::start(b).await;
+        let auth = w.bind().await;
+        let balance = w.balance();
+        w.sandbox.add_fault(fault(Api::Pay, FaultAction::Drop));
+        w.sandbox.add_fault(fault(Api::InquiryPayment, FaultAction::Answer { status: AnswerStatus::F, code: "INVALID_AMOUNT".into() }).times(None));
+        let view = w.charge(&auth, "invalid-amount", 1_000).await;
+        assert_eq!(view.latest().state, AttemptState::Unknown);
+        assert_eq!(w.balance(), balance - 1_000, "the lost pay debited the user");
+        w.run_until(w.clock.now_ms() + DAY, async || w.payment(&view.order.id).await.status() != Status::Processing).await;
+        let view = w.payment(&view.order.id).await;
+        // Every inquiry was refused, none was taken for a failure: the cancel settled it and
+        // returned the money.
+        assert_eq!((view.latest().state, view.status()), (AttemptState::Cancelled, Status::Cancelled));
+        assert_eq!(view.latest().inquiries, 20);
+        assert_eq!(w.ledger(&view), (1, 1), "debited once, returned once");
+        assert_eq!(w.balance(), balance);
+    }
+}
+
 /// Codes Alipay documents as `F` for `consult` (§3.1, §3.9) that the sandbox never produces.
 const CONSULT_F_CODES: [&str; 7] = [
     "PAYMENT_NOT_QUALIFIED",

@@ -175,13 +175,16 @@ server_test! {
             "return_url": format!("{}/healthz", s.url()),
         });
         // No answer (HTTP 500, a dropped connection, a signature that does not verify, too
-        // slow): 503, not kept by the idempotency key, so the same request can be sent again.
+        // slow), or a `U` ("call again": C5): 503, not kept by the idempotency key, so the same
+        // request can be sent again.
         for (n, action) in [
             FaultAction::Http500,
             FaultAction::Drop,
             FaultAction::BadSignature,
             FaultAction::Unsigned,
             FaultAction::Delay { ms: 2_600 },
+            FaultAction::Answer { status: AnswerStatus::U, code: "REQUEST_TRAFFIC_EXCEED_LIMIT".into() },
+            FaultAction::Unknown { code: "UNKNOWN_EXCEPTION".into() },
         ]
         .into_iter()
         .enumerate()
@@ -205,7 +208,13 @@ server_test! {
         // Each failed one is kept as failed; the retries each made a usable one.
         let all = s.all("/v1/authorizations?customer_id=cust-c").await;
         let count = |status: &str| all.iter().filter(|a| a["status"] == status).count();
-        assert_eq!((count("failed"), count("awaiting_user")), (6, 5), "{all:?}");
+        assert_eq!((count("failed"), count("awaiting_user")), (8, 7), "{all:?}");
+        // A failure shows a code and what it means, never the transport's diagnosis.
+        let mut codes: Vec<&str> = all.iter().filter_map(|a| a["failure"]["code"].as_str()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes, ["CONSULT_UNANSWERED", "NO_PAY_OPTIONS"], "{all:?}");
+        assert!(all.iter().all(|a| !a.to_string().contains("/ams/")), "no internals: {all:?}");
         s.settle().await;
     }
 }

@@ -1,9 +1,10 @@
 //! The server against the sandbox's harsher settings, where Alipay's documented worst case is
 //! harder than the sandbox's default: refunds that are not final in the call
 //! (`REFUND_IN_PROCESS`, `PROCESSING`, then `SUCCESS` or `FAIL`), payments that are paid but
-//! `PENDING` before they succeed (the money taken at once), and a binding for a wallet account
-//! that is closed or abnormal (`USER_NOT_EXIST` / `USER_STATUS_ABNORMAL` at `applyToken`). In each
-//! the money must end right: credited or debited exactly once, or not at all, as the API says.
+//! `PENDING` before they succeed (the money taken at once), payments the wallet needs the user
+//! for (`PAYMENT_IN_PROCESS` with the wallet's page), and a binding for a wallet account that is
+//! closed or abnormal (`USER_NOT_EXIST` / `USER_STATUS_ABNORMAL` at `applyToken`). In each the
+//! money must end right: credited or debited exactly once, or not at all, as the API says.
 
 use ams_sandbox::{
     AccountStatus, NotificationFaultAction, NotificationFaultRule, NotificationKind, PaymentMode,
@@ -289,5 +290,87 @@ server_test! {
         }
         s.settle().await;
         assert_eq!(s.balance(), 100_000 - 200);
+    }
+}
+
+/// The user opens the wallet's page for a payment and decides; returns the HTTP status.
+async fn decide_in_wallet(s: &Srv, url: &str, decision: &str) -> u16 {
+    let page = s.http.get(url).send().await.expect("wallet page");
+    if page.status().as_u16() != 200 {
+        return page.status().as_u16();
+    }
+    s.http
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("decision={decision}"))
+        .send()
+        .await
+        .expect("wallet decision")
+        .status()
+        .as_u16()
+}
+
+server_test! {
+    async fn a_payment_the_wallet_needs_the_user_for_says_where_to_send_them_and_is_paid_once(db) {
+        let s = Srv::start(&db).await;
+        let auth = s.bind().await;
+        set_user(&s, UserUpdate { payment_mode: Some(PaymentMode::NeedsUser), ..UserUpdate::default() });
+
+        // pay answers PAYMENT_IN_PROCESS with the wallet's page: the merchant is told where to
+        // send the user, in the answer and in an event; nothing is charged yet.
+        let charged = s.charge(&auth, "nu-1", 2_000).await;
+        assert_eq!((charged.status, charged.str("status")), (201, "processing"), "{}", charged.body);
+        let action = &charged.body["next_action"];
+        assert_eq!(action["type"], "redirect_to_wallet", "{}", charged.body);
+        let url = action["url"].as_str().expect("the wallet's page").to_owned();
+        assert!(url.contains("/sandbox/wallet/payments/"), "{url}");
+        assert_eq!(action["expires_at"], charged.body["attempts"][0]["expires_at"]);
+        let first_prid = prid(&charged.body, 0);
+        assert_eq!(s.ledger(&first_prid), (0, 0), "nothing charged before the user confirms");
+        let path = format!("/v1/payments/{}", charged.str("id"));
+        let told = s.get("/v1/events?type=payment.action_required").await.body;
+        let told = told["data"].as_array().expect("events");
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0]["data"]["object"]["next_action"]["url"], url.as_str());
+        // The server's inquiries meanwhile change nothing: still processing, still the same page.
+        s.advance(10_000);
+        let waiting = s.until(&path, |p| p["attempts"][0]["status"] == "inquiring").await;
+        assert_eq!((waiting["status"].as_str(), waiting["next_action"]["url"].as_str()), (Some("processing"), Some(url.as_str())), "{waiting}");
+
+        // The user confirms in the wallet: paid once, and nothing more to do.
+        let answered = decide_in_wallet(&s, &url, "pay").await;
+        assert!(matches!(answered, 200 | 303), "{answered}");
+        let paid = s.drive(&path, settled).await;
+        assert_eq!(paid["status"], "succeeded", "{paid}");
+        assert!(paid["next_action"].is_null(), "{paid}");
+        assert_eq!(s.ledger(&first_prid), (1, 0));
+        assert_eq!(s.get("/v1/events?type=payment.action_required").await.body["data"].as_array().map(Vec::len), Some(1), "told once");
+
+        // Another the user never completes: it ends without money and stops asking for the user;
+        // the page is closed to a user coming back late.
+        let left = s.charge(&auth, "nu-2", 1_500).await;
+        let left_url = left.body["next_action"]["url"].as_str().expect("the wallet's page").to_owned();
+        let left_prid = prid(&left.body, 0);
+        let ended = s.drive(&format!("/v1/payments/{}", left.str("id")), settled).await;
+        assert!(matches!(ended["status"].as_str(), Some("failed" | "cancelled")), "{ended}");
+        assert!(ended["next_action"].is_null(), "{ended}");
+        assert_eq!(decide_in_wallet(&s, &left_url, "pay").await, 410);
+        assert_eq!(s.net(&left_prid), 0, "nothing charged");
+
+        // A third the merchant cancels while the user is away: a late confirmation pays nothing.
+        let cancelled = s.charge(&auth, "nu-3", 1_000).await;
+        let cancelled_url = cancelled.body["next_action"]["url"].as_str().expect("the wallet's page").to_owned();
+        let cancelled_prid = prid(&cancelled.body, 0);
+        let path = format!("/v1/payments/{}", cancelled.str("id"));
+        let asked = s.post(&format!("{path}/cancel"), "nu-3-cancel", json!({})).await;
+        assert_eq!(asked.status, 200, "{}", asked.body);
+        assert!(asked.body["next_action"].is_null(), "no page to send the user to once cancelling: {}", asked.body);
+        let ended = s.drive(&path, settled).await;
+        assert_eq!(ended["status"], "cancelled", "{ended}");
+        assert_eq!(decide_in_wallet(&s, &cancelled_url, "pay").await, 410);
+        assert_eq!(s.net(&cancelled_prid), 0, "nothing charged");
+
+        s.settle().await;
+        assert_eq!(s.balance(), 100_000 - 2_000);
     }
 }

@@ -92,7 +92,8 @@ pub(crate) enum CodeReceipt {
 enum TokenOutcome {
     Issued(TokenSet, Option<String>),
     Refused(String),
-    Retry(String),
+    /// No settling answer: asked again (the diagnosis is in the server's log, from the gateway).
+    Retry,
 }
 
 fn millis(time: Option<&AmsDateTime>) -> Option<Millis> {
@@ -116,16 +117,14 @@ fn token_outcome(reply: Reply<ApplyTokenResponse>) -> TokenOutcome {
             None => TokenOutcome::Refused("NO_ACCESS_TOKEN".into()),
         },
         Reply::Failed(r) => match decide(Api::ApplyToken, r.result.status(), r.result.code()).0 {
-            Decision::RetrySame | Decision::Inquire => {
-                TokenOutcome::Retry(r.result.code().as_str().to_owned())
-            }
+            Decision::RetrySame | Decision::Inquire => TokenOutcome::Retry,
             Decision::Reauthorize
             | Decision::FailedForGood
             | Decision::AskOperator
             | Decision::Succeeded
             | Decision::Cancel => TokenOutcome::Refused(r.result.code().as_str().to_owned()),
         },
-        Reply::Unknown { detail, .. } | Reply::NotSent { detail } => TokenOutcome::Retry(detail),
+        Reply::Unknown { .. } | Reply::NotSent { .. } => TokenOutcome::Retry,
     }
 }
 
@@ -400,7 +399,12 @@ impl Authorizations {
                 }),
             ),
         };
-        let why = failure.as_ref().map(ToString::to_string);
+        // What the merchant is shown is a code: Alipay's, or ours for no answer (the diagnosis
+        // goes back to the caller in the error, and to the server's log).
+        let why = failure.as_ref().map(|e| match e {
+            Error::Refused { code, .. } => code.clone(),
+            _ => "CONSULT_UNANSWERED".to_owned(),
+        });
         unit_of_work!(ctx, &auth.id, |tx, now| {
             let current = tx
                 .authorization(&auth.id)
@@ -885,10 +889,9 @@ async fn exchange(ctx: &Context, lease: &Lease, read: &Authorization) -> Result<
     };
     let request = ApplyTokenRequest::authorization_code(read.wallet.clone(), code);
     let mut outcome = token_outcome(ctx.gateway.apply_token(&request).await);
-    if let TokenOutcome::Retry(detail) = &outcome
-        && tries >= ctx.schedule.auth_max_tries
-    {
-        outcome = TokenOutcome::Refused(format!("EXCHANGE_UNKNOWN: {detail}"));
+    if matches!(outcome, TokenOutcome::Retry) && tries >= ctx.schedule.auth_max_tries {
+        // A code, not the diagnosis (the server's log has it, from the gateway).
+        outcome = TokenOutcome::Refused("EXCHANGE_UNKNOWN".to_owned());
     }
     unit_of_work!(ctx, id, |tx, now| {
         let auth = reread(tx, id).await?;
@@ -944,7 +947,7 @@ async fn exchange(ctx: &Context, lease: &Lease, read: &Authorization) -> Result<
                 )
                 .await?
             }
-            TokenOutcome::Retry(_) => {
+            TokenOutcome::Retry => {
                 lease
                     .settle(tx, Some(now + ctx.schedule.auth_retry_ms))
                     .await?;
@@ -1037,7 +1040,7 @@ async fn refresh(ctx: &Context, lease: &Lease, read: &Authorization) -> Result<(
                 )
                 .await?
             }
-            TokenOutcome::Retry(detail) => {
+            TokenOutcome::Retry => {
                 let next = now + ctx.schedule.auth_retry_ms;
                 let expires = token
                     .access_expires_at
@@ -1046,7 +1049,8 @@ async fn refresh(ctx: &Context, lease: &Lease, read: &Authorization) -> Result<(
                     lease.settle(tx, Some(next)).await?;
                     return Ok(Unit::Commit(()));
                 }
-                let why = format!("REFRESH_UNKNOWN: {detail}");
+                // A code, not the diagnosis (the server's log has it, from the gateway).
+                let why = "REFRESH_UNKNOWN".to_owned();
                 apply_authorization(
                     tx,
                     auth,

@@ -22,7 +22,7 @@ use crate::model::{
     AttemptId, AttentionId, AttentionItem, Body, Declaration, DeclarationId, IdempotencyRecord,
     InboxEntry, JobKind, LeaseToken, Millis, OperatorAction, Order, OrderId, PaymentAttempt,
     Refund, RefundId, RefundOrigin, Registration, RegistrationId, RegistrationRequestId,
-    Resolution, Subject,
+    Resolution, Subject, WalletAction,
 };
 use crate::ports::{AuthorizationFilter, Claim, OrderFilter, PageRequest, Store, StoreError};
 
@@ -77,6 +77,7 @@ fn attempt(id: &str, order: &str, prid: &str) -> PaymentAttempt {
         result_code: None,
         inquiries: 0,
         late_success: false,
+        wallet_action: None,
         cancel_reason: None,
         cancel_started_at: None,
         expires_at: T0 + 55_000,
@@ -247,6 +248,13 @@ pub async fn updates_are_compare_and_set(store: &dyn Store) {
     assert!(tx.update_attempt(&first).await.expect("update"));
     first.version += 1;
     first.state = AttemptState::Unknown;
+    // What the wallet asks of the user is kept with the attempt, field for field.
+    first.wallet_action = Some(WalletAction {
+        normal_url: Some("https://wallet.example/pay/1".into()),
+        scheme_url: None,
+        applink_url: Some("https://wallet.example/pay/1?applink=1".into()),
+        app_identifier: Some("com.example.wallet".into()),
+    });
     assert!(
         tx.update_attempt(&first)
             .await
@@ -264,6 +272,7 @@ pub async fn updates_are_compare_and_set(store: &dyn Store) {
     let mut tx = store.begin().await.expect("begin");
     let stored = tx.attempt(&id).await.expect("read").expect("exists");
     assert_eq!(stored.state, AttemptState::Unknown);
+    assert_eq!(stored.wallet_action, first.wallet_action);
     assert_eq!(stored.version, 2);
 }
 

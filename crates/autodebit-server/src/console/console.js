@@ -427,6 +427,7 @@
       ["status", p.status], ["amount", money(p.amount, p.currency)], ["refunded", money(p.amount_refunded, p.currency)],
       ["reference", p.reference], ["authorization", p.authorization_id],
       ["failure", p.failure ? p.failure.code + ": " + p.failure.message : null],
+      ["waiting for the user", p.next_action ? (p.next_action.url || p.next_action.applink_url || p.next_action.scheme_url) + " until " + p.next_action.expires_at : null],
       ["needs attention", p.needs_attention ? "yes" : null],
     ]);
     const entries = [{ at: p.created_at, what: "created", detail: money(p.amount, p.currency) }];

@@ -473,6 +473,18 @@ pub(crate) fn failure_message(api: ams_protocol::Api, code: &str) -> String {
         }
         "NOT_SENT" => "the request never reached Alipay: nothing happened there".into(),
         "CONSULT_INTERRUPTED" => "the server stopped while asking Alipay; start again".into(),
+        "CONSULT_UNANSWERED" => {
+            "Alipay did not answer consult (or its answer could not be verified); start again"
+                .into()
+        }
+        "EXCHANGE_UNKNOWN" => {
+            "Alipay never answered the code exchange, however often it was asked; the code may have been used: start again"
+                .into()
+        }
+        "REFRESH_UNKNOWN" => {
+            "Alipay never answered the token refresh before the token expired: the user must authorize again"
+                .into()
+        }
         _ => {
             let (_, why) = autodebit_domain::decision::decide(
                 api,
@@ -640,6 +652,9 @@ pub struct PaymentBody {
     pub amount_refunded: u64,
     /// Why it failed, when `failed`.
     pub failure: Option<Failure>,
+    /// What the user must do before the payment can finish, while it is `processing` and the
+    /// wallet asked for the user; `null` otherwise.
+    pub next_action: Option<NextActionBody>,
     /// Whether a person should look at it (see `attention`).
     pub needs_attention: bool,
     /// What needs a person, with what was tried and what can be done.
@@ -650,6 +665,42 @@ pub struct PaymentBody {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+}
+
+/// The wallet needs its user before it can finish the payment (Alipay's `pay` answered
+/// `PAYMENT_IN_PROCESS` with where to send them). Send the user to one of these before
+/// `expires_at`; the payment then succeeds or fails by itself (a `payment.succeeded` or
+/// `payment.failed` event follows). Nothing is charged until the user completes it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NextActionBody {
+    /// Always `redirect_to_wallet`.
+    #[serde(rename = "type")]
+    #[schema(example = "redirect_to_wallet")]
+    pub kind: &'static str,
+    /// A web page (`normalUrl`): what a web integration opens.
+    pub url: Option<String>,
+    /// Opens the wallet app (`schemeUrl`).
+    pub scheme_url: Option<String>,
+    /// Opens the wallet app, or a web page without it (`applinkUrl`).
+    pub applink_url: Option<String>,
+    /// The wallet app's Android package (`appIdentifier`).
+    pub app_identifier: Option<String>,
+    /// Until when the user can complete it (the attempt's `paymentExpiryTime`).
+    pub expires_at: String,
+}
+
+/// What the user must do for `v`'s live attempt, if the wallet asked for them.
+fn next_action(v: &PaymentView) -> Option<NextActionBody> {
+    let latest = v.latest();
+    let action = latest.wallet_action.as_ref()?;
+    (v.status() == Status::Processing && latest.state.is_unresolved()).then(|| NextActionBody {
+        kind: "redirect_to_wallet",
+        url: action.normal_url.clone(),
+        scheme_url: action.scheme_url.clone(),
+        applink_url: action.applink_url.clone(),
+        app_identifier: action.app_identifier.clone(),
+        expires_at: time(latest.expires_at),
+    })
 }
 
 /// The merchant-facing name of a payment status.
@@ -708,6 +759,7 @@ impl From<&PaymentView> for PaymentBody {
             status: payment_status(status),
             amount_refunded: v.order.refunded,
             failure,
+            next_action: next_action(v),
             needs_attention: v.needs_attention(),
             attention: v.attention.iter().map(AttentionBody::from).collect(),
             attempts: v.attempts.iter().map(attempt_body).collect(),

@@ -325,6 +325,7 @@ pub(crate) fn attempt(id: &str, order: &str, prid: &str, token: &str) -> Payment
         result_code: None,
         inquiries: 0,
         late_success: false,
+        wallet_action: None,
         cancel_reason: None,
         cancel_started_at: None,
         expires_at: T0 + 60_000,

@@ -20,7 +20,7 @@ use crate::lifecycle::authorization::{self as auth_lifecycle, AuthorizationEvent
 use crate::lifecycle::order::{self as order_lifecycle, OrderEvent};
 use crate::model::{
     AuthorizationId, Event, EventKind, JobKind, Millis, OperatorAction, PaymentAttempt, PaymentId,
-    RefundOrigin, Subject,
+    RefundOrigin, Subject, WalletAction,
 };
 use crate::ports::{Reply, Tx};
 use crate::services::refunds::store_new_refund;
@@ -35,6 +35,8 @@ pub(crate) struct AttemptFacts {
     pub(crate) flag: Option<(&'static str, String)>,
     /// Alipay refused the token: the authorization that issued it becomes invalid.
     pub(crate) token_rejected: bool,
+    /// The wallet needs the user (`pay` answered `PAYMENT_IN_PROCESS` with where to send them).
+    pub(crate) wallet_action: Option<WalletAction>,
 }
 
 impl AttemptFacts {
@@ -137,6 +139,11 @@ pub(crate) fn pay_outcome(
                 result_code: response
                     .as_ref()
                     .map(|r| r.result.code().as_str().to_owned()),
+                // Only an answer that says the payment is in process sends the user anywhere.
+                wallet_action: response
+                    .as_ref()
+                    .filter(|r| *r.result.code() == ResultCode::PaymentInProcess)
+                    .and_then(WalletAction::of_pay),
                 ..AttemptFacts::default()
             },
         ),
@@ -400,12 +407,29 @@ pub(crate) async fn apply_attempt(
         Step::Moved(_) | Step::Unchanged(_) => {}
     }
     tweak(&mut attempt);
+    // The wallet needs the user: kept while the outcome is open, told to the merchant once.
+    let action_required = match &facts.wallet_action {
+        Some(action) if !attempt.state.is_final() && attempt.wallet_action.is_none() => {
+            attempt.wallet_action = Some(action.clone());
+            true
+        }
+        _ => false,
+    };
     if attempt != original {
         attempt.updated_at = now;
         if !tx.update_attempt(&attempt).await? {
             return Ok(None);
         }
         attempt.version += 1;
+    }
+    if action_required {
+        tx.push_event(&Event::new(
+            EventKind::PaymentActionRequired,
+            &attempt.order_id,
+            facts.result_code.clone(),
+            now,
+        ))
+        .await?;
     }
     if step.moved() && !on_moved(ctx, tx, &attempt, from, facts, now).await? {
         return Ok(None);

@@ -266,6 +266,7 @@ fn new_attempt(
         result_code: None,
         inquiries: 0,
         late_success: false,
+        wallet_action: None,
         cancel_reason: None,
         cancel_started_at: None,
         expires_at,
