@@ -110,6 +110,7 @@
 //!         reference: "order-42".into(),
 //!         description: "Monthly plan".into(),
 //!         amount,
+//!         return_url: None,
 //!     })
 //!     .await
 //!     .unwrap();

@@ -232,6 +232,9 @@ pub struct Order {
     pub state: OrderState,
     /// What has been refunded so far, in the order's currency.
     pub refunded: u64,
+    /// Where the wallet sends the user back after a payment it needed them for (every attempt's
+    /// `paymentRedirectUrl`).
+    pub return_url: Option<String>,
     /// Compare-and-set version.
     pub version: u64,
     /// Created at.

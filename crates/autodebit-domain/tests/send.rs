@@ -37,6 +37,7 @@ fn every_flow_can_be_spawned() {
                 reference: "r".into(),
                 description: "d".into(),
                 amount: usd,
+                return_url: None,
             })
             .await;
         let _ = p

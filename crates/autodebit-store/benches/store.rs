@@ -160,6 +160,7 @@ async fn seed(store: &SqlStore) {
         amount: Amount::new(Currency::USD, 1_000),
         state: OrderState::Pending,
         refunded: 0,
+        return_url: None,
         version: 0,
         created_at: T0,
         updated_at: T0,

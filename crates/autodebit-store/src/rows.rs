@@ -40,7 +40,7 @@ macro_rules! authorization_columns {
 macro_rules! order_columns {
     () => {
         "id, authorization_id, reference, description, currency, amount_minor, state, \
-         refunded_minor, version, created_at, updated_at, merchant_id"
+         refunded_minor, version, created_at, updated_at, merchant_id, return_url"
     };
 }
 /// The columns of `payment_attempts`.
@@ -313,6 +313,7 @@ pub(crate) fn order(row: &Row) -> Result<Order, StoreError> {
         amount: amount(row, 4, 5)?,
         state: named(row, 6, OrderState::from_name)?,
         refunded: to_u64(row.int(7)?, "refunded_minor")?,
+        return_url: row.opt_text(12)?,
         version: to_u64(row.int(8)?, "version")?,
         created_at: row.int(9)?,
         updated_at: row.int(10)?,
@@ -338,6 +339,7 @@ pub(crate) fn order_values(
         o.created_at.into(),
         o.updated_at.into(),
         merchant.into(),
+        o.return_url.as_deref().into(),
     ])
 }
 

@@ -424,7 +424,7 @@ impl Tx for SqlTx {
             concat!(
                 "INSERT INTO orders (",
                 order_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT DO NOTHING"
             ),
             rows::order_values(order, 0, &self.merchant)?,
@@ -437,8 +437,8 @@ impl Tx for SqlTx {
         self.update(
             "UPDATE orders SET authorization_id = $2, reference = $3, description = $4, \
              currency = $5, amount_minor = $6, state = $7, refunded_minor = $8, version = $9, \
-             created_at = $10, updated_at = $11 \
-             WHERE id = $1 AND merchant_id = $12 AND version = $13",
+             created_at = $10, updated_at = $11, return_url = $13 \
+             WHERE id = $1 AND merchant_id = $12 AND version = $14",
             rows::order_values(order, version_after(order.version)?, &self.merchant)?,
             order.version,
         )

@@ -385,6 +385,7 @@ impl H {
                 reference: format!("order-{key}"),
                 description: "Monthly plan".into(),
                 amount: usd(minor),
+                return_url: None,
             })
             .await
     }

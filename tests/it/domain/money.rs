@@ -275,6 +275,7 @@ backend_test! {
             reference: "order-k1".into(),
             description: "Monthly plan".into(),
             amount: usd(1_000),
+            return_url: None,
         }).await;
         assert!(matches!(&again, Err(Error::ReferenceInUse { order_id, .. }) if *order_id == first.order.id.to_string()), "{again:?}");
         let retry = |key: &str| RetryCommand { idempotency_key: key.into(), order_id: first.order.id.clone() };
@@ -695,6 +696,7 @@ backend_test! {
             reference: "order-k1".into(),
             description: "Plan".into(),
             amount: usd(1_000),
+            return_url: None,
         }).await;
         assert!(matches!(result, Err(Error::Random(_))), "{result:?}");
         let started = autodebit_domain::services::authorizations::Authorizations::new(h.ctx.clone().with_random(Arc::new(Broken))).start(start()).await;

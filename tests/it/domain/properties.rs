@@ -656,6 +656,7 @@ impl Run {
                         reference: format!("order-{key}"),
                         description: "Plan".into(),
                         amount: Amount::new(Currency::USD, *amount),
+                        return_url: None,
                     })
                     .await;
                 match result {

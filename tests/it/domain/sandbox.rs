@@ -221,6 +221,7 @@ impl Journey {
                 reference: format!("order-{key}"),
                 description: "Monthly plan".into(),
                 amount: usd(minor),
+                return_url: None,
             })
             .await
             .expect("charge")
@@ -624,7 +625,7 @@ backend_test! {
         let authorization = Authorizations::new(w.ctx.clone()).authorization(&auth).await.unwrap();
         assert_eq!(authorization.state, AuthorizationState::Invalid);
         let next = Payments::new(w.ctx.clone())
-            .charge(ChargeCommand { idempotency_key: "k2".into(), authorization_id: auth, reference: "order-k2".into(), description: "d".into(), amount: usd(1) })
+            .charge(ChargeCommand { idempotency_key: "k2".into(), authorization_id: auth, reference: "order-k2".into(), description: "d".into(), amount: usd(1), return_url: None })
             .await;
         assert!(matches!(next, Err(Error::NotChargeable { .. })), "{next:?}");
     }
@@ -987,7 +988,7 @@ backend_test! {
             let attention = w.backend.store().begin().await.unwrap().attention_of(&autodebit_domain::model::Subject::Authorization(auth.clone())).await.unwrap();
             assert!(attention.iter().any(|a| a.code == "revoke_refused" && a.reason.contains(code)), "{code}: {attention:?}");
             let refused = Payments::new(w.ctx.clone())
-                .charge(ChargeCommand { idempotency_key: format!("rv-{code}"), authorization_id: auth.clone(), reference: format!("rv-{code}"), description: "x".into(), amount: usd(100) })
+                .charge(ChargeCommand { idempotency_key: format!("rv-{code}"), authorization_id: auth.clone(), reference: format!("rv-{code}"), description: "x".into(), amount: usd(100), return_url: None })
                 .await;
             assert!(matches!(refused, Err(Error::NotChargeable { .. })), "{code}: {refused:?}");
         }

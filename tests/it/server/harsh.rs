@@ -293,21 +293,26 @@ server_test! {
     }
 }
 
-/// The user opens the wallet's page for a payment and decides; returns the HTTP status.
-async fn decide_in_wallet(s: &Srv, url: &str, decision: &str) -> u16 {
+/// The user opens the wallet's page for a payment and decides; returns the HTTP status and where
+/// the wallet sends them.
+async fn decide_in_wallet(s: &Srv, url: &str, decision: &str) -> (u16, Option<String>) {
     let page = s.http.get(url).send().await.expect("wallet page");
     if page.status().as_u16() != 200 {
-        return page.status().as_u16();
+        return (page.status().as_u16(), None);
     }
-    s.http
+    let res = s
+        .http
         .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("decision={decision}"))
         .send()
         .await
-        .expect("wallet decision")
-        .status()
-        .as_u16()
+        .expect("wallet decision");
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().expect("a text location").to_owned());
+    (res.status().as_u16(), location)
 }
 
 server_test! {
@@ -318,8 +323,15 @@ server_test! {
 
         // pay answers PAYMENT_IN_PROCESS with the wallet's page: the merchant is told where to
         // send the user, in the answer and in an event; nothing is charged yet.
-        let charged = s.charge(&auth, "nu-1", 2_000).await;
-        assert_eq!((charged.status, charged.str("status")), (201, "processing"), "{}", charged.body);
+        // The merchant names where the wallet sends the user back (`paymentRedirectUrl`).
+        let back_to = format!("{}/healthz?order=nu-1", s.url());
+        let charged = s
+            .post("/v1/payments", "nu-1", json!({
+                "authorization_id": auth, "amount": 2_000, "currency": "USD",
+                "reference": "order-nu-1", "description": "Monthly plan", "return_url": back_to,
+            }))
+            .await;
+        assert_eq!((charged.status, charged.str("status"), charged.str("return_url")), (201, "processing", back_to.as_str()), "{}", charged.body);
         let action = &charged.body["next_action"];
         assert_eq!(action["type"], "redirect_to_wallet", "{}", charged.body);
         let url = action["url"].as_str().expect("the wallet's page").to_owned();
@@ -339,7 +351,7 @@ server_test! {
 
         // The user confirms in the wallet: paid once, and nothing more to do.
         let answered = decide_in_wallet(&s, &url, "pay").await;
-        assert!(matches!(answered, 200 | 303), "{answered}");
+        assert_eq!(answered, (303, Some(back_to.clone())), "the wallet sends the user back");
         let paid = s.drive(&path, settled).await;
         assert_eq!(paid["status"], "succeeded", "{paid}");
         assert!(paid["next_action"].is_null(), "{paid}");
@@ -354,7 +366,7 @@ server_test! {
         let ended = s.drive(&format!("/v1/payments/{}", left.str("id")), settled).await;
         assert!(matches!(ended["status"].as_str(), Some("failed" | "cancelled")), "{ended}");
         assert!(ended["next_action"].is_null(), "{ended}");
-        assert_eq!(decide_in_wallet(&s, &left_url, "pay").await, 410);
+        assert_eq!(decide_in_wallet(&s, &left_url, "pay").await, (410, None));
         assert_eq!(s.net(&left_prid), 0, "nothing charged");
 
         // A third the merchant cancels while the user is away: a late confirmation pays nothing.
@@ -367,7 +379,7 @@ server_test! {
         assert!(asked.body["next_action"].is_null(), "no page to send the user to once cancelling: {}", asked.body);
         let ended = s.drive(&path, settled).await;
         assert_eq!(ended["status"], "cancelled", "{ended}");
-        assert_eq!(decide_in_wallet(&s, &cancelled_url, "pay").await, 410);
+        assert_eq!(decide_in_wallet(&s, &cancelled_url, "pay").await, (410, None));
         assert_eq!(s.net(&cancelled_prid), 0, "nothing charged");
 
         s.settle().await;

@@ -95,6 +95,9 @@ server_test! {
             ("a long description", with(&pay, "description", json!("d".repeat(257))), "/description"),
             ("no authorization", with(&pay, "-authorization_id", Value::Null), "/authorization_id"),
             ("an authorization as a number", with(&pay, "authorization_id", json!(7)), "/authorization_id"),
+            ("a plain http return URL", with(&pay, "return_url", json!("http://shop.example/back")), "/return_url"),
+            ("a script return URL", with(&pay, "return_url", json!("javascript:alert(1)")), "/return_url"),
+            ("a long return URL", with(&pay, "return_url", json!(format!("https://shop.example/{}", "r".repeat(1024)))), "/return_url"),
         ];
         for (what, body, param) in cases {
             let res = s.post("/v1/payments", &key(), body).await;

@@ -307,6 +307,7 @@ mod tests {
                     reference: key.into(),
                     description: "plan".into(),
                     amount: usd(1_000),
+                    return_url: None,
                 })
                 .await
                 .unwrap()

@@ -59,6 +59,7 @@ fn order(id: &str, reference: &str) -> Order {
         amount: Amount::new(Currency::USD, 1_000),
         state: OrderState::Pending,
         refunded: 0,
+        return_url: None,
         version: 0,
         created_at: T0,
         updated_at: T0,
@@ -205,16 +206,18 @@ pub async fn writes_are_kept_at_commit_and_lost_on_drop(store: &dyn Store) {
             .is_none(),
         "kept after drop"
     );
-    tx.insert_order(&order("pay_1", "ref-1"))
-        .await
-        .expect("insert");
+    let mut kept = order("pay_1", "ref-1");
+    kept.return_url = Some("https://shop.example/orders/1".into());
+    tx.insert_order(&kept).await.expect("insert");
     tx.commit().await.expect("commit");
     let mut tx = store.begin().await.expect("begin");
-    assert!(
+    assert_eq!(
         tx.order(&OrderId::new("pay_1"))
             .await
             .expect("read")
-            .is_some()
+            .and_then(|o| o.return_url),
+        kept.return_url,
+        "kept with its return URL"
     );
     assert_eq!(
         tx.order_by_reference("ref-1")

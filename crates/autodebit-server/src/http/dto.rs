@@ -536,6 +536,17 @@ pub struct CreatePayment {
     /// What is paid for, shown to the user (1 to 256 characters).
     #[schema(min_length = 1, max_length = 256)]
     pub description: String,
+    /// Where the wallet sends the user back when it needed them for this payment (see
+    /// `next_action`): `https`, or `http` on loopback; at most 1024 bytes; among
+    /// `api.return_url_origins` when those are configured. Sent to Alipay as
+    /// `paymentRedirectUrl` with every attempt.
+    #[serde(default)]
+    #[schema(
+        example = "https://shop.example/orders/42",
+        min_length = 1,
+        max_length = 1024
+    )]
+    pub return_url: Option<String>,
 }
 
 /// `GET /v1/payments` filters.
@@ -645,6 +656,8 @@ pub struct PaymentBody {
     pub reference: String,
     /// What is paid for.
     pub description: String,
+    /// Where the wallet sends the user back when it needed them, if given.
+    pub return_url: Option<String>,
     /// `processing`, `succeeded`, `failed`, `cancelled`.
     #[schema(schema_with = payment_status_body)]
     pub status: &'static str,
@@ -756,6 +769,7 @@ impl From<&PaymentView> for PaymentBody {
             currency: v.order.amount.currency.code().to_owned(),
             reference: v.order.reference.clone(),
             description: v.order.description.clone(),
+            return_url: v.order.return_url.clone(),
             status: payment_status(status),
             amount_refunded: v.order.refunded,
             failure,

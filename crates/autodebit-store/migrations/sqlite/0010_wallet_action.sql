@@ -1,8 +1,11 @@
--- autodebit-store schema 10 (sqlite): where the wallet needs its user before it can finish a payment
--- (`pay` answered `PAYMENT_IN_PROCESS` with `normalUrl`, `schemeUrl`, `applinkUrl`,
--- `appIdentifier`). All null: the wallet asked nothing of the user.
+-- autodebit-store schema 10 (sqlite): when the wallet needs its user before it can finish a payment.
+-- `payment_attempts.wallet_*`: where to send the user (`pay` answered `PAYMENT_IN_PROCESS` with
+-- `normalUrl`, `schemeUrl`, `applinkUrl`, `appIdentifier`); all null: the wallet asked nothing.
+-- `orders.return_url`: where the wallet sends the user back afterwards (every attempt's
+-- `paymentRedirectUrl`); null: none was given.
 
 ALTER TABLE payment_attempts ADD COLUMN wallet_normal_url TEXT;
 ALTER TABLE payment_attempts ADD COLUMN wallet_scheme_url TEXT;
 ALTER TABLE payment_attempts ADD COLUMN wallet_applink_url TEXT;
 ALTER TABLE payment_attempts ADD COLUMN wallet_app_identifier TEXT;
+ALTER TABLE orders ADD COLUMN return_url TEXT;

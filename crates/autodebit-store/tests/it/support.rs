@@ -305,6 +305,7 @@ pub(crate) fn order(id: &str, auth: &str) -> Order {
         amount: usd(1_000),
         state: OrderState::Pending,
         refunded: 0,
+        return_url: None,
         version: 0,
         created_at: T0,
         updated_at: T0,

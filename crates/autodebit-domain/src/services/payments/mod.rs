@@ -62,6 +62,9 @@ pub struct ChargeCommand {
     pub description: String,
     /// How much.
     pub amount: Amount,
+    /// Where the wallet sends the user back after a payment it needed them for
+    /// (`paymentRedirectUrl`, at most 2048 characters); none: the wallet's own page ends it.
+    pub return_url: Option<String>,
 }
 
 /// A merchant's request to pay an order again, after every earlier attempt failed or was
@@ -195,6 +198,9 @@ fn pay_body(
     if let Some(url) = &ctx.settings.payment_notify_url {
         request = request.with_payment_notify_url(url.clone());
     }
+    if let Some(url) = &order.return_url {
+        request = request.with_payment_redirect_url(url.clone());
+    }
     serde_json::to_string(&request)
         .map(Body::new)
         .map_err(|e| invalid("pay", format!("the pay body does not serialise: {e}")))
@@ -220,6 +226,11 @@ fn validate(command: &ChargeCommand) -> Result<(), Error> {
     }
     if command.amount.is_zero() {
         return Err(invalid("amount", "must be more than zero"));
+    }
+    if let Some(url) = &command.return_url
+        && (url.is_empty() || url.chars().count() > 2048)
+    {
+        return Err(invalid("return_url", "must have 1 to 2048 characters"));
     }
     Ok(())
 }
@@ -316,16 +327,17 @@ impl Payments {
     /// random source, and store failures.
     pub async fn charge(&self, command: ChargeCommand) -> Result<PaymentView, Error> {
         validate(&command)?;
-        let fp = fingerprint(
-            "charge",
-            &[
-                command.authorization_id.as_str(),
-                &command.reference,
-                &command.description,
-                command.amount.currency.code(),
-                &command.amount.minor_units().to_string(),
-            ],
-        );
+        let minor = command.amount.minor_units().to_string();
+        let mut fields = vec![
+            command.authorization_id.as_str(),
+            &command.reference,
+            &command.description,
+            command.amount.currency.code(),
+            &minor,
+        ];
+        // Only when given, so a key stored before return URLs existed still replays.
+        fields.extend(command.return_url.as_deref());
+        let fp = fingerprint("charge", &fields);
         let ctx = &self.ctx;
         let (order_id, attempt_id) = unit_of_work!(ctx, &command.idempotency_key, |tx, now| {
             if let Some(replayed) = replay(tx, &command.idempotency_key, &fp).await? {
@@ -347,6 +359,7 @@ impl Payments {
                 amount: command.amount,
                 state: OrderState::Pending,
                 refunded: 0,
+                return_url: command.return_url.clone(),
                 version: 0,
                 created_at: now,
                 updated_at: now,

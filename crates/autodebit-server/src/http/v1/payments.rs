@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{MAX_AMOUNT, body_param, check_reason, limit_of, query_param};
+use crate::config::check_secure_url_for;
 use crate::http::dto::{
     CreatePayment, List, ListPayments, PaymentBody, Resolve, order_states, parse_currency,
 };
@@ -77,6 +78,10 @@ pub async fn create_payment(
             "reference must have 1 to 64 characters",
         ));
     }
+    if let Some(url) = &body.return_url {
+        check_secure_url_for(url, &state.shared().return_url_origins)
+            .map_err(|why| ApiError::invalid("/return_url", why))?;
+    }
     let view = payments(&tenant)
         .charge(ChargeCommand {
             idempotency_key: key,
@@ -84,6 +89,7 @@ pub async fn create_payment(
             reference: body.reference,
             description: body.description,
             amount: Amount::new(currency, body.amount),
+            return_url: body.return_url,
         })
         .await
         .map_err(|e| match e {
