@@ -2,7 +2,7 @@
 //! credit), idempotent, and `CANCEL_WINDOW_EXCEED` after the window.
 
 use ams_protocol::Api;
-use ams_sandbox::{ClockUpdate, Completion, EntryKind, EntryReason, PaymentMode, UserUpdate};
+use ams_sandbox::{ClockUpdate, Completion, EntryKind, EntryReason, PaymentMode};
 use serde_json::json;
 
 use crate::support::*;
@@ -139,15 +139,7 @@ async fn a_payment_made_early_in_the_utc8_day_has_the_same_deadline() {
 #[tokio::test]
 async fn cancelling_a_processing_payment_moves_no_money_and_ends_it() {
     let fx = Fixture::new().await;
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("processing");
+    fx.set_payment_mode(PaymentMode::Processing);
     assert_eq!(
         fx.pay("cancel-proc", 1_000).await.result_code(),
         "PAYMENT_IN_PROCESS"

@@ -5,7 +5,7 @@
 use ams_protocol::Api;
 use ams_sandbox::{
     AnswerStatus, ClockUpdate, Completion, CustomsRejection, FaultAction, FaultRule,
-    MerchantSettings, PaymentMode, SandboxSettings, UserUpdate,
+    MerchantSettings, PaymentMode, SandboxSettings,
 };
 use serde_json::{Value, json};
 
@@ -275,15 +275,7 @@ async fn only_a_successful_payment_can_be_declared() {
     let fx = Fixture::new().await;
     freeze(&fx);
     // A payment left processing, then completed.
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("user");
+    fx.set_payment_mode(PaymentMode::Processing);
     let processing = fx.pay("slow", 1_000).await;
     assert_eq!(processing.result_code(), "PAYMENT_IN_PROCESS");
     let slow_id = processing.str("paymentId");
@@ -299,15 +291,7 @@ async fn only_a_successful_payment_can_be_declared() {
     assert_eq!(code(&declare(&fx, &body).await), ("S", "SUCCESS"));
 
     // A cancelled payment.
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Instant),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("user");
+    fx.set_payment_mode(PaymentMode::Instant);
     let cancelled_id = pay(&fx, "to-cancel", 500).await;
     assert_eq!(fx.cancel("to-cancel").await.result_code(), "SUCCESS");
     assert_eq!(

@@ -5,7 +5,7 @@
 //! expiry and a merchant's cancel close that page. Time moves only with the sandbox clock.
 
 use ams_protocol::Api;
-use ams_sandbox::{Completion, NotificationKind, PaymentMode, UserUpdate};
+use ams_sandbox::{Completion, PaymentMode, UserUpdate};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -16,20 +16,7 @@ const REDIRECT: &str = "https://merchant.example/paid?order=42";
 /// Alice in `needs_user` mode (set over the control API, as a test in another language would),
 /// the merchant named "Test Merchant" with its notifications to an endpoint, the clock frozen.
 async fn needs_user_fixture() -> (Fixture, MerchantEndpoint) {
-    let merchant = MerchantEndpoint::start().await;
-    let fx = Fixture::new().await;
-    fx.sandbox
-        .set_merchant_settings(CLIENT_ID, merchant.settings())
-        .expect("merchant");
-    let (status, user) = Control::new(&fx.sandbox)
-        .patch(
-            &format!("/sandbox/users/{ALICE}"),
-            &json!({ "payment_mode": "needs_user" }),
-        )
-        .await;
-    assert_eq!((status, &user["payment_mode"]), (200, &json!("needs_user")));
-    freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
-    (fx, merchant)
+    payment_mode_fixture(Fixture::new().await, "needs_user").await
 }
 
 /// A pay body for Alice's token from `terminal`, with `paymentRedirectUrl` when given.
@@ -86,18 +73,6 @@ async fn decide(url: &str, decision: &str) -> (u16, Option<String>, String) {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     (status, location, response.text().await.expect("html"))
-}
-
-/// The notifyPayment bodies raised for one paymentRequestId.
-fn payment_notifications(fx: &Fixture, payment_request_id: &str) -> Vec<Value> {
-    fx.sandbox
-        .notifications()
-        .iter()
-        .filter(|n| {
-            n.notification == NotificationKind::Payment && n.request_id == payment_request_id
-        })
-        .map(|n| serde_json::from_str(&n.body).expect("JSON"))
-        .collect()
 }
 
 /// Waits until the merchant endpoint received the payment notification of `payment_request_id`
@@ -423,15 +398,7 @@ async fn paying_on_the_page_without_enough_balance_fails_the_payment() {
 #[tokio::test]
 async fn only_a_payment_that_needs_the_user_has_a_payment_page() {
     let (fx, _merchant) = needs_user_fixture().await;
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("processing");
+    fx.set_payment_mode(PaymentMode::Processing);
     let pay = fx
         .client
         .call(
@@ -454,15 +421,7 @@ async fn only_a_payment_that_needs_the_user_has_a_payment_page() {
     );
 
     // A needs-user payment can still be completed through the control API; its page closes.
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::NeedsUser),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("needs user");
+    fx.set_payment_mode(PaymentMode::NeedsUser);
     let pay = fx.pay("nu-control", 700).await;
     let url = pay.str("normalUrl");
     fx.sandbox
@@ -479,15 +438,7 @@ async fn only_a_payment_that_needs_the_user_has_a_payment_page() {
 #[tokio::test]
 async fn the_payment_page_needs_no_control_token_and_refuses_foreign_origins() {
     let fx = Fixture::start(builder().control_token("page-token")).await;
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::NeedsUser),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("needs user");
+    fx.set_payment_mode(PaymentMode::NeedsUser);
     let pay = fx.pay("nu-token", 900).await;
     let url = pay.str("normalUrl");
     assert_eq!(open(&url).await.0, 200, "no token needed");

@@ -6,8 +6,8 @@
 
 use ams_protocol::{Amount, Api, Currency, CustomerBelongsTo};
 use ams_sandbox::{
-    AccountStatus, Completion, EntryKind, EntryReason, NotificationKind, PaymentMode,
-    SandboxSettings, UserSpec, UserUpdate,
+    AccountStatus, Completion, EntryKind, EntryReason, PaymentMode, SandboxSettings, UserSpec,
+    UserUpdate,
 };
 use serde_json::json;
 
@@ -311,15 +311,7 @@ async fn processing_fixture() -> (Fixture, MerchantEndpoint) {
     fx.sandbox
         .set_merchant_settings(CLIENT_ID, merchant.settings())
         .expect("merchant");
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("processing");
+    fx.set_payment_mode(PaymentMode::Processing);
     (fx, merchant)
 }
 
@@ -517,15 +509,7 @@ async fn inquiry_reports_every_status_by_payment_id_and_by_request_id() {
         .call(Api::Cancel, &json!({ "paymentRequestId": "inq-cancelled" }))
         .await;
     assert_eq!(cancel.result_code(), "SUCCESS", "{}", cancel.body);
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("processing");
+    fx.set_payment_mode(PaymentMode::Processing);
     fx.pay("inq-processing", 100).await;
 
     for (id, status) in [
@@ -648,37 +632,12 @@ async fn a_pay_arriving_at_or_after_its_payment_expiry_time_is_closed_and_record
 /// Alice in [`PaymentMode::Pending`] with the given delay, notifications to a merchant endpoint,
 /// the clock frozen.
 async fn pending_fixture(delay_ms: u64) -> (Fixture, MerchantEndpoint) {
-    let merchant = MerchantEndpoint::start().await;
     let fx = Fixture::start(builder().settings(SandboxSettings {
         payment_pending_delay_ms: delay_ms,
         ..SandboxSettings::default()
     }))
     .await;
-    fx.sandbox
-        .set_merchant_settings(CLIENT_ID, merchant.settings())
-        .expect("merchant");
-    // Over the control API, as a test in another language would.
-    let (status, user) = Control::new(&fx.sandbox)
-        .patch(
-            &format!("/sandbox/users/{ALICE}"),
-            &json!({ "payment_mode": "pending" }),
-        )
-        .await;
-    assert_eq!((status, &user["payment_mode"]), (200, &json!("pending")));
-    freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
-    (fx, merchant)
-}
-
-/// The notifyPayment bodies raised for one paymentRequestId.
-fn payment_notifications(fx: &Fixture, payment_request_id: &str) -> Vec<serde_json::Value> {
-    fx.sandbox
-        .notifications()
-        .iter()
-        .filter(|n| {
-            n.notification == NotificationKind::Payment && n.request_id == payment_request_id
-        })
-        .map(|n| serde_json::from_str(&n.body).expect("JSON"))
-        .collect()
+    payment_mode_fixture(fx, "pending").await
 }
 
 /// Digest §3.4 (`PAYMENT_IN_PROCESS`, U), §3.5 (`PENDING`: paid, waiting for the final result),

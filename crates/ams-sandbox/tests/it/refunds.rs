@@ -4,7 +4,7 @@
 
 use ams_protocol::{Amount, Api, Currency};
 use ams_sandbox::{
-    EntryKind, EntryReason, Lifetimes, NotificationKind, PaymentMode, SandboxSettings, UserUpdate,
+    EntryKind, EntryReason, Lifetimes, NotificationKind, PaymentMode, SandboxSettings,
 };
 use serde_json::json;
 
@@ -111,15 +111,7 @@ async fn refunds_are_refused_on_cancelled_failed_processing_and_unknown_payments
     assert_eq!(cancel.result_code(), "SUCCESS");
     fx.pay("refund-failed", 1_000_000).await;
     let failed = fx.inquiry("refund-failed").await.str("paymentId");
-    fx.sandbox
-        .update_user(
-            ALICE,
-            UserUpdate {
-                payment_mode: Some(PaymentMode::Processing),
-                ..UserUpdate::default()
-            },
-        )
-        .expect("processing");
+    fx.set_payment_mode(PaymentMode::Processing);
     let processing = fx.pay("refund-processing", 1_000).await.str("paymentId");
     let before = fx.snapshot();
     for (payment_id, code) in [

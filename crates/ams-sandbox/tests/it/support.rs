@@ -546,6 +546,19 @@ pub(crate) struct Fixture {
 }
 
 impl Fixture {
+    /// Sets how Alice's payments complete.
+    pub(crate) fn set_payment_mode(&self, mode: ams_sandbox::PaymentMode) {
+        self.sandbox
+            .update_user(
+                ALICE,
+                ams_sandbox::UserUpdate {
+                    payment_mode: Some(mode),
+                    ..ams_sandbox::UserUpdate::default()
+                },
+            )
+            .expect("Alice exists");
+    }
+
     /// The default sandbox, Alice bound.
     pub(crate) async fn new() -> Self {
         Self::start(builder()).await
@@ -811,4 +824,36 @@ pub(crate) async fn eventually(what: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert!(done(), "timed out waiting for {what}");
+}
+
+/// A fixture whose merchant sends its notifications to a fresh endpoint, with Alice's
+/// `payment_mode` set to `mode` over the control API (as a test in another language would) and
+/// the clock frozen.
+pub(crate) async fn payment_mode_fixture(fx: Fixture, mode: &str) -> (Fixture, MerchantEndpoint) {
+    let merchant = MerchantEndpoint::start().await;
+    fx.sandbox
+        .set_merchant_settings(CLIENT_ID, merchant.settings())
+        .expect("merchant");
+    let (status, user) = Control::new(&fx.sandbox)
+        .patch(
+            &format!("/sandbox/users/{ALICE}"),
+            &json!({ "payment_mode": mode }),
+        )
+        .await;
+    assert_eq!((status, &user["payment_mode"]), (200, &json!(mode)));
+    freeze_at(&fx.sandbox, "2024-06-01T12:00:00+08:00");
+    (fx, merchant)
+}
+
+/// The `notifyPayment` bodies raised for one `paymentRequestId`.
+pub(crate) fn payment_notifications(fx: &Fixture, payment_request_id: &str) -> Vec<Value> {
+    fx.sandbox
+        .notifications()
+        .iter()
+        .filter(|n| {
+            n.notification == ams_sandbox::NotificationKind::Payment
+                && n.request_id == payment_request_id
+        })
+        .map(|n| serde_json::from_str(&n.body).expect("JSON"))
+        .collect()
 }
