@@ -407,9 +407,10 @@ pub(crate) async fn apply_attempt(
         Step::Moved(_) | Step::Unchanged(_) => {}
     }
     tweak(&mut attempt);
-    // The wallet needs the user: kept while the outcome is open, told to the merchant once.
+    // The wallet needs the user: kept while the outcome is being found out (not once a cancel is
+    // under way: the user is not sent to pay what is being undone), told to the merchant once.
     let action_required = match &facts.wallet_action {
-        Some(action) if !attempt.state.is_final() && attempt.wallet_action.is_none() => {
+        Some(action) if attempt.state.is_unresolved() && attempt.wallet_action.is_none() => {
             attempt.wallet_action = Some(action.clone());
             true
         }
