@@ -451,6 +451,14 @@ pub trait Tx: Send {
         &mut self,
         reference: Option<&str>,
     ) -> Result<Vec<Registration>, StoreError>;
+    /// A page of the registrations (of secondary merchant `reference`, when given) in the same
+    /// order: those after the registration `page.after` names (none when it names none), at most
+    /// `page.limit`.
+    async fn list_registrations(
+        &mut self,
+        reference: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<Registration>, StoreError>;
     /// Inserts a new registration. [`StoreError::Conflict`] when its id or
     /// `registrationRequestId` exists.
     async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError>;

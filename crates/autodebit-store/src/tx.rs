@@ -775,6 +775,22 @@ impl Tx for SqlTx {
         self.read(sql, args, rows::registration).await
     }
 
+    async fn list_registrations(
+        &mut self,
+        reference: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<Registration>, StoreError> {
+        let mut list = Listing::new(
+            self,
+            "secondary_merchant_registrations",
+            registration_columns!(),
+        );
+        if let Some(reference) = reference {
+            list.equals("reference_merchant_id", reference.into());
+        }
+        list.read(self, page, rows::registration).await
+    }
+
     async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError> {
         let values = rows::registration_values(registration, 0, &self.keys, &self.merchant)?;
         self.insert(

@@ -73,8 +73,9 @@ backend_test! {
         let other = h.registrations().register(command("r1", "sub_2")).await;
         assert!(matches!(other, Err(Error::IdempotencyConflict { .. })), "{other:?}");
         assert_eq!(h.calls(Api::Registration), 1);
-        assert_eq!(h.registrations().list(Some("sub_1")).await.unwrap().len(), 1);
-        assert!(h.registrations().list(Some("sub_2")).await.unwrap().is_empty());
+        let all = autodebit_domain::ports::PageRequest { after: None, limit: 100 };
+        assert_eq!(h.registrations().list(Some("sub_1"), &all).await.unwrap().items.len(), 1);
+        assert!(h.registrations().list(Some("sub_2"), &all).await.unwrap().items.is_empty());
     }
 }
 

@@ -114,6 +114,8 @@ server_test! {
         let rest = s.get(&format!("{PATH}?reference_merchant_id=sub_shop_1&starting_after={}", again.str("id"))).await.body;
         assert_eq!(rest["data"][0]["id"], id.as_str(), "{rest}");
         assert!(s.get(&format!("{PATH}?reference_merchant_id=sub_shop_9")).await.body["data"].as_array().unwrap().is_empty());
+        let unknown = s.get(&format!("{PATH}?starting_after=smr_none")).await;
+        assert_eq!((unknown.status, unknown.str("param")), (400, "starting_after"), "{}", unknown.body);
 
         // Alipay now refuses secondary merchants no wallet approved.
         let sandbox = s.sandbox();

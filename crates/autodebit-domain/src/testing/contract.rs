@@ -532,6 +532,38 @@ pub async fn registrations_round_trip_are_unique_and_compare_and_set(store: &dyn
             .expect("read")
             .is_empty()
     );
+    // Read a page at a time, in the same order, from the one a page ended with.
+    let page = |after: Option<&str>, limit| PageRequest {
+        after: after.map(str::to_owned),
+        limit,
+    };
+    assert_eq!(
+        ids(tx
+            .list_registrations(None, &page(None, 2))
+            .await
+            .expect("read")),
+        ["smr_0", "smr_a"]
+    );
+    assert_eq!(
+        ids(tx
+            .list_registrations(None, &page(Some("smr_a"), 2))
+            .await
+            .expect("read")),
+        ["smr_B", "smr_1"]
+    );
+    assert_eq!(
+        ids(tx
+            .list_registrations(Some("shop_a"), &page(Some("smr_a"), 5))
+            .await
+            .expect("read")),
+        ["smr_1"]
+    );
+    assert!(
+        tx.list_registrations(None, &page(Some("smr_none"), 5))
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }
 
 /// After a refresh rotates the access token, the old one still names the authorization.

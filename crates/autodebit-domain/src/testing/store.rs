@@ -1029,6 +1029,20 @@ impl Tx for MemTx {
         Ok(all)
     }
 
+    async fn list_registrations(
+        &mut self,
+        reference: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<Registration>, StoreError> {
+        let shared = lock(&self.shared);
+        Ok(page_of(
+            all_visible(&shared.data.registrations, &self.writes.registrations),
+            |r| r.created_at,
+            |r| reference.is_none_or(|m| r.reference_merchant_id == m),
+            page,
+        ))
+    }
+
     async fn insert_registration(&mut self, registration: &Registration) -> Result<(), StoreError> {
         let shared = lock(&self.shared);
         stage_insert(

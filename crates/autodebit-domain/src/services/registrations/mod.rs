@@ -25,11 +25,12 @@ use ams_protocol::{
 };
 
 use super::{
-    Context, Error, Unit, fingerprint, invalid, not_found, replayed, schedule_and_remember,
+    Context, Error, Page, Unit, fingerprint, invalid, not_found, page_of, page_request, replayed,
+    schedule_and_remember,
 };
 use crate::lifecycle::registration::RegistrationState;
 use crate::model::{Body, JobKind, Registration, RegistrationId};
-use crate::ports::Reply;
+use crate::ports::{PageRequest, Reply};
 
 /// Alipay+ says a review ends "normally within 7 days": a person is told after that.
 pub const REVIEW_NORMALLY_WITHIN_MS: crate::model::Millis = 7 * 86_400_000;
@@ -101,13 +102,30 @@ impl Registrations {
         })
     }
 
-    /// Every registration, or those of one secondary merchant, newest first.
+    /// A page of the registrations, or of those of one secondary merchant, newest first.
     ///
     /// # Errors
-    /// Store failures.
-    pub async fn list(&self, reference: Option<&str>) -> Result<Vec<Registration>, Error> {
+    /// [`Error::Invalid`] for a limit out of bounds or a `starting_after` that names no
+    /// registration; store failures.
+    pub async fn list(
+        &self,
+        reference: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Registration>, Error> {
+        let read = page_request(page)?;
         let mut tx = self.ctx.store.begin().await?;
-        Ok(tx.registrations(reference).await?)
+        if let Some(after) = &page.after
+            && tx
+                .registration(&RegistrationId::new(after.clone()))
+                .await?
+                .is_none()
+        {
+            return Err(invalid("starting_after", "names no registration"));
+        }
+        Ok(page_of(
+            tx.list_registrations(reference, &read).await?,
+            page,
+        ))
     }
 
     /// What Alipay holds of secondary merchant `reference` (`inquiryRegistrationInfo`): the

@@ -10,6 +10,7 @@
 use ams_protocol::{MerchantRegistrationInfo, ProductCode, RegistrationStatus};
 use autodebit_domain::lifecycle::registration::RegistrationState;
 use autodebit_domain::model::{Registration, RegistrationId};
+use autodebit_domain::ports::PageRequest;
 use autodebit_domain::services::registrations::{RegisterCommand, Registrations};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,8 +21,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::page_of_children;
-use crate::http::dto::{Failure, List, PageQuery, failure_message, one_of, time};
+use super::{limit_of, query_param};
+use crate::http::dto::{Failure, List, failure_message, one_of, time};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::idempotency::key_of;
@@ -290,21 +291,18 @@ pub async fn list_registrations(
     QueryParams(query): QueryParams<ListRegistrations>,
 ) -> ApiResult<Json<List<RegistrationBody>>> {
     enabled(&tenant)?;
-    let mut all = Registrations::new(tenant.ctx().clone())
-        .list(query.reference_merchant_id.as_deref())
-        .await?;
-    // Oldest first, as the page is read.
-    all.reverse();
-    Ok(Json(page_of_children(
-        all,
-        &PageQuery {
-            limit: query.limit,
-            starting_after: query.starting_after,
-        },
-        "registration in this list",
-        |r: &Registration| r.id.as_str(),
-        |r: &Registration| RegistrationBody::from(r),
-    )?))
+    let page = PageRequest {
+        after: query.starting_after,
+        limit: limit_of(query.limit),
+    };
+    let page = Registrations::new(tenant.ctx().clone())
+        .list(query.reference_merchant_id.as_deref(), &page)
+        .await
+        .map_err(|e| ApiError::from_domain(e, query_param))?;
+    Ok(Json(List::new(
+        page.items.iter().map(RegistrationBody::from).collect(),
+        page.has_more,
+    )))
 }
 
 /// What Alipay holds of a registered secondary merchant (`inquiryRegistrationInfo`).
