@@ -258,6 +258,55 @@ class Journey:
         request.payment_request_id = payment_request_id
         return self.call("cancel", request, AlipayPayCancelResponse)
 
+    def browser(self, method, url, body=None, headers=None):
+        """One request to the sandbox itself (a page, or its control API), not through the SDK."""
+        page = urllib.parse.urlsplit(url)
+        target = page.path + ("?" + page.query if page.query else "")
+        connection = http.client.HTTPConnection(page.hostname, page.port, timeout=DEFAULT_TIMEOUT)
+        connection.request(method, target, body=body, headers=headers or {})
+        answer = connection.getresponse()
+        text = answer.read().decode("utf-8")
+        connection.close()
+        return answer.status, answer.getheader("Location"), text
+
+    def needs_user(self, sandbox_url, access_token):
+        """The wallet now needs the user for a payment: the SDK's own response class reads where to
+        send them (PAYMENT_IN_PROCESS with normalUrl), the user pays there, and the inquiry finds it paid."""
+        self.step = "needs_user"
+        user = urllib.parse.quote(self.config["user"])
+        status, _, text = self.browser(
+            "PATCH",
+            urllib.parse.urljoin(sandbox_url, "/sandbox/users/" + user),
+            body=json.dumps({"payment_mode": "needs_user"}),
+            headers={"Content-Type": "application/json"},
+        )
+        if status != 200:
+            raise RuntimeError("sandbox control API: HTTP %d\n%s" % (status, text))
+        payment = self.config["wallet_payment"]
+        body = self.pay("pay3", payment, access_token)
+        parsed = AlipayPayResponse(json.dumps(body))
+        emit(
+            {
+                "step": "pay3_sdk",
+                "resultCode": parsed.result.result_code,
+                "normalUrl": parsed.normal_url,
+                "schemeUrl": parsed.scheme_url,
+                "applinkUrl": parsed.applink_url,
+                "appIdentifier": parsed.app_identifier,
+            }
+        )
+        self.step = "wallet"
+        status, location, text = self.browser(
+            "POST",
+            parsed.normal_url,
+            body=urllib.parse.urlencode({"decision": "pay"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        emit({"step": "wallet", "status": status, "location": location})
+        request = AlipayPayQueryRequest()
+        request.payment_request_id = payment["request_id"]
+        self.call("inquiryPayment3", request, AlipayPayQueryResponse)
+
     def revoke(self, access_token):
         request = AlipayAuthRevokeTokenRequest()
         request.access_token = access_token
@@ -274,6 +323,7 @@ class Journey:
         cancelled = self.config["cancelled_payment"]
         self.pay("pay2", cancelled, access_token)
         self.cancel(cancelled["request_id"])
+        self.needs_user(consult["normalUrl"], access_token)
         self.revoke(access_token)
 
 

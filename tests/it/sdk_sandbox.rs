@@ -1,6 +1,7 @@
 //! The official Python SDK (global-open-sdk-python 1.7.1) walks a whole Auto Debit journey against
 //! `ams-sandbox`: consult → consent page → applyToken → pay → inquiryPayment → partial refund →
-//! inquiryRefund → a second pay → cancel → revoke.
+//! inquiryRefund → a second pay → cancel → a third pay that the wallet needs the user for (the
+//! SDK's response class reads the wallet's page; the user pays there) → inquiryPayment → revoke.
 //!
 //! `tests/interop/sdk_journey.py` replaces only the SDK's transport (plain HTTP to loopback instead
 //! of HTTPS on port 443); signing, the `SANDBOX_` path rewrite and response verification are the
@@ -29,9 +30,10 @@ const AUTH_STATE: &str = "sdk-journey-state-1";
 const PAYMENT: &str = "sdk-journey-pay-1";
 const REFUND: &str = "sdk-journey-refund-1";
 const CANCELLED_PAYMENT: &str = "sdk-journey-pay-2";
+const WALLET_PAYMENT: &str = "sdk-journey-pay-3";
 
 /// Each SDK call in order: the step name the script prints and the path it must have posted to.
-const SDK_CALLS: [(&str, &str); 9] = [
+const SDK_CALLS: [(&str, &str); 11] = [
     ("consult", "/ams/sandbox/api/v1/authorizations/consult"),
     (
         "applyToken",
@@ -49,6 +51,11 @@ const SDK_CALLS: [(&str, &str); 9] = [
     ),
     ("pay2", "/ams/sandbox/api/v1/payments/pay"),
     ("cancel", "/ams/sandbox/api/v1/payments/cancel"),
+    ("pay3", "/ams/sandbox/api/v1/payments/pay"),
+    (
+        "inquiryPayment3",
+        "/ams/sandbox/api/v1/payments/inquiryPayment",
+    ),
     ("revoke", "/ams/sandbox/api/v1/authorizations/revoke"),
 ];
 
@@ -198,6 +205,7 @@ async fn run_journey(sandbox: &SandboxHandle) -> Run {
         "payment": { "request_id": PAYMENT, "value": "2500" },
         "refund": { "request_id": REFUND, "value": "1000" },
         "cancelled_payment": { "request_id": CANCELLED_PAYMENT, "value": "1200" },
+        "wallet_payment": { "request_id": WALLET_PAYMENT, "value": "700" },
     });
     // The sandbox serves on this runtime's workers while the script blocks another thread.
     let (status, stdout, stderr) = run_script_blocking("sdk_journey.py", config).await;
@@ -235,6 +243,10 @@ async fn the_official_python_sdk_walks_the_auto_debit_journey_and_verifies_every
         "inquiryRefund",
         "pay2",
         "cancel",
+        "pay3",
+        "pay3_sdk",
+        "wallet",
+        "inquiryPayment3",
         "revoke",
     ]);
     assert_eq!(steps.get("sdk")["version"], "1.7.1", "the SDK under test");
@@ -311,10 +323,41 @@ async fn the_official_python_sdk_walks_the_auto_debit_journey_and_verifies_every
         (&json!(cancelled_id), &json!(CANCELLED_PAYMENT)),
         "{cancel}"
     );
+
+    // A third pay that the wallet needs the user for: U / PAYMENT_IN_PROCESS, and the SDK's own
+    // response class reads the wallet's page from it (WEB: normalUrl alone); the user pays there
+    // and the inquiry finds it paid.
+    let pay3 = steps.response("pay3");
+    assert_eq!(steps.result("pay3"), ("U", "PAYMENT_IN_PROCESS"), "{pay3}");
+    let read = steps.get("pay3_sdk");
+    assert_eq!(read["resultCode"], "PAYMENT_IN_PROCESS", "{read}");
+    assert_eq!(read["normalUrl"], pay3["normalUrl"], "{read}");
+    let page = string(read, "normalUrl");
+    assert!(
+        page.starts_with(&format!("{}/sandbox/wallet/payments/", sandbox.base_url())),
+        "{page}"
+    );
+    assert_eq!(
+        (
+            &read["schemeUrl"],
+            &read["applinkUrl"],
+            &read["appIdentifier"]
+        ),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "{read}"
+    );
+    assert_eq!(
+        steps.get("wallet")["status"],
+        200,
+        "no paymentRedirectUrl: the wallet's own page ends it"
+    );
+    let inquiry3 = steps.success("inquiryPayment3");
+    assert_eq!(inquiry3["paymentStatus"], "SUCCESS", "{inquiry3}");
     steps.success("revoke");
 
     // The ledger: a debit and a refund credit on the first payment, a debit and a cancel credit
-    // on the second, nothing else; USD 100.00 - 25.00 + 10.00 - 12.00 + 12.00 = 85.00.
+    // on the second, a debit on the third once the user paid; USD 100.00 - 25.00 + 10.00 - 12.00
+    // + 12.00 - 7.00 = 78.00.
     let first = sandbox.ledger(Some(PAYMENT), None);
     assert_eq!((first.debits, first.credits), (1, 1), "{first:?}");
     assert_eq!(first.entries.len(), 2, "{first:?}");
@@ -353,14 +396,16 @@ async fn the_official_python_sdk_walks_the_auto_debit_journey_and_verifies_every
         cancelled_id,
         None,
     );
+    let third = sandbox.ledger(Some(WALLET_PAYMENT), None);
+    assert_eq!((third.debits, third.credits), (1, 0), "{third:?}");
     let all = sandbox.ledger(None, None);
     assert_eq!(
         (all.debits, all.credits, all.entries.len()),
-        (2, 2, 4),
+        (3, 2, 5),
         "{all:?}"
     );
     let user = sandbox.user(USER).expect("the user");
-    assert_eq!(user.spec.balances, [usd(8_500)]);
+    assert_eq!(user.spec.balances, [usd(7_800)]);
 }
 
 /// The control: when one answer's signature does not verify, the SDK raises and the script fails
