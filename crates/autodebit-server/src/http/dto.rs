@@ -544,7 +544,8 @@ pub struct CreatePayment {
     #[schema(
         example = "https://shop.example/orders/42",
         min_length = 1,
-        max_length = 1024
+        max_length = 1024,
+        pattern = r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?([/?#][!-~]*)?$"
     )]
     pub return_url: Option<String>,
 }
