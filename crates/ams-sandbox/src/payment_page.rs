@@ -51,21 +51,14 @@ fn error_page(err: &PaymentPageError) -> Response {
     message(status, "error", text)
 }
 
-/// `12.34 USD`: the value with the currency's decimals, then the code.
+/// `12.34 USD`: the value with the currency's decimals (as [`Amount`]'s `Display` writes it), then
+/// the code.
 fn show_amount(amount: Amount) -> String {
-    let exponent = u32::from(amount.currency.exponent());
-    let value = amount.minor_units();
-    if exponent == 0 {
-        return format!("{value} {}", amount.currency);
+    let shown = amount.to_string();
+    match shown.split_once(' ') {
+        Some((code, value)) => format!("{value} {code}"),
+        None => shown,
     }
-    let scale = 10u64.pow(exponent);
-    format!(
-        "{}.{:0width$} {}",
-        value / scale,
-        value % scale,
-        amount.currency,
-        width = exponent as usize
-    )
 }
 
 /// `GET /sandbox/wallet/payments/{paymentId}`.
